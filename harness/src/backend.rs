@@ -1,0 +1,127 @@
+//! The exploration engines a run can use, and how each is configured.
+
+use serde::Serialize;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Which engine explores a body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Backend {
+    /// loom: exhaustive with partial-order reduction, weak memory, data-race detection.
+    Loom,
+    /// shuttle with uniformly random scheduling.
+    ShuttleRandom,
+    /// shuttle with probabilistic concurrency testing (PCT) of a given depth.
+    ShuttlePct,
+    /// shuttle's depth-first exhaustive search.
+    ShuttleDfs,
+    /// real threads, many iterations, hang detection.
+    Stress,
+    /// a portfolio of the others, the default.
+    Auto,
+}
+
+impl Backend {
+    pub const ALL: [Backend; 6] = [
+        Backend::Auto,
+        Backend::Loom,
+        Backend::ShuttleRandom,
+        Backend::ShuttlePct,
+        Backend::ShuttleDfs,
+        Backend::Stress,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Loom => "loom",
+            Backend::ShuttleRandom => "shuttle-random",
+            Backend::ShuttlePct => "shuttle-pct",
+            Backend::ShuttleDfs => "shuttle-dfs",
+            Backend::Stress => "stress",
+            Backend::Auto => "auto",
+        }
+    }
+
+    /// Whether a finding of this backend comes with a schedule that replays it exactly.
+    pub fn replayable(self) -> bool {
+        !matches!(self, Backend::Stress)
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Backend {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Backend::ALL.into_iter().find(|b| b.name() == s).ok_or_else(|| {
+            let names: Vec<_> = Backend::ALL.iter().map(|b| b.name()).collect();
+            format!("unknown backend '{s}' (expected one of: {})", names.join(", "))
+        })
+    }
+}
+
+/// How much a run may spend. Every run ends when either is used up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Budget {
+    /// The most executions (schedules) to explore.
+    pub executions: u64,
+    /// The most wall-clock time to spend.
+    pub time: Duration,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget { executions: 10_000, time: Duration::from_secs(30) }
+    }
+}
+
+/// Options of the loom engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct LoomOptions {
+    /// Bound on preemptions per execution; `None` explores every interleaving.
+    pub preemption_bound: Option<usize>,
+    /// Branch points allowed in one execution before loom gives up on it.
+    pub max_branches: usize,
+}
+
+impl Default for LoomOptions {
+    fn default() -> Self {
+        LoomOptions { preemption_bound: Some(2), max_branches: 10_000 }
+    }
+}
+
+/// Everything a run needs besides the body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RunConfig {
+    pub backend: Backend,
+    /// Seed of the randomized strategies; the same seed explores the same schedules.
+    pub seed: u64,
+    pub budget: Budget,
+    pub loom: LoomOptions,
+    /// Depth of PCT: the number of priority change points plus one.
+    pub pct_depth: usize,
+    /// Scheduling steps one shuttle execution may take before it is a step-limit finding.
+    pub max_steps: usize,
+    /// Under stress, an iteration that makes no progress this long is reported as a hang.
+    pub hang_timeout: Duration,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            backend: Backend::Auto,
+            seed: 0,
+            budget: Budget::default(),
+            loom: LoomOptions::default(),
+            pct_depth: 3,
+            max_steps: 100_000,
+            hang_timeout: Duration::from_secs(3),
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! `lockhound::check`: run a body under lockhound's engines from a user's own `cargo test`.
+
+use crate::backend::{Backend, RunConfig};
+use crate::explore::{self, Body, ReplayOutcome};
+use crate::finding::{Finding, RunReport};
+use crate::schedule::Schedule;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Explores `body` with the backend and budget of the environment (see [`Check::from_env`])
+/// and panics with the finding, and how to replay it, if anything fails.
+///
+/// ```
+/// use lockhound::sync::{Arc, Mutex};
+/// lockhound::check(|| {
+///     let counter = Arc::new(Mutex::new(0));
+///     let c = counter.clone();
+///     let t = lockhound::thread::spawn(move || *c.lock().unwrap() += 1);
+///     *counter.lock().unwrap() += 1;
+///     t.join().unwrap();
+///     assert_eq!(*counter.lock().unwrap(), 2);
+/// });
+/// ```
+#[track_caller]
+pub fn check<F: Fn() + Send + Sync + 'static>(body: F) {
+    Check::from_env().run(body);
+}
+
+/// A configured check. Environment variables, read by [`Check::from_env`]:
+/// `LOCKHOUND_BACKEND` (auto, loom, shuttle-random, shuttle-pct, shuttle-dfs, stress),
+/// `LOCKHOUND_ITERATIONS`, `LOCKHOUND_TIME_LIMIT` (seconds), `LOCKHOUND_SEED`,
+/// `LOCKHOUND_PREEMPTION_BOUND` (a number, or `none`), and `LOCKHOUND_REPLAY` (a schedule
+/// printed by an earlier failure, replayed instead of exploring).
+#[derive(Clone, Debug, Default)]
+pub struct Check {
+    pub config: RunConfig,
+    pub replay: Option<Schedule>,
+}
+
+impl Check {
+    /// The defaults: `auto`, 10,000 executions, 30 seconds, seed 0.
+    pub fn new() -> Self {
+        Check::default()
+    }
+
+    /// The defaults overridden by the `LOCKHOUND_*` environment. Panics, naming the variable,
+    /// on a value it cannot read: a typo must not silently weaken a test.
+    #[track_caller]
+    pub fn from_env() -> Self {
+        match Check::try_from_env(|k| std::env::var(k).ok()) {
+            Ok(check) => check,
+            Err(e) => panic!("lockhound::check: {e}"),
+        }
+    }
+
+    /// [`Check::from_env`] over any source of variables, reporting instead of panicking.
+    pub fn try_from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let mut check = Check::new();
+        let parse = |key: &str| var(key).map(|v| (key.to_string(), v.trim().to_string()));
+        if let Some((_, v)) = parse("LOCKHOUND_BACKEND") {
+            check.config.backend = v.parse().map_err(|e| format!("LOCKHOUND_BACKEND: {e}"))?;
+        }
+        if let Some((k, v)) = parse("LOCKHOUND_ITERATIONS") {
+            check.config.budget.executions = positive(&k, &v)?;
+        }
+        if let Some((k, v)) = parse("LOCKHOUND_TIME_LIMIT") {
+            check.config.budget.time = Duration::from_secs(positive(&k, &v)?);
+        }
+        if let Some((k, v)) = parse("LOCKHOUND_SEED") {
+            check.config.seed = v.parse().map_err(|_| format!("{k}: '{v}' is not a number"))?;
+        }
+        if let Some((k, v)) = parse("LOCKHOUND_PREEMPTION_BOUND") {
+            check.config.loom.preemption_bound = match v.as_str() {
+                "none" => None,
+                n => Some(n.parse().map_err(|_| format!("{k}: '{v}' is not a number or 'none'"))?),
+            };
+        }
+        if let Some((k, v)) = parse("LOCKHOUND_REPLAY") {
+            check.replay = Some(v.parse().map_err(|e| format!("{k}: {e}"))?);
+        }
+        Ok(check)
+    }
+
+    pub fn backend(mut self, backend: Backend) -> Self {
+        self.config.backend = backend;
+        self
+    }
+
+    pub fn iterations(mut self, executions: u64) -> Self {
+        self.config.budget.executions = executions;
+        self
+    }
+
+    pub fn time_limit(mut self, time: Duration) -> Self {
+        self.config.budget.time = time;
+        self
+    }
+
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.config.seed = seed;
+        self
+    }
+
+    pub fn preemption_bound(mut self, bound: Option<usize>) -> Self {
+        self.config.loom.preemption_bound = bound;
+        self
+    }
+
+    /// Explores (or replays) and returns the report without panicking.
+    pub fn explore<F: Fn() + Send + Sync + 'static>(&self, body: F) -> RunReport {
+        let body: Body = Arc::new(body);
+        explore::run(&body, &self.config)
+    }
+
+    /// Explores, or replays `LOCKHOUND_REPLAY`, and panics with the finding if anything fails.
+    #[track_caller]
+    pub fn run<F: Fn() + Send + Sync + 'static>(&self, body: F) {
+        let body: Body = Arc::new(body);
+        if let Some(schedule) = &self.replay {
+            match explore::replay(&body, schedule, &self.config) {
+                ReplayOutcome::Failed(finding) => panic!("{}", describe(&finding)),
+                ReplayOutcome::Passed => {}
+                ReplayOutcome::NotApplicable(why) => panic!("lockhound: LOCKHOUND_REPLAY {why}"),
+            }
+            return;
+        }
+        let report = explore::run(&body, &self.config);
+        if let Some(finding) = &report.finding {
+            panic!("{}", describe(finding));
+        }
+    }
+}
+
+/// The panic message of a failed check: what failed, where, and how to replay it.
+fn describe(f: &Finding) -> String {
+    let mut text = format!(
+        "lockhound found a {} under {} after {} executions ({} ms): {}",
+        f.kind.name(),
+        f.backend,
+        f.executions,
+        f.elapsed.as_millis(),
+        f.message
+    );
+    if let Some(location) = &f.location {
+        text.push_str(&format!("\n  at {location}"));
+    }
+    match &f.schedule {
+        Some(s) => text.push_str(&format!("\n  replay: LOCKHOUND_REPLAY='{s}' cargo test <this test>")),
+        None => text.push_str("\n  found on real threads: rerun, or use a model-checking backend to get a replayable schedule"),
+    }
+    text
+}
+
+fn positive(key: &str, value: &str) -> Result<u64, String> {
+    match value.parse::<u64>() {
+        Ok(0) => Err(format!("{key}: must be at least 1")),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{key}: '{value}' is not a number")),
+    }
+}

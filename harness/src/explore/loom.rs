@@ -1,0 +1,104 @@
+//! The loom engine: exhaustive (optionally preemption-bounded) exploration with weak memory
+//! and data-race checks. A failure's schedule is loom's own exploration path, taken from
+//! loom's checkpoint file, which loom writes before every execution when asked to.
+
+use super::{finding_from_panic, Body, EngineRun, ReplayOutcome};
+use crate::backend::{Backend, Budget, RunConfig};
+use crate::rt::{self, panic, Engine};
+use crate::schedule::{LoomPath, Schedule};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A checkpoint file of this process, removed when dropped.
+struct Checkpoint(PathBuf);
+
+impl Checkpoint {
+    fn new() -> Checkpoint {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        Checkpoint(std::env::temp_dir().join(format!("lockhound-loom-{}-{n}.json", std::process::id())))
+    }
+}
+
+impl Drop for Checkpoint {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn builder(config: &RunConfig, max_executions: u64, time: Duration, checkpoint: &Checkpoint) -> ::loom::model::Builder {
+    let mut b = ::loom::model::Builder::new();
+    b.preemption_bound = config.loom.preemption_bound;
+    b.max_branches = config.loom.max_branches;
+    // loom checks its limits only on checkpoint iterations, and counts the iteration it is
+    // about to start: checkpointing every iteration makes the budget exact.
+    b.max_permutations = Some(usize::try_from(max_executions.saturating_add(1)).unwrap_or(usize::MAX));
+    b.max_duration = Some(time);
+    b.checkpoint_interval = 1;
+    b.checkpoint_file = Some(checkpoint.0.clone());
+    b.location = true;
+    b.log = false;
+    b
+}
+
+/// Runs loom's builder on `body`, counting executions; `Err` carries the panic payload.
+fn check(b: ::loom::model::Builder, body: &Body) -> (u64, Result<(), Box<dyn std::any::Any + Send>>) {
+    let count = Arc::new(AtomicU64::new(0));
+    let _scope = rt::enter(Engine::Loom);
+    let (body, counter) = (body.clone(), count.clone());
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        b.check(move || {
+            panic::clear();
+            counter.fetch_add(1, Ordering::Relaxed);
+            body()
+        })
+    }));
+    (count.load(Ordering::Relaxed), result)
+}
+
+pub(super) fn explore(body: &Body, config: &RunConfig, budget: Budget) -> EngineRun {
+    let start = Instant::now();
+    let checkpoint = Checkpoint::new();
+    let b = builder(config, budget.executions, budget.time, &checkpoint);
+    let (executions, result) = check(b, body);
+    let elapsed = start.elapsed();
+    let finding = result.err().map(|payload| {
+        let schedule = std::fs::read_to_string(&checkpoint.0).ok().map(|json| Schedule::Loom(LoomPath { json }));
+        finding_from_panic(Backend::Loom, payload, executions, elapsed, schedule)
+    });
+    EngineRun {
+        backend: Backend::Loom,
+        executions,
+        elapsed,
+        // loom stopped on its own (neither budget ran out): it explored every schedule.
+        exhaustive: finding.is_none() && executions < budget.executions && elapsed < budget.time,
+        finding,
+    }
+}
+
+pub(super) fn replay(body: &Body, path: &LoomPath, config: &RunConfig) -> ReplayOutcome {
+    let checkpoint = Checkpoint::new();
+    if let Err(e) = std::fs::write(&checkpoint.0, &path.json) {
+        return ReplayOutcome::NotApplicable(format!("cannot stage the loom path: {e}"));
+    }
+    let start = Instant::now();
+    let b = builder(config, 1, Duration::from_secs(3600), &checkpoint);
+    // loom reads the path with `unwrap`: a path that is not loom's is a panic before any
+    // execution started.
+    let (executions, result) = check(b, body);
+    match result {
+        Ok(()) => ReplayOutcome::Passed,
+        Err(_) if executions == 0 => {
+            ReplayOutcome::NotApplicable("the loom path does not fit this body".to_string())
+        }
+        Err(payload) => {
+            let finding = finding_from_panic(Backend::Loom, payload, 1, start.elapsed(), Some(Schedule::Loom(path.clone())));
+            if finding.message.contains("path") && finding.message.contains("loom") {
+                return ReplayOutcome::NotApplicable(format!("the loom path does not fit this body: {}", finding.message));
+            }
+            ReplayOutcome::Failed(finding)
+        }
+    }
+}

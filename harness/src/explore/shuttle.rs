@@ -1,0 +1,99 @@
+//! The shuttle engines: random, PCT and depth-first strategies, each wrapped in lockhound's
+//! recorder so that every failure comes with a lockhound schedule.
+
+use super::{finding_from_panic, Body, EngineRun, ReplayOutcome};
+use crate::backend::{Backend, Budget, RunConfig};
+use crate::rt::{self, panic, Engine};
+use crate::schedule::follow::{Follower, Progress, Recorder, Recording};
+use crate::schedule::{Schedule, SwitchList};
+use ::shuttle::scheduler::{DfsScheduler, PctScheduler, RandomScheduler, Scheduler};
+use ::shuttle::{Config, FailurePersistence, MaxSteps, Runner};
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Instant;
+
+fn shuttle_config(config: &RunConfig) -> Config {
+    let mut c = Config::new();
+    c.failure_persistence = FailurePersistence::None;
+    c.max_steps = MaxSteps::FailAfter(config.max_steps);
+    c.silence_warnings = true;
+    c
+}
+
+/// Runs `scheduler` over `body`; `Err` carries the failing execution's panic payload.
+fn run_under<S: Scheduler + 'static>(
+    scheduler: S,
+    body: &Body,
+    config: &RunConfig,
+) -> Result<(), Box<dyn std::any::Any + Send>> {
+    let _scope = rt::enter(Engine::Shuttle);
+    let body = body.clone();
+    let runner = Runner::new(scheduler, shuttle_config(config));
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        runner.run(move || {
+            panic::clear();
+            body()
+        });
+    }))
+}
+
+pub(super) fn explore(backend: Backend, body: &Body, config: &RunConfig, budget: Budget) -> EngineRun {
+    let unbounded = usize::MAX;
+    let inner: Box<dyn Scheduler + Send> = match backend {
+        Backend::ShuttleRandom => Box::new(RandomScheduler::new_from_seed(config.seed, unbounded)),
+        Backend::ShuttlePct => Box::new(PctScheduler::new_from_seed(config.seed, config.pct_depth, unbounded)),
+        Backend::ShuttleDfs => Box::new(DfsScheduler::new(None, false)),
+        other => unreachable!("{other} is not a shuttle strategy"),
+    };
+    let start = Instant::now();
+    let progress = Rc::new(Progress::default());
+    let recording = Rc::new(RefCell::new(Recording::default()));
+    let recorder = Recorder {
+        inner,
+        max_executions: budget.executions,
+        deadline: start + budget.time,
+        progress: progress.clone(),
+        recording: recording.clone(),
+    };
+    let result = run_under(recorder, body, config);
+    let elapsed = start.elapsed();
+    let executions = progress.executions.get();
+    let finding = result.err().map(|payload| {
+        let schedule = Schedule::Shuttle(recording.borrow().schedule());
+        finding_from_panic(backend, payload, executions, elapsed, Some(schedule))
+    });
+    EngineRun {
+        backend,
+        executions,
+        elapsed,
+        exhaustive: finding.is_none() && progress.exhausted.get(),
+        finding,
+    }
+}
+
+pub(super) fn replay(body: &Body, list: &SwitchList, config: &RunConfig) -> ReplayOutcome {
+    let start = Instant::now();
+    let follower = Follower::new(list);
+    let report = follower.report.clone();
+    let result = run_under(follower, body, config);
+    let report = report.borrow();
+    match result {
+        Err(payload) => {
+            let schedule = Schedule::Shuttle(list.clone());
+            ReplayOutcome::Failed(finding_from_panic(Backend::ShuttleRandom, payload, 1, start.elapsed(), Some(schedule)))
+        }
+        Ok(()) => {
+            if let Some(mismatch) = &report.mismatch {
+                ReplayOutcome::NotApplicable(format!("schedule no longer applies: {mismatch}"))
+            } else if report.applied < list.switches.len() {
+                ReplayOutcome::NotApplicable(format!(
+                    "schedule no longer applies: {} of its {} switches were never reached",
+                    list.switches.len() - report.applied,
+                    list.switches.len()
+                ))
+            } else {
+                ReplayOutcome::Passed
+            }
+        }
+    }
+}

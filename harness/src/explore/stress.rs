@@ -1,0 +1,81 @@
+//! The stress engine: the body on real threads, iteration after iteration. A real thread
+//! cannot be interrupted, so an iteration that stops making progress is reported as a hang
+//! and its threads are abandoned (they stay blocked until the process exits).
+
+use super::{Body, EngineRun};
+use crate::backend::{Backend, Budget, RunConfig};
+use crate::finding::{Finding, FindingKind};
+use crate::rt::panic::{payload_message, PanicRecord};
+use crate::rt::std_run::{self, StdRun};
+use crate::rt::{self, Engine};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub(super) fn explore(body: &Body, config: &RunConfig, budget: Budget) -> EngineRun {
+    let start = Instant::now();
+    let mut executions = 0;
+    let mut finding = None;
+    while executions < budget.executions && start.elapsed() < budget.time {
+        executions += 1;
+        let run = Arc::new(StdRun::default());
+        let (done, finished) = mpsc::channel();
+        let (body, iteration_run) = (body.clone(), run.clone());
+        let spawned = std::thread::Builder::new().name("lockhound-body".into()).spawn(move || {
+            let _scope = rt::enter(Engine::Std);
+            std_run::set_current(Some(iteration_run));
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body()));
+            let _ = done.send(result.err().map(|p| payload_message(&*p)));
+        });
+        if let Err(e) = spawned {
+            finding = Some(PanicRecord { message: format!("cannot start a thread: {e}"), location: None });
+            break;
+        }
+        let failure = match finished.recv_timeout(config.hang_timeout) {
+            Ok(None) => run.first_panic(),
+            Ok(Some(message)) => Some(run.first_panic().unwrap_or(PanicRecord { message, location: None })),
+            Err(_) => {
+                let elapsed = start.elapsed();
+                return EngineRun {
+                    backend: Backend::Stress,
+                    executions,
+                    elapsed,
+                    exhaustive: false,
+                    finding: Some(Finding {
+                        kind: FindingKind::Deadlock,
+                        message: format!(
+                            "no progress for {:.1}s on real threads: the body's threads are blocked \
+                             (a deadlock, or a lock that nobody will release)",
+                            config.hang_timeout.as_secs_f64()
+                        ),
+                        location: None,
+                        backend: Backend::Stress,
+                        executions,
+                        elapsed,
+                        schedule: None,
+                    }),
+                };
+            }
+        };
+        if failure.is_some() {
+            finding = failure;
+            break;
+        }
+    }
+    let elapsed = start.elapsed();
+    EngineRun {
+        backend: Backend::Stress,
+        executions,
+        elapsed,
+        exhaustive: false,
+        finding: finding.map(|record| Finding {
+            kind: FindingKind::Panic,
+            message: record.message,
+            location: record.location,
+            backend: Backend::Stress,
+            executions,
+            elapsed,
+            schedule: None,
+        }),
+    }
+}

@@ -1,0 +1,1 @@
+//! Guard-page allocator (in progress).

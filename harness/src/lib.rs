@@ -1,0 +1,27 @@
+//! lockhound: hunt concurrency bugs. A body written once against [`sync`], [`cell`] and
+//! [`thread`] runs unchanged under loom, shuttle or real threads, chosen at run time.
+//!
+//! - [`check`] runs a body from a user's own tests.
+//! - [`explore::run`] and [`explore::replay`] are what the `lockhound` command line drives.
+//! - [`scenario`] describes a scenario of the catalog.
+//!
+//! The harness never prints: every result is a value.
+
+pub mod backend;
+pub mod cell;
+mod check;
+pub mod explore;
+pub mod finding;
+pub mod guard;
+mod rt;
+pub mod scenario;
+pub mod schedule;
+pub mod sync;
+pub mod thread;
+pub mod tracker;
+
+pub use backend::{Backend, Budget, LoomOptions, RunConfig};
+pub use check::{check, Check};
+pub use explore::{Body, ReplayOutcome};
+pub use finding::{Attempt, Finding, FindingKind, RunReport};
+pub use schedule::Schedule;

@@ -1,0 +1,75 @@
+//! Panics inside a run are findings, not output: a process-wide hook records the first panic
+//! of the current thread while it is in a run and prints nothing, and defers to the previous
+//! hook everywhere else (a user's own failing test still prints as usual).
+
+use std::cell::RefCell;
+use std::panic::{self, PanicHookInfo};
+use std::sync::Once;
+
+/// What the hook saw of a panic: its message and where it was raised.
+#[derive(Clone, Debug)]
+pub(crate) struct PanicRecord {
+    pub message: String,
+    pub location: Option<String>,
+}
+
+thread_local! {
+    static LAST: RefCell<Option<PanicRecord>> = const { RefCell::new(None) };
+}
+
+/// Installs the recording hook once per process.
+///
+/// shuttle installs its own hook (which prints the schedule) the first time it runs, wrapping
+/// whatever hook exists then. Running one trivial shuttle execution first lets that happen, so
+/// the hook taken here is shuttle's and ours replaces it inside runs instead of being wrapped
+/// by it.
+pub(crate) fn install_quiet_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let config = shuttle::Config::default();
+        shuttle::Runner::new(shuttle::scheduler::RoundRobinScheduler::new(1), config).run(|| {});
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if super::in_run() {
+                record(info);
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
+fn record(info: &PanicHookInfo<'_>) {
+    let record = PanicRecord {
+        message: payload_message(info.payload()),
+        location: info.location().map(|l| format!("{}:{}", l.file(), l.line())),
+    };
+    super::std_run::record_panic(&record);
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.is_none() {
+            *last = Some(record);
+        }
+    });
+}
+
+/// Forgets any recorded panic of this thread (call before an execution).
+pub(crate) fn clear() {
+    LAST.with(|last| last.borrow_mut().take());
+}
+
+/// Takes the first panic recorded on this thread since the last `clear`.
+pub(crate) fn take() -> Option<PanicRecord> {
+    LAST.with(|last| last.borrow_mut().take())
+}
+
+/// The text of a panic payload, whatever its type.
+pub(crate) fn payload_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".to_string()
+    }
+}

@@ -1,0 +1,232 @@
+//! lockhound's own schedules: a compact, versioned text that replays a finding.
+//!
+//! A shuttle schedule lists only the points where the run departed from the default policy
+//! ("keep running the current thread; when it blocks, finishes or yields, run the next
+//! runnable thread in id order"). Each point is anchored to a thread's own step count,
+//! `t0@5>t1` meaning "when thread 0 reaches its 5th scheduling point, switch to thread 1", so a
+//! code change in one thread does not shift the anchors of the others, as it would in a flat
+//! list of decisions. `>` marks a preemption (thread 0 could have gone on); `~` marks a choice
+//! made when thread 0 could not go on (blocked, finished or yielding).
+//!
+//! A loom finding is replayed by loom itself: its schedule carries loom's exploration path
+//! (what loom's checkpoint feature stores), compressed, so the replay runs loom's exact
+//! execution, weak-memory choices and data-race checks included.
+
+pub(crate) mod follow;
+
+use base64::Engine as _;
+use serde::{Serialize, Serializer};
+use std::fmt;
+use std::io::{Read, Write};
+use std::str::FromStr;
+
+const VERSION: &str = "lh1";
+
+/// A schedule that replays one execution.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Schedule {
+    /// Replayed under shuttle by lockhound's own scheduler.
+    Shuttle(SwitchList),
+    /// Replayed by loom from its exploration path.
+    Loom(LoomPath),
+}
+
+/// The departures from the default policy, in the order they happened.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SwitchList {
+    pub switches: Vec<Switch>,
+}
+
+/// One departure from the default policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Switch {
+    /// The thread that was running (shuttle task id; 0 is the body's main thread).
+    pub thread: usize,
+    /// That thread's scheduling point, counted from 1.
+    pub step: usize,
+    /// The thread run next.
+    pub to: usize,
+    /// The running thread could have continued: this switch is a preemption.
+    pub preemptive: bool,
+}
+
+/// loom's serialized exploration path of one execution.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoomPath {
+    pub json: String,
+}
+
+impl SwitchList {
+    /// Number of preemptions in the schedule.
+    pub fn preemptions(&self) -> usize {
+        self.switches.iter().filter(|s| s.preemptive).count()
+    }
+}
+
+impl Schedule {
+    /// Preemptions of the schedule, when the schedule format knows them.
+    pub fn preemptions(&self) -> Option<usize> {
+        match self {
+            Schedule::Shuttle(list) => Some(list.preemptions()),
+            Schedule::Loom(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Schedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Schedule::Shuttle(list) => {
+                write!(f, "{VERSION}:shuttle:")?;
+                for (i, s) in list.switches.iter().enumerate() {
+                    let mark = if s.preemptive { '>' } else { '~' };
+                    let sep = if i == 0 { "" } else { "," };
+                    write!(f, "{sep}t{}@{}{mark}t{}", s.thread, s.step, s.to)?;
+                }
+                Ok(())
+            }
+            Schedule::Loom(path) => {
+                let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+                z.write_all(path.json.as_bytes()).map_err(|_| fmt::Error)?;
+                let bytes = z.finish().map_err(|_| fmt::Error)?;
+                let text = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+                write!(f, "{VERSION}:loom:{text}")
+            }
+        }
+    }
+}
+
+/// Why a schedule text could not be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScheduleParseError(pub String);
+
+impl fmt::Display for ScheduleParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ScheduleParseError {}
+
+fn bad(msg: impl Into<String>) -> ScheduleParseError {
+    ScheduleParseError(msg.into())
+}
+
+impl FromStr for Schedule {
+    type Err = ScheduleParseError;
+
+    fn from_str(text: &str) -> Result<Self, ScheduleParseError> {
+        let text = text.trim();
+        let mut parts = text.splitn(3, ':');
+        let version = parts.next().unwrap_or_default();
+        if version != VERSION {
+            let shown: String = version.chars().take(20).collect();
+            return Err(bad(if version.starts_with("lh") {
+                format!("schedule version '{shown}' is not supported (this lockhound reads {VERSION})")
+            } else {
+                format!("not a lockhound schedule: expected it to start with '{VERSION}:', got '{shown}'")
+            }));
+        }
+        let engine = parts.next().ok_or_else(|| bad("schedule has no engine after 'lh1:'"))?;
+        let body = parts.next().ok_or_else(|| bad(format!("schedule has no body after 'lh1:{engine}'")))?;
+        match engine {
+            "shuttle" => parse_switches(body).map(Schedule::Shuttle),
+            "loom" => parse_loom(body).map(Schedule::Loom),
+            other => Err(bad(format!("schedule engine '{other}' is unknown (expected shuttle or loom)"))),
+        }
+    }
+}
+
+fn parse_switches(body: &str) -> Result<SwitchList, ScheduleParseError> {
+    let mut switches = Vec::new();
+    for item in body.split(',').filter(|s| !s.is_empty()) {
+        let (from, to, preemptive) = if let Some((a, b)) = item.split_once('>') {
+            (a, b, true)
+        } else if let Some((a, b)) = item.split_once('~') {
+            (a, b, false)
+        } else {
+            return Err(bad(format!("schedule entry '{item}' has no '>' or '~' (expected like t0@5>t1)")));
+        };
+        let (thread, step) = from
+            .split_once('@')
+            .ok_or_else(|| bad(format!("schedule entry '{item}' has no '@' (expected like t0@5>t1)")))?;
+        let number = |s: &str, what: &str| -> Result<usize, ScheduleParseError> {
+            s.parse().map_err(|_| bad(format!("schedule entry '{item}': {what} '{s}' is not a number")))
+        };
+        let thread_id = |s: &str| -> Result<usize, ScheduleParseError> {
+            let n = s.strip_prefix('t').ok_or_else(|| bad(format!("schedule entry '{item}': thread '{s}' must look like t0")))?;
+            number(n, "thread")
+        };
+        let step = number(step, "step")?;
+        if step == 0 {
+            return Err(bad(format!("schedule entry '{item}': steps count from 1")));
+        }
+        switches.push(Switch { thread: thread_id(thread)?, step, to: thread_id(to)?, preemptive });
+    }
+    Ok(SwitchList { switches })
+}
+
+fn parse_loom(body: &str) -> Result<LoomPath, ScheduleParseError> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(body)
+        .map_err(|e| bad(format!("loom schedule is not valid base64: {e}")))?;
+    let mut json = String::new();
+    flate2::read::DeflateDecoder::new(&bytes[..])
+        .take(64 << 20)
+        .read_to_string(&mut json)
+        .map_err(|e| bad(format!("loom schedule does not decompress: {e}")))?;
+    if serde_json::from_str::<serde_json::Value>(&json).is_err() {
+        return Err(bad("loom schedule does not hold a loom exploration path"));
+    }
+    Ok(LoomPath { json })
+}
+
+impl Serialize for Schedule {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shuttle_schedule_round_trips() {
+        let text = "lh1:shuttle:t0@5>t1,t1@3~t0";
+        let s: Schedule = text.parse().unwrap();
+        assert_eq!(s.to_string(), text);
+        assert_eq!(s.preemptions(), Some(1));
+    }
+
+    #[test]
+    fn empty_shuttle_schedule_is_the_default_policy() {
+        let s: Schedule = "lh1:shuttle:".parse().unwrap();
+        assert_eq!(s, Schedule::Shuttle(SwitchList::default()));
+    }
+
+    #[test]
+    fn loom_schedule_round_trips() {
+        let s = Schedule::Loom(LoomPath { json: "{\"pos\":3}".into() });
+        let back: Schedule = s.to_string().parse().unwrap();
+        assert_eq!(back, s);
+    }
+
+    #[test]
+    fn malformed_schedules_are_named() {
+        for (text, expect) in [
+            ("xyz", "not a lockhound schedule"),
+            ("lh9:shuttle:", "version 'lh9'"),
+            ("lh1:foo:x", "engine 'foo'"),
+            ("lh1:shuttle:t0@5t1", "has no '>'"),
+            ("lh1:shuttle:t0@x>t1", "step 'x'"),
+            ("lh1:shuttle:q0@1>t1", "must look like t0"),
+            ("lh1:shuttle:t0@0>t1", "count from 1"),
+            ("lh1:loom:!!!", "base64"),
+        ] {
+            let err = text.parse::<Schedule>().unwrap_err().to_string();
+            assert!(err.contains(expect), "{text}: {err}");
+            assert!(!err.contains('\n'));
+        }
+    }
+}

@@ -1,0 +1,118 @@
+use super::{map_lock, map_try_lock, LockResult, TryLockResult};
+use crate::rt::{self, Engine};
+use std::ops::{Deref, DerefMut};
+
+/// A mutual exclusion lock, like `std::sync::Mutex`.
+pub struct Mutex<T> {
+    pub(crate) imp: MutexImp<T>,
+}
+
+pub(crate) enum MutexImp<T> {
+    Loom(loom::sync::Mutex<T>),
+    Shuttle(shuttle::sync::Mutex<T>),
+    Std(parking_lot::Mutex<T>),
+}
+
+/// The guard of a locked [`Mutex`].
+pub struct MutexGuard<'a, T> {
+    pub(crate) imp: MutexGuardImp<'a, T>,
+}
+
+pub(crate) enum MutexGuardImp<'a, T> {
+    Loom(loom::sync::MutexGuard<'a, T>),
+    Shuttle(shuttle::sync::MutexGuard<'a, T>),
+    Std(parking_lot::MutexGuard<'a, T>),
+}
+
+impl<T> Mutex<T> {
+    /// Creates a mutex under the engine of the current run.
+    #[track_caller]
+    pub fn new(value: T) -> Self {
+        let imp = match rt::engine() {
+            Engine::Loom => MutexImp::Loom(loom::sync::Mutex::new(value)),
+            Engine::Shuttle => MutexImp::Shuttle(shuttle::sync::Mutex::new(value)),
+            Engine::Std => MutexImp::Std(parking_lot::Mutex::new(value)),
+        };
+        Mutex { imp }
+    }
+
+    /// Acquires the mutex, blocking the current thread until it is able to do so.
+    #[track_caller]
+    pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
+        let wrap = |imp| MutexGuard { imp };
+        match &self.imp {
+            MutexImp::Loom(m) => {
+                rt::expect_engine(Engine::Loom);
+                map_lock(m.lock(), |g| wrap(MutexGuardImp::Loom(g)))
+            }
+            MutexImp::Shuttle(m) => {
+                rt::expect_engine(Engine::Shuttle);
+                map_lock(m.lock(), |g| wrap(MutexGuardImp::Shuttle(g)))
+            }
+            MutexImp::Std(m) => Ok(wrap(MutexGuardImp::Std(m.lock()))),
+        }
+    }
+
+    /// Attempts to acquire the mutex without blocking.
+    #[track_caller]
+    pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
+        let wrap = |imp| MutexGuard { imp };
+        match &self.imp {
+            MutexImp::Loom(m) => {
+                rt::expect_engine(Engine::Loom);
+                map_try_lock(m.try_lock(), |g| wrap(MutexGuardImp::Loom(g)))
+            }
+            MutexImp::Shuttle(m) => {
+                rt::expect_engine(Engine::Shuttle);
+                map_try_lock(m.try_lock(), |g| wrap(MutexGuardImp::Shuttle(g)))
+            }
+            MutexImp::Std(m) => m
+                .try_lock()
+                .map(|g| wrap(MutexGuardImp::Std(g)))
+                .ok_or(super::TryLockError::WouldBlock),
+        }
+    }
+
+    /// Consumes the mutex and returns its value.
+    pub fn into_inner(self) -> LockResult<T> {
+        match self.imp {
+            MutexImp::Loom(m) => m.into_inner(),
+            MutexImp::Shuttle(m) => m.into_inner(),
+            MutexImp::Std(m) => Ok(m.into_inner()),
+        }
+    }
+}
+
+impl<T: Default> Default for Mutex<T> {
+    #[track_caller]
+    fn default() -> Self {
+        Mutex::new(T::default())
+    }
+}
+
+impl<T> Deref for MutexGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        match &self.imp {
+            MutexGuardImp::Loom(g) => g,
+            MutexGuardImp::Shuttle(g) => g,
+            MutexGuardImp::Std(g) => g,
+        }
+    }
+}
+
+impl<T> DerefMut for MutexGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        match &mut self.imp {
+            MutexGuardImp::Loom(g) => &mut *g,
+            MutexGuardImp::Shuttle(g) => &mut *g,
+            MutexGuardImp::Std(g) => &mut *g,
+        }
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Mutex<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Mutex { .. }")
+    }
+}

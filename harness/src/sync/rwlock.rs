@@ -1,0 +1,155 @@
+use super::{map_lock, map_try_lock, LockResult, TryLockError, TryLockResult};
+use crate::rt::{self, Engine};
+use std::ops::{Deref, DerefMut};
+
+/// A reader-writer lock, like `std::sync::RwLock`.
+pub struct RwLock<T> {
+    imp: RwLockImp<T>,
+}
+
+enum RwLockImp<T> {
+    Loom(loom::sync::RwLock<T>),
+    Shuttle(shuttle::sync::RwLock<T>),
+    Std(parking_lot::RwLock<T>),
+}
+
+/// Shared access to a read-locked [`RwLock`].
+pub struct RwLockReadGuard<'a, T> {
+    imp: ReadImp<'a, T>,
+}
+
+enum ReadImp<'a, T> {
+    Loom(loom::sync::RwLockReadGuard<'a, T>),
+    Shuttle(shuttle::sync::RwLockReadGuard<'a, T>),
+    Std(parking_lot::RwLockReadGuard<'a, T>),
+}
+
+/// Exclusive access to a write-locked [`RwLock`].
+pub struct RwLockWriteGuard<'a, T> {
+    imp: WriteImp<'a, T>,
+}
+
+enum WriteImp<'a, T> {
+    Loom(loom::sync::RwLockWriteGuard<'a, T>),
+    Shuttle(shuttle::sync::RwLockWriteGuard<'a, T>),
+    Std(parking_lot::RwLockWriteGuard<'a, T>),
+}
+
+impl<T> RwLock<T> {
+    /// Creates a reader-writer lock under the engine of the current run.
+    #[track_caller]
+    pub fn new(value: T) -> Self {
+        let imp = match rt::engine() {
+            Engine::Loom => RwLockImp::Loom(loom::sync::RwLock::new(value)),
+            Engine::Shuttle => RwLockImp::Shuttle(shuttle::sync::RwLock::new(value)),
+            Engine::Std => RwLockImp::Std(parking_lot::RwLock::new(value)),
+        };
+        RwLock { imp }
+    }
+
+    /// Locks for shared read access, blocking until it can.
+    #[track_caller]
+    pub fn read(&self) -> LockResult<RwLockReadGuard<'_, T>> {
+        let wrap = |imp| RwLockReadGuard { imp };
+        match &self.imp {
+            RwLockImp::Loom(l) => {
+                rt::expect_engine(Engine::Loom);
+                map_lock(l.read(), |g| wrap(ReadImp::Loom(g)))
+            }
+            RwLockImp::Shuttle(l) => {
+                rt::expect_engine(Engine::Shuttle);
+                map_lock(l.read(), |g| wrap(ReadImp::Shuttle(g)))
+            }
+            RwLockImp::Std(l) => Ok(wrap(ReadImp::Std(l.read()))),
+        }
+    }
+
+    /// Locks for exclusive write access, blocking until it can.
+    #[track_caller]
+    pub fn write(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
+        let wrap = |imp| RwLockWriteGuard { imp };
+        match &self.imp {
+            RwLockImp::Loom(l) => {
+                rt::expect_engine(Engine::Loom);
+                map_lock(l.write(), |g| wrap(WriteImp::Loom(g)))
+            }
+            RwLockImp::Shuttle(l) => {
+                rt::expect_engine(Engine::Shuttle);
+                map_lock(l.write(), |g| wrap(WriteImp::Shuttle(g)))
+            }
+            RwLockImp::Std(l) => Ok(wrap(WriteImp::Std(l.write()))),
+        }
+    }
+
+    /// Attempts shared read access without blocking.
+    #[track_caller]
+    pub fn try_read(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
+        let wrap = |imp| RwLockReadGuard { imp };
+        match &self.imp {
+            RwLockImp::Loom(l) => {
+                rt::expect_engine(Engine::Loom);
+                map_try_lock(l.try_read(), |g| wrap(ReadImp::Loom(g)))
+            }
+            RwLockImp::Shuttle(l) => {
+                rt::expect_engine(Engine::Shuttle);
+                map_try_lock(l.try_read(), |g| wrap(ReadImp::Shuttle(g)))
+            }
+            RwLockImp::Std(l) => l
+                .try_read()
+                .map(|g| wrap(ReadImp::Std(g)))
+                .ok_or(TryLockError::WouldBlock),
+        }
+    }
+
+    /// Attempts exclusive write access without blocking.
+    #[track_caller]
+    pub fn try_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
+        let wrap = |imp| RwLockWriteGuard { imp };
+        match &self.imp {
+            RwLockImp::Loom(l) => {
+                rt::expect_engine(Engine::Loom);
+                map_try_lock(l.try_write(), |g| wrap(WriteImp::Loom(g)))
+            }
+            RwLockImp::Shuttle(l) => {
+                rt::expect_engine(Engine::Shuttle);
+                map_try_lock(l.try_write(), |g| wrap(WriteImp::Shuttle(g)))
+            }
+            RwLockImp::Std(l) => l
+                .try_write()
+                .map(|g| wrap(WriteImp::Std(g)))
+                .ok_or(TryLockError::WouldBlock),
+        }
+    }
+}
+
+impl<T> Deref for RwLockReadGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        match &self.imp {
+            ReadImp::Loom(g) => g,
+            ReadImp::Shuttle(g) => g,
+            ReadImp::Std(g) => g,
+        }
+    }
+}
+
+impl<T> Deref for RwLockWriteGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        match &self.imp {
+            WriteImp::Loom(g) => g,
+            WriteImp::Shuttle(g) => g,
+            WriteImp::Std(g) => g,
+        }
+    }
+}
+
+impl<T> DerefMut for RwLockWriteGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        match &mut self.imp {
+            WriteImp::Loom(g) => &mut *g,
+            WriteImp::Shuttle(g) => &mut *g,
+            WriteImp::Std(g) => &mut *g,
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Lock-holder tracker (in progress).
