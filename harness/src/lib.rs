@@ -25,3 +25,11 @@ pub use check::{check, Check};
 pub use explore::{Body, ReplayOutcome};
 pub use finding::{Attempt, Finding, FindingKind, RunReport};
 pub use schedule::Schedule;
+
+/// Whether the calling thread runs under a model checker (loom or shuttle) rather than on
+/// real threads. A body may keep an oracle only where the checker needs one: under loom or
+/// shuttle a use of freed memory is silent undefined behaviour, while on real threads the
+/// guard-page allocator or miri catches the access itself.
+pub fn is_model_checked() -> bool {
+    matches!(rt::engine(), rt::Engine::Loom | rt::Engine::Shuttle)
+}
