@@ -8,6 +8,7 @@
 
 pub(crate) mod panic;
 pub(crate) mod std_run;
+pub(crate) mod unwind;
 
 use std::cell::Cell;
 

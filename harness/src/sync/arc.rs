@@ -1,3 +1,4 @@
+use crate::rt::unwind::LeakOnUnwind;
 use crate::rt::{self, Engine};
 use std::ops::Deref;
 
@@ -8,7 +9,7 @@ pub struct Arc<T> {
 }
 
 enum ArcImp<T> {
-    Loom(loom::sync::Arc<T>),
+    Loom(LeakOnUnwind<loom::sync::Arc<T>>),
     // shuttle's Arc is std's own.
     Std(std::sync::Arc<T>),
 }
@@ -18,7 +19,7 @@ impl<T> Arc<T> {
     #[track_caller]
     pub fn new(value: T) -> Self {
         let imp = match rt::engine() {
-            Engine::Loom => ArcImp::Loom(loom::sync::Arc::new(value)),
+            Engine::Loom => ArcImp::Loom(LeakOnUnwind::new(loom::sync::Arc::new(value))),
             Engine::Shuttle | Engine::Std => ArcImp::Std(std::sync::Arc::new(value)),
         };
         Arc { imp }
@@ -41,7 +42,7 @@ impl<T> Arc<T> {
 impl<T> Clone for Arc<T> {
     fn clone(&self) -> Self {
         let imp = match &self.imp {
-            ArcImp::Loom(a) => ArcImp::Loom(a.clone()),
+            ArcImp::Loom(a) => ArcImp::Loom(LeakOnUnwind::new((**a).clone())),
             ArcImp::Std(a) => ArcImp::Std(a.clone()),
         };
         Arc { imp }

@@ -1,5 +1,6 @@
 use super::mutex::MutexGuardImp;
 use super::{map_lock, LockResult, MutexGuard};
+use crate::rt::unwind::LeakOnUnwind;
 use crate::rt::{self, Engine};
 
 /// A condition variable, like `std::sync::Condvar`.
@@ -32,7 +33,7 @@ impl Condvar {
         match (&self.imp, guard.imp) {
             (CondvarImp::Loom(c), MutexGuardImp::Loom(g)) => {
                 rt::expect_engine(Engine::Loom);
-                map_lock(c.wait(g), |g| wrap(MutexGuardImp::Loom(g)))
+                map_lock(c.wait(g.into_inner()), |g| wrap(MutexGuardImp::Loom(LeakOnUnwind::new(g))))
             }
             (CondvarImp::Shuttle(c), MutexGuardImp::Shuttle(g)) => {
                 rt::expect_engine(Engine::Shuttle);

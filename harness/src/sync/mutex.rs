@@ -1,4 +1,5 @@
 use super::{map_lock, map_try_lock, LockResult, TryLockResult};
+use crate::rt::unwind::LeakOnUnwind;
 use crate::rt::{self, Engine};
 use std::ops::{Deref, DerefMut};
 
@@ -19,7 +20,7 @@ pub struct MutexGuard<'a, T> {
 }
 
 pub(crate) enum MutexGuardImp<'a, T> {
-    Loom(loom::sync::MutexGuard<'a, T>),
+    Loom(LeakOnUnwind<loom::sync::MutexGuard<'a, T>>),
     Shuttle(shuttle::sync::MutexGuard<'a, T>),
     Std(parking_lot::MutexGuard<'a, T>),
 }
@@ -43,7 +44,7 @@ impl<T> Mutex<T> {
         match &self.imp {
             MutexImp::Loom(m) => {
                 rt::expect_engine(Engine::Loom);
-                map_lock(m.lock(), |g| wrap(MutexGuardImp::Loom(g)))
+                map_lock(m.lock(), |g| wrap(MutexGuardImp::Loom(LeakOnUnwind::new(g))))
             }
             MutexImp::Shuttle(m) => {
                 rt::expect_engine(Engine::Shuttle);
@@ -60,7 +61,7 @@ impl<T> Mutex<T> {
         match &self.imp {
             MutexImp::Loom(m) => {
                 rt::expect_engine(Engine::Loom);
-                map_try_lock(m.try_lock(), |g| wrap(MutexGuardImp::Loom(g)))
+                map_try_lock(m.try_lock(), |g| wrap(MutexGuardImp::Loom(LeakOnUnwind::new(g))))
             }
             MutexImp::Shuttle(m) => {
                 rt::expect_engine(Engine::Shuttle);

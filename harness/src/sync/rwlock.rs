@@ -1,4 +1,5 @@
 use super::{map_lock, map_try_lock, LockResult, TryLockError, TryLockResult};
+use crate::rt::unwind::LeakOnUnwind;
 use crate::rt::{self, Engine};
 use std::ops::{Deref, DerefMut};
 
@@ -19,7 +20,7 @@ pub struct RwLockReadGuard<'a, T> {
 }
 
 enum ReadImp<'a, T> {
-    Loom(loom::sync::RwLockReadGuard<'a, T>),
+    Loom(LeakOnUnwind<loom::sync::RwLockReadGuard<'a, T>>),
     Shuttle(shuttle::sync::RwLockReadGuard<'a, T>),
     Std(parking_lot::RwLockReadGuard<'a, T>),
 }
@@ -30,7 +31,7 @@ pub struct RwLockWriteGuard<'a, T> {
 }
 
 enum WriteImp<'a, T> {
-    Loom(loom::sync::RwLockWriteGuard<'a, T>),
+    Loom(LeakOnUnwind<loom::sync::RwLockWriteGuard<'a, T>>),
     Shuttle(shuttle::sync::RwLockWriteGuard<'a, T>),
     Std(parking_lot::RwLockWriteGuard<'a, T>),
 }
@@ -54,7 +55,7 @@ impl<T> RwLock<T> {
         match &self.imp {
             RwLockImp::Loom(l) => {
                 rt::expect_engine(Engine::Loom);
-                map_lock(l.read(), |g| wrap(ReadImp::Loom(g)))
+                map_lock(l.read(), |g| wrap(ReadImp::Loom(LeakOnUnwind::new(g))))
             }
             RwLockImp::Shuttle(l) => {
                 rt::expect_engine(Engine::Shuttle);
@@ -71,7 +72,7 @@ impl<T> RwLock<T> {
         match &self.imp {
             RwLockImp::Loom(l) => {
                 rt::expect_engine(Engine::Loom);
-                map_lock(l.write(), |g| wrap(WriteImp::Loom(g)))
+                map_lock(l.write(), |g| wrap(WriteImp::Loom(LeakOnUnwind::new(g))))
             }
             RwLockImp::Shuttle(l) => {
                 rt::expect_engine(Engine::Shuttle);
@@ -88,7 +89,7 @@ impl<T> RwLock<T> {
         match &self.imp {
             RwLockImp::Loom(l) => {
                 rt::expect_engine(Engine::Loom);
-                map_try_lock(l.try_read(), |g| wrap(ReadImp::Loom(g)))
+                map_try_lock(l.try_read(), |g| wrap(ReadImp::Loom(LeakOnUnwind::new(g))))
             }
             RwLockImp::Shuttle(l) => {
                 rt::expect_engine(Engine::Shuttle);
@@ -108,7 +109,7 @@ impl<T> RwLock<T> {
         match &self.imp {
             RwLockImp::Loom(l) => {
                 rt::expect_engine(Engine::Loom);
-                map_try_lock(l.try_write(), |g| wrap(WriteImp::Loom(g)))
+                map_try_lock(l.try_write(), |g| wrap(WriteImp::Loom(LeakOnUnwind::new(g))))
             }
             RwLockImp::Shuttle(l) => {
                 rt::expect_engine(Engine::Shuttle);
