@@ -65,6 +65,15 @@ pub struct Finding {
     pub elapsed: Duration,
     /// The schedule that replays the failure; `None` for real threads.
     pub schedule: Option<Schedule>,
+    /// Scheduling steps of the failing execution, when the engine counts them.
+    pub steps: Option<usize>,
+}
+
+impl Finding {
+    /// Preemptions in the failing schedule, when its format knows them.
+    pub fn preemptions(&self) -> Option<usize> {
+        self.schedule.as_ref().and_then(Schedule::preemptions)
+    }
 }
 
 /// What one engine did within a run (one entry, or one per portfolio member under `auto`).

@@ -1,1 +1,7 @@
+//! Renderers for lockhound: they turn the harness's values into text and JSON documents, and
+//! do nothing else (no printing, no files).
 
+pub mod catalog;
+pub mod run;
+
+pub use run::{RunView, ReplayView};

@@ -1,1 +1,18 @@
+//! The built-in scenario catalog: concurrency bugs modelled from real incidents, each with a
+//! buggy variant that must fail for the real reason and a fixed variant that must pass.
 
+use lockhound::scenario::Scenario;
+
+pub mod routing_table_init;
+pub mod rwlock_timeout;
+
+/// Every built-in scenario, in the order `lockhound list` shows them.
+pub fn catalog() -> &'static [&'static Scenario] {
+    static CATALOG: [&Scenario; 2] = [&rwlock_timeout::SCENARIO, &routing_table_init::SCENARIO];
+    &CATALOG
+}
+
+/// The built-in scenario called `name`.
+pub fn find(name: &str) -> Option<&'static Scenario> {
+    catalog().iter().copied().find(|s| s.name == name)
+}

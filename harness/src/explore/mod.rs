@@ -100,13 +100,18 @@ fn finding_from_panic(
         message: panic::payload_message(&*payload),
         location: None,
     });
+    // A location inside loom or shuttle says nothing about the body: their messages name the
+    // body's own sites (a data race lists the conflicting accesses).
+    let location = record.location.filter(|l| !l.contains("/.cargo/registry/"));
+    let message = record.message.trim().to_string();
     Finding {
-        kind: FindingKind::of_panic_message(&record.message),
-        message: record.message,
-        location: record.location,
+        kind: FindingKind::of_panic_message(&message),
+        message,
+        location,
         backend,
         executions,
         elapsed,
         schedule,
+        steps: None,
     }
 }

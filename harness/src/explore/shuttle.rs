@@ -6,7 +6,8 @@ use crate::backend::{Backend, Budget, RunConfig};
 use crate::rt::{self, panic, Engine};
 use crate::schedule::follow::{Follower, Progress, Recorder, Recording};
 use crate::schedule::{Schedule, SwitchList};
-use ::shuttle::scheduler::{DfsScheduler, PctScheduler, RandomScheduler, Scheduler};
+use crate::schedule::random::Random;
+use ::shuttle::scheduler::{DfsScheduler, PctScheduler, Scheduler};
 use ::shuttle::{Config, FailurePersistence, MaxSteps, Runner};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -40,7 +41,7 @@ fn run_under<S: Scheduler + 'static>(
 pub(super) fn explore(backend: Backend, body: &Body, config: &RunConfig, budget: Budget) -> EngineRun {
     let unbounded = usize::MAX;
     let inner: Box<dyn Scheduler + Send> = match backend {
-        Backend::ShuttleRandom => Box::new(RandomScheduler::new_from_seed(config.seed, unbounded)),
+        Backend::ShuttleRandom => Box::new(Random::new(config.seed)),
         Backend::ShuttlePct => Box::new(PctScheduler::new_from_seed(config.seed, config.pct_depth, unbounded)),
         Backend::ShuttleDfs => Box::new(DfsScheduler::new(None, false)),
         other => unreachable!("{other} is not a shuttle strategy"),
@@ -59,8 +60,11 @@ pub(super) fn explore(backend: Backend, body: &Body, config: &RunConfig, budget:
     let elapsed = start.elapsed();
     let executions = progress.executions.get();
     let finding = result.err().map(|payload| {
-        let schedule = Schedule::Shuttle(recording.borrow().schedule());
-        finding_from_panic(backend, payload, executions, elapsed, Some(schedule))
+        let recording = recording.borrow();
+        let schedule = Schedule::Shuttle(recording.schedule());
+        let mut finding = finding_from_panic(backend, payload, executions, elapsed, Some(schedule));
+        finding.steps = Some(recording.steps);
+        finding
     });
     EngineRun {
         backend,
@@ -80,7 +84,9 @@ pub(super) fn replay(body: &Body, list: &SwitchList, config: &RunConfig) -> Repl
     match result {
         Err(payload) => {
             let schedule = Schedule::Shuttle(list.clone());
-            ReplayOutcome::Failed(finding_from_panic(Backend::ShuttleRandom, payload, 1, start.elapsed(), Some(schedule)))
+            let mut finding = finding_from_panic(Backend::ShuttleRandom, payload, 1, start.elapsed(), Some(schedule));
+            finding.steps = Some(report.recording.steps);
+            ReplayOutcome::Failed(finding)
         }
         Ok(()) => {
             if let Some(mismatch) = &report.mismatch {

@@ -35,6 +35,11 @@ pub(super) fn explore(body: &Body, config: &RunConfig, budget: Budget) -> Engine
             Ok(None) => run.first_panic(),
             Ok(Some(message)) => Some(run.first_panic().unwrap_or(PanicRecord { message, location: None })),
             Err(_) => {
+                // A thread that panicked first is the cause; the hang is its effect.
+                if let Some(record) = run.first_panic() {
+                    finding = Some(record);
+                    break;
+                }
                 let elapsed = start.elapsed();
                 return EngineRun {
                     backend: Backend::Stress,
@@ -53,6 +58,7 @@ pub(super) fn explore(body: &Body, config: &RunConfig, budget: Budget) -> Engine
                         executions,
                         elapsed,
                         schedule: None,
+                        steps: None,
                     }),
                 };
             }
@@ -76,6 +82,7 @@ pub(super) fn explore(body: &Body, config: &RunConfig, budget: Budget) -> Engine
             executions,
             elapsed,
             schedule: None,
+            steps: None,
         }),
     }
 }

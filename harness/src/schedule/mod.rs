@@ -13,6 +13,7 @@
 //! execution, weak-memory choices and data-race checks included.
 
 pub(crate) mod follow;
+pub(crate) mod random;
 
 use base64::Engine as _;
 use serde::{Serialize, Serializer};

@@ -1,0 +1,96 @@
+//! The command line, as clap parses it.
+
+use clap::{Args, Parser, Subcommand};
+use lockhound::Backend;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "lockhound",
+    version,
+    about = "Hunt concurrency bugs: run scenarios under loom, shuttle and real threads",
+    long_about = "Hunt concurrency bugs: run scenarios under loom, shuttle and real threads, \
+                  and get replayable schedules for what fails.\n\n\
+                  Exit status: 0 nothing found, 1 a finding, 2 bad usage or bad input."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// List the built-in scenarios with their provenance and variants.
+    List {
+        /// Print one JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Explore a scenario and report the first failure with a schedule that replays it.
+    Run(RunArgs),
+    /// Replay a schedule printed by `run` (or written to schedule.txt by `--out`).
+    Replay(ReplayArgs),
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The scenario to run (see `lockhound list`).
+    pub scenario: String,
+    /// The variant to run; every variant of the scenario when omitted.
+    #[arg(long)]
+    pub variant: Option<String>,
+    /// The engine: auto, loom, shuttle-random, shuttle-pct, shuttle-dfs or stress.
+    #[arg(long, default_value = "auto", value_parser = parse_backend)]
+    pub backend: Backend,
+    /// Seed of the randomized strategies; the same seed explores the same schedules.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Most executions to explore.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub iterations: u64,
+    /// Most seconds to spend per variant.
+    #[arg(long = "time-limit", value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub time_limit: u64,
+    /// loom's preemption bound: a number, or `none` for the full space.
+    #[arg(long = "preemption-bound", value_name = "N|none", default_value = "2", value_parser = parse_bound)]
+    pub preemption_bound: PreemptionBound,
+    /// Depth of shuttle-pct.
+    #[arg(long = "pct-depth", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..64))]
+    pub pct_depth: u64,
+    /// Write summary.json and, for a failure, schedule.txt into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print one JSON document instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct ReplayArgs {
+    /// The scenario the schedule belongs to.
+    pub scenario: String,
+    /// The variant the schedule belongs to.
+    #[arg(long)]
+    pub variant: String,
+    /// The schedule text, or @FILE to read it from a file.
+    #[arg(long)]
+    pub schedule: String,
+    /// Print one JSON document instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_backend(s: &str) -> Result<Backend, String> {
+    s.parse()
+}
+
+/// loom's preemption bound as given on the command line (`none`: unbounded).
+#[derive(Clone, Copy)]
+pub struct PreemptionBound(pub Option<usize>);
+
+fn parse_bound(s: &str) -> Result<PreemptionBound, String> {
+    match s {
+        "none" => Ok(PreemptionBound(None)),
+        n => n.parse().map(|n| PreemptionBound(Some(n))).map_err(|_| format!("'{s}' is not a number or 'none'")),
+    }
+}

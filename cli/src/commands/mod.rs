@@ -1,0 +1,52 @@
+//! One function per subcommand: resolve the arguments, call the harness, print the report.
+
+mod list;
+mod replay;
+mod run;
+
+pub use list::list;
+pub use replay::replay;
+pub use run::run;
+
+use crate::UsageError;
+use lockhound::scenario::{Scenario, Variant};
+
+/// The scenario called `name`, or an error that lists the ones there are.
+pub fn scenario(name: &str) -> Result<&'static Scenario, UsageError> {
+    lockhound_scenarios::find(name).ok_or_else(|| {
+        let names: Vec<_> = lockhound_scenarios::catalog().iter().map(|s| s.name).collect();
+        UsageError(format!("unknown scenario '{name}' (known: {})", names.join(", ")))
+    })
+}
+
+/// The variant called `name` of `scenario`, or an error that lists its variants.
+pub fn variant(scenario: &'static Scenario, name: &str) -> Result<&'static Variant, UsageError> {
+    scenario.variant(name).ok_or_else(|| {
+        let names: Vec<_> = scenario.variants.iter().map(|v| v.name).collect();
+        UsageError(format!("scenario '{}' has no variant '{name}' (it has: {})", scenario.name, names.join(", ")))
+    })
+}
+
+/// The way this program was started, to print commands a user can paste.
+pub fn program() -> String {
+    let arg0 = std::env::args().next().unwrap_or_else(|| "lockhound".into());
+    let path = std::path::Path::new(&arg0);
+    // A bare name found on PATH stays as it is; a path is shown relative to the working
+    // folder when it is inside it.
+    if path.components().count() <= 1 {
+        return arg0;
+    }
+    match std::env::current_dir().ok().and_then(|cwd| path.strip_prefix(cwd).ok().map(|p| p.to_path_buf())) {
+        Some(rel) => format!("./{}", rel.display()),
+        None => arg0,
+    }
+}
+
+/// Quotes `text` for a POSIX shell when it needs it.
+pub fn shell_quote(text: &str) -> String {
+    if !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:@,=+".contains(c)) {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}

@@ -1,0 +1,79 @@
+use super::{program, scenario, shell_quote, variant};
+use crate::args::RunArgs;
+use crate::{output, Outcome, UsageError};
+use lockhound::scenario::Variant;
+use lockhound::{explore, Budget, LoomOptions, RunConfig, RunReport};
+use lockhound_reports::run::{self as render, RunView};
+use std::time::Duration;
+
+pub fn run(args: RunArgs) -> Result<Outcome, UsageError> {
+    let scenario = scenario(&args.scenario)?;
+    let variants: Vec<&'static Variant> = match &args.variant {
+        Some(name) => vec![variant(scenario, name)?],
+        None => scenario.variants.iter().collect(),
+    };
+    if let Some(dir) = &args.out {
+        output::prepare_out_dir(dir)?;
+    }
+    let config = RunConfig {
+        backend: args.backend,
+        seed: args.seed,
+        budget: Budget { executions: args.iterations, time: Duration::from_secs(args.time_limit) },
+        loom: LoomOptions { preemption_bound: args.preemption_bound.0, ..LoomOptions::default() },
+        pct_depth: args.pct_depth as usize,
+        ..RunConfig::default()
+    };
+
+    let mut found = false;
+    let mut documents = Vec::new();
+    for v in &variants {
+        let report = output::without_engine_chatter(|| explore::run(&v.body(), &config));
+        found |= report.finding.is_some();
+        let out_dir = match &args.out {
+            // Several variants share one --out: each gets a folder of its own.
+            Some(dir) if variants.len() > 1 => Some(dir.join(v.name)),
+            Some(dir) => Some(dir.clone()),
+            None => None,
+        };
+        let view = RunView {
+            scenario: scenario.name,
+            variant: v.name,
+            report: &report,
+            replay_command: replay_command(scenario.name, v.name, &report),
+            out_dir: out_dir.as_ref().map(|d| d.display().to_string()),
+        };
+        if let Some(dir) = &out_dir {
+            write_report(dir, &view)?;
+        }
+        if args.json {
+            documents.push(render::json(&view));
+        } else {
+            print!("{}", render::text(&view));
+        }
+    }
+    if args.json {
+        let doc = if documents.len() == 1 { documents.remove(0) } else { serde_json::json!({ "runs": documents }) };
+        output::print_json(&doc);
+    }
+    Ok(if found { Outcome::Found } else { Outcome::Clean })
+}
+
+fn replay_command(scenario: &str, variant: &str, report: &RunReport) -> Option<String> {
+    let schedule = report.finding.as_ref()?.schedule.as_ref()?;
+    Some(format!(
+        "{} replay {scenario} --variant {variant} --schedule {}",
+        program(),
+        shell_quote(&schedule.to_string())
+    ))
+}
+
+fn write_report(dir: &std::path::Path, view: &RunView<'_>) -> Result<(), UsageError> {
+    output::prepare_out_dir(dir)?;
+    let fail = |e: std::io::Error| UsageError(format!("cannot write the report to {}: {e}", dir.display()));
+    let summary = serde_json::to_vec_pretty(&render::json(view)).expect("JSON values always serialize");
+    output::write_atomic(dir, "summary.json", &summary).map_err(fail)?;
+    if let Some(schedule) = view.report.finding.as_ref().and_then(|f| f.schedule.as_ref()) {
+        output::write_atomic(dir, "schedule.txt", format!("{schedule}\n").as_bytes()).map_err(fail)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,184 @@
+//! `lockhound run` and `lockhound replay`: results as text and as the JSON of the design's
+//! command-line contract.
+
+use lockhound::{Finding, RunReport};
+use serde_json::{json, Value};
+
+/// A finished run and what the command line knows around it.
+pub struct RunView<'a> {
+    pub scenario: &'a str,
+    pub variant: &'a str,
+    pub report: &'a RunReport,
+    /// The command that replays the finding, when it has a schedule.
+    pub replay_command: Option<String>,
+    /// The folder the report files were written to.
+    pub out_dir: Option<String>,
+}
+
+/// A finished replay.
+pub struct ReplayView<'a> {
+    pub scenario: &'a str,
+    pub variant: &'a str,
+    pub schedule: &'a str,
+    /// The failure the schedule led to, or `None` when the body passed.
+    pub finding: Option<&'a Finding>,
+}
+
+fn millis(d: std::time::Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.1} ms")
+    } else if ms < 10_000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.1} s", ms / 1000.0)
+    }
+}
+
+/// The human report of a run.
+pub fn text(view: &RunView<'_>) -> String {
+    let r = view.report;
+    let mut out = String::new();
+    let head = format!("{} ({})", view.scenario, view.variant);
+    match &r.finding {
+        None => {
+            out.push_str(&format!(
+                "{head}: pass — {} executions in {} under {}",
+                r.executions,
+                millis(r.elapsed),
+                r.backend
+            ));
+            if r.exhaustive {
+                match r.preemption_bound {
+                    Some(bound) => out.push_str(&format!(" (exhaustive within {bound} preemptions)")),
+                    None => out.push_str(" (exhaustive)"),
+                }
+            }
+            out.push('\n');
+        }
+        Some(f) => {
+            out.push_str(&format!(
+                "{head}: FAIL — {} found by {} after {} executions in {}",
+                f.kind.name(),
+                f.backend,
+                f.executions,
+                millis(f.elapsed)
+            ));
+            if r.attempts.len() > 1 {
+                out.push_str(&format!(" ({}: {} executions, {})", r.backend, r.executions, millis(r.elapsed)));
+            }
+            out.push('\n');
+            for line in f.message.lines() {
+                out.push_str(&format!("  {line}\n"));
+            }
+            if let Some(location) = &f.location {
+                out.push_str(&format!("  at {location}\n"));
+            }
+            if let Some(schedule) = &f.schedule {
+                let mut facts = Vec::new();
+                if let Some(steps) = f.steps {
+                    facts.push(format!("{steps} steps"));
+                }
+                if let Some(p) = f.preemptions() {
+                    facts.push(format!("{p} preemptions"));
+                }
+                let facts = if facts.is_empty() { String::new() } else { format!(" ({})", facts.join(", ")) };
+                out.push_str(&format!("  schedule{facts}: {schedule}\n"));
+            }
+            match &view.replay_command {
+                Some(cmd) => out.push_str(&format!("  replay: {cmd}\n")),
+                None => out.push_str(
+                    "  replay: none (found on real threads); rerun with --backend auto for a replayable schedule\n",
+                ),
+            }
+        }
+    }
+    if let Some(dir) = &view.out_dir {
+        out.push_str(&format!("  report written to {dir}/\n"));
+    }
+    out
+}
+
+/// The run document: scenario, variant, backend, outcome, executions, elapsed_ms,
+/// exhaustive, and for a failure kind, message, schedule, preemptions, steps and trace.
+pub fn json(view: &RunView<'_>) -> Value {
+    let r = view.report;
+    let mut doc = json!({
+        "scenario": view.scenario,
+        "variant": view.variant,
+        "backend": r.backend,
+        "outcome": if r.passed() { "pass" } else { "fail" },
+        "executions": r.executions,
+        "elapsed_ms": r.elapsed.as_millis() as u64,
+        "exhaustive": r.exhaustive,
+        "preemption_bound": r.preemption_bound,
+        "attempts": r.attempts,
+    });
+    if let Some(f) = &r.finding {
+        extend(&mut doc, finding_fields(f));
+        extend(&mut doc, json!({ "replay_command": view.replay_command }));
+    }
+    doc
+}
+
+/// The fields a failure adds to a run or replay document.
+fn finding_fields(f: &Finding) -> Value {
+    json!({
+        "kind": f.kind,
+        "message": f.message,
+        "location": f.location,
+        "found_by": f.backend,
+        "executions_to_find": f.executions,
+        "elapsed_to_find_ms": f.elapsed.as_millis() as u64,
+        "schedule": f.schedule,
+        "preemptions": f.preemptions(),
+        "steps": f.steps,
+        "trace": Value::Null,
+    })
+}
+
+fn extend(doc: &mut Value, more: Value) {
+    if let (Value::Object(doc), Value::Object(more)) = (doc, more) {
+        doc.extend(more);
+    }
+}
+
+/// The human report of a replay.
+pub fn replay_text(view: &ReplayView<'_>) -> String {
+    let head = format!("{} ({})", view.scenario, view.variant);
+    match view.finding {
+        None => format!("{head}: pass — the schedule ran to its end and nothing failed\n"),
+        Some(f) => {
+            let mut out = format!("{head}: FAIL — {} reproduced under {}\n", f.kind.name(), schedule_engine(view.schedule));
+            for line in f.message.lines() {
+                out.push_str(&format!("  {line}\n"));
+            }
+            if let Some(location) = &f.location {
+                out.push_str(&format!("  at {location}\n"));
+            }
+            out
+        }
+    }
+}
+
+fn schedule_engine(schedule: &str) -> &'static str {
+    if schedule.starts_with("lh1:loom:") {
+        "loom"
+    } else {
+        "shuttle"
+    }
+}
+
+/// The replay document: scenario, variant, schedule, outcome, and the failure's fields.
+pub fn replay_json(view: &ReplayView<'_>) -> Value {
+    let mut doc = json!({
+        "scenario": view.scenario,
+        "variant": view.variant,
+        "schedule": view.schedule,
+        "outcome": if view.finding.is_some() { "fail" } else { "pass" },
+    });
+    if let Some(f) = view.finding {
+        extend(&mut doc, finding_fields(f));
+    }
+    doc
+}
