@@ -78,6 +78,14 @@ pub(super) fn explore(body: &Body, config: &RunConfig, budget: Budget) -> Engine
     }
 }
 
+/// What loom says when a recorded path does not fit the body it is replayed on.
+const LOOM_PATH_MISMATCH: [&str; 4] = [
+    "Reached unexpected exploration state",
+    "[loom internal bug]",
+    "not in exploring state",
+    "not in critical state",
+];
+
 pub(super) fn replay(body: &Body, path: &LoomPath, config: &RunConfig) -> ReplayOutcome {
     let checkpoint = Checkpoint::new();
     if let Err(e) = std::fs::write(&checkpoint.0, &path.json) {
@@ -94,9 +102,12 @@ pub(super) fn replay(body: &Body, path: &LoomPath, config: &RunConfig) -> Replay
             ReplayOutcome::NotApplicable("the loom path does not fit this body".to_string())
         }
         Err(payload) => {
-            let finding = finding_from_panic(Backend::Loom, payload, 1, start.elapsed(), Some(Schedule::Loom(path.clone())));
-            if finding.message.contains("path") && finding.message.contains("loom") {
-                return ReplayOutcome::NotApplicable(format!("the loom path does not fit this body: {}", finding.message));
+            let schedule = Some(Schedule::Loom(path.clone()));
+            let finding = finding_from_panic(Backend::Loom, payload, 1, start.elapsed(), schedule);
+            if LOOM_PATH_MISMATCH.iter().any(|m| finding.message.contains(m)) {
+                return ReplayOutcome::NotApplicable(
+                    "the loom schedule no longer applies: the body takes another path than when it was recorded".to_string(),
+                );
             }
             ReplayOutcome::Failed(finding)
         }
