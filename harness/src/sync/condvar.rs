@@ -40,7 +40,8 @@ impl Condvar {
                 map_lock(c.wait(g), |g| wrap(MutexGuardImp::Shuttle(g)))
             }
             (CondvarImp::Std(c), MutexGuardImp::Std(mut g)) => {
-                c.wait(&mut g);
+                // Recorded as a release, a condvar wait on the mutex, and a reacquisition.
+                crate::tracker::condvar_wait(&mut g, c, std::panic::Location::caller());
                 Ok(wrap(MutexGuardImp::Std(g)))
             }
             _ => panic!("Condvar::wait given a guard from a mutex of another run"),

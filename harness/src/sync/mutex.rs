@@ -11,7 +11,7 @@ pub struct Mutex<T> {
 pub(crate) enum MutexImp<T> {
     Loom(loom::sync::Mutex<T>),
     Shuttle(shuttle::sync::Mutex<T>),
-    Std(parking_lot::Mutex<T>),
+    Std(crate::tracker::Mutex<T>),
 }
 
 /// The guard of a locked [`Mutex`].
@@ -22,7 +22,7 @@ pub struct MutexGuard<'a, T> {
 pub(crate) enum MutexGuardImp<'a, T> {
     Loom(LeakOnUnwind<loom::sync::MutexGuard<'a, T>>),
     Shuttle(shuttle::sync::MutexGuard<'a, T>),
-    Std(parking_lot::MutexGuard<'a, T>),
+    Std(crate::tracker::MutexGuard<'a, T>),
 }
 
 impl<T> Mutex<T> {
@@ -32,7 +32,7 @@ impl<T> Mutex<T> {
         let imp = match rt::engine() {
             Engine::Loom => MutexImp::Loom(loom::sync::Mutex::new(value)),
             Engine::Shuttle => MutexImp::Shuttle(shuttle::sync::Mutex::new(value)),
-            Engine::Std => MutexImp::Std(parking_lot::Mutex::new(value)),
+            Engine::Std => MutexImp::Std(crate::tracker::Mutex::new(value)),
         };
         Mutex { imp }
     }
@@ -67,10 +67,9 @@ impl<T> Mutex<T> {
                 rt::expect_engine(Engine::Shuttle);
                 map_try_lock(m.try_lock(), |g| wrap(MutexGuardImp::Shuttle(g)))
             }
-            MutexImp::Std(m) => m
-                .try_lock()
-                .map(|g| wrap(MutexGuardImp::Std(g)))
-                .ok_or(super::TryLockError::WouldBlock),
+            MutexImp::Std(m) => {
+                m.try_lock().map(|g| wrap(MutexGuardImp::Std(g))).ok_or(super::TryLockError::WouldBlock)
+            }
         }
     }
 

@@ -11,7 +11,7 @@ pub struct RwLock<T> {
 enum RwLockImp<T> {
     Loom(loom::sync::RwLock<T>),
     Shuttle(shuttle::sync::RwLock<T>),
-    Std(parking_lot::RwLock<T>),
+    Std(crate::tracker::RwLock<T>),
 }
 
 /// Shared access to a read-locked [`RwLock`].
@@ -22,7 +22,7 @@ pub struct RwLockReadGuard<'a, T> {
 enum ReadImp<'a, T> {
     Loom(LeakOnUnwind<loom::sync::RwLockReadGuard<'a, T>>),
     Shuttle(shuttle::sync::RwLockReadGuard<'a, T>),
-    Std(parking_lot::RwLockReadGuard<'a, T>),
+    Std(crate::tracker::RwLockReadGuard<'a, T>),
 }
 
 /// Exclusive access to a write-locked [`RwLock`].
@@ -33,7 +33,7 @@ pub struct RwLockWriteGuard<'a, T> {
 enum WriteImp<'a, T> {
     Loom(LeakOnUnwind<loom::sync::RwLockWriteGuard<'a, T>>),
     Shuttle(shuttle::sync::RwLockWriteGuard<'a, T>),
-    Std(parking_lot::RwLockWriteGuard<'a, T>),
+    Std(crate::tracker::RwLockWriteGuard<'a, T>),
 }
 
 impl<T> RwLock<T> {
@@ -43,7 +43,7 @@ impl<T> RwLock<T> {
         let imp = match rt::engine() {
             Engine::Loom => RwLockImp::Loom(loom::sync::RwLock::new(value)),
             Engine::Shuttle => RwLockImp::Shuttle(shuttle::sync::RwLock::new(value)),
-            Engine::Std => RwLockImp::Std(parking_lot::RwLock::new(value)),
+            Engine::Std => RwLockImp::Std(crate::tracker::RwLock::new(value)),
         };
         RwLock { imp }
     }
@@ -95,10 +95,7 @@ impl<T> RwLock<T> {
                 rt::expect_engine(Engine::Shuttle);
                 map_try_lock(l.try_read(), |g| wrap(ReadImp::Shuttle(g)))
             }
-            RwLockImp::Std(l) => l
-                .try_read()
-                .map(|g| wrap(ReadImp::Std(g)))
-                .ok_or(TryLockError::WouldBlock),
+            RwLockImp::Std(l) => l.try_read().map(|g| wrap(ReadImp::Std(g))).ok_or(TryLockError::WouldBlock),
         }
     }
 
@@ -115,10 +112,9 @@ impl<T> RwLock<T> {
                 rt::expect_engine(Engine::Shuttle);
                 map_try_lock(l.try_write(), |g| wrap(WriteImp::Shuttle(g)))
             }
-            RwLockImp::Std(l) => l
-                .try_write()
-                .map(|g| wrap(WriteImp::Std(g)))
-                .ok_or(TryLockError::WouldBlock),
+            RwLockImp::Std(l) => {
+                l.try_write().map(|g| wrap(WriteImp::Std(g))).ok_or(TryLockError::WouldBlock)
+            }
         }
     }
 }
