@@ -91,6 +91,9 @@ pub struct PreemptionBound(pub Option<usize>);
 fn parse_bound(s: &str) -> Result<PreemptionBound, String> {
     match s {
         "none" => Ok(PreemptionBound(None)),
-        n => n.parse().map(|n| PreemptionBound(Some(n))).map_err(|_| format!("'{s}' is not a number or 'none'")),
+        n => n
+            .parse()
+            .map(|n| PreemptionBound(Some(n)))
+            .map_err(|_| format!("'{s}' is not a number or 'none'")),
     }
 }

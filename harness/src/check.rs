@@ -146,7 +146,9 @@ fn describe(f: &Finding) -> String {
     }
     match &f.schedule {
         Some(s) => text.push_str(&format!("\n  replay: LOCKHOUND_REPLAY='{s}' cargo test <this test>")),
-        None => text.push_str("\n  found on real threads: rerun, or use a model-checking backend to get a replayable schedule"),
+        None => text.push_str(
+            "\n  found on real threads: rerun, or use a model-checking backend to get a replayable schedule",
+        ),
     }
     text
 }

@@ -65,7 +65,9 @@ fn check(backend: Backend) -> Check {
 
 #[test]
 fn every_model_checker_finds_the_lost_update_and_replays_it() {
-    for backend in [Backend::Loom, Backend::ShuttleRandom, Backend::ShuttlePct, Backend::ShuttleDfs, Backend::Auto] {
+    for backend in
+        [Backend::Loom, Backend::ShuttleRandom, Backend::ShuttlePct, Backend::ShuttleDfs, Backend::Auto]
+    {
         let report = check(backend).explore(lost_update);
         let finding = report.finding.unwrap_or_else(|| panic!("{backend} missed the lost update"));
         assert_eq!(finding.kind, FindingKind::Panic, "{backend}");

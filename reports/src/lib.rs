@@ -4,4 +4,4 @@
 pub mod catalog;
 pub mod run;
 
-pub use run::{RunView, ReplayView};
+pub use run::{ReplayView, RunView};

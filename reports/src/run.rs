@@ -65,7 +65,12 @@ pub fn text(view: &RunView<'_>) -> String {
                 millis(f.elapsed)
             ));
             if r.attempts.len() > 1 {
-                out.push_str(&format!(" ({}: {} executions, {})", r.backend, r.executions, millis(r.elapsed)));
+                out.push_str(&format!(
+                    " ({}: {} executions, {})",
+                    r.backend,
+                    r.executions,
+                    millis(r.elapsed)
+                ));
             }
             out.push('\n');
             for line in f.message.lines() {
@@ -149,7 +154,11 @@ pub fn replay_text(view: &ReplayView<'_>) -> String {
     match view.finding {
         None => format!("{head}: pass — the schedule ran to its end and nothing failed\n"),
         Some(f) => {
-            let mut out = format!("{head}: FAIL — {} reproduced under {}\n", f.kind.name(), schedule_engine(view.schedule));
+            let mut out = format!(
+                "{head}: FAIL — {} reproduced under {}\n",
+                f.kind.name(),
+                schedule_engine(view.schedule)
+            );
             for line in f.message.lines() {
                 out.push_str(&format!("  {line}\n"));
             }

@@ -155,11 +155,7 @@ fn check(old: usize, new: usize, what: &str) {
     let readers = (new & READERS_MASK) / ONE_READER;
     let parked_writer_without_writer = new & WRITER_PARKED_BIT != 0 && new & WRITER_BIT == 0;
     if new == usize::MAX || readers > LIVE_READERS || parked_writer_without_writer {
-        panic!(
-            "rwlock state word corrupted: {what} turned {} into {}",
-            describe(old),
-            describe(new)
-        );
+        panic!("rwlock state word corrupted: {what} turned {} into {}", describe(old), describe(new));
     }
 }
 
@@ -218,7 +214,13 @@ struct ParkingLot {
 
 impl ParkingLot {
     /// `parking_lot_core::park`. A timed park times out at a point of the scheduler's choosing.
-    fn park(&self, key: Key, validate: impl FnOnce() -> bool, timed_out: impl FnOnce(bool), timed: bool) -> ParkResult {
+    fn park(
+        &self,
+        key: Key,
+        validate: impl FnOnce() -> bool,
+        timed_out: impl FnOnce(bool),
+        timed: bool,
+    ) -> ParkResult {
         let slot = Arc::new(Slot { woken: Mutex::new(false), wake: Condvar::new() });
         {
             let mut queue = self.queue.lock().unwrap();
@@ -284,7 +286,11 @@ struct RawRwLock {
 
 impl RawRwLock {
     fn new(version: Version) -> Self {
-        RawRwLock { word: Word(AtomicUsize::new(0)), lot: ParkingLot { queue: Mutex::new(Vec::new()) }, version }
+        RawRwLock {
+            word: Word(AtomicUsize::new(0)),
+            lot: ParkingLot { queue: Mutex::new(Vec::new()) },
+            version,
+        }
     }
 
     fn unlock_shared(&self) {
@@ -319,13 +325,16 @@ impl RawRwLock {
         loop {
             // try_lock: grab WRITER_BIT even if there are parked threads.
             while state & (WRITER_BIT | UPGRADABLE_BIT) == 0 {
-                match self.word.compare_exchange(state, state | WRITER_BIT, "lock_exclusive takes WRITER_BIT") {
+                match self.word.compare_exchange(state, state | WRITER_BIT, "lock_exclusive takes WRITER_BIT")
+                {
                     Ok(_) => return true,
                     Err(x) => state = x,
                 }
             }
             if state & PARKED_BIT == 0 {
-                if let Err(x) = self.word.compare_exchange(state, state | PARKED_BIT, "lock_common sets PARKED_BIT") {
+                if let Err(x) =
+                    self.word.compare_exchange(state, state | PARKED_BIT, "lock_common sets PARKED_BIT")
+                {
                     state = x;
                     continue;
                 }
@@ -351,9 +360,11 @@ impl RawRwLock {
         let mut state = self.word.load();
         while state & READERS_MASK != 0 {
             if state & WRITER_PARKED_BIT == 0 {
-                if let Err(x) =
-                    self.word.compare_exchange(state, state | WRITER_PARKED_BIT, "wait_for_readers sets WRITER_PARKED_BIT")
-                {
+                if let Err(x) = self.word.compare_exchange(
+                    state,
+                    state | WRITER_PARKED_BIT,
+                    "wait_for_readers sets WRITER_PARKED_BIT",
+                ) {
                     state = x;
                     continue;
                 }
@@ -376,7 +387,9 @@ impl RawRwLock {
                         Version::Fixed => WRITER_BIT,
                     };
                     let what = match self.version {
-                        Version::Buggy => "try_write_for's timeout fetch_add(0 - (WRITER_BIT | WRITER_PARKED_BIT))",
+                        Version::Buggy => {
+                            "try_write_for's timeout fetch_add(0 - (WRITER_BIT | WRITER_PARKED_BIT))"
+                        }
                         Version::Fixed => "try_write_for's timeout fetch_add(0 - WRITER_BIT)",
                     };
                     let state = self.word.fetch_add(0usize.wrapping_sub(release), what);
@@ -400,7 +413,10 @@ impl RawRwLock {
         }
         // unlock_exclusive_slow: wake the main queue; the callback stores the new state.
         self.lot.unpark_all(Key::Main, |result| {
-            self.word.store(if result.have_more_threads { PARKED_BIT } else { 0 }, "unlock_exclusive_slow's callback");
+            self.word.store(
+                if result.have_more_threads { PARKED_BIT } else { 0 },
+                "unlock_exclusive_slow's callback",
+            );
         });
     }
 }

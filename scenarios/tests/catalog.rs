@@ -22,11 +22,18 @@ fn assert_found(name: &str, backend: Backend, reason: impl Fn(FindingKind, &str)
     let check = Check::new().backend(backend).iterations(100_000).time_limit(Duration::from_secs(120));
     let report = run(scenario, "buggy", check.clone());
     let finding = report.finding.unwrap_or_else(|| panic!("{name}: {backend} did not find the bug"));
-    assert!(reason(finding.kind, &finding.message), "{name} under {backend} failed for another reason: {:?} {}", finding.kind, finding.message);
+    assert!(
+        reason(finding.kind, &finding.message),
+        "{name} under {backend} failed for another reason: {:?} {}",
+        finding.kind,
+        finding.message
+    );
     let schedule = finding.schedule.clone().expect("model checkers give a schedule");
     let body = scenario.variant("buggy").unwrap().body();
     match explore::replay(&body, &schedule, &check.config) {
-        ReplayOutcome::Failed(again) => assert_eq!(again.message, finding.message, "{name} {backend}: replay"),
+        ReplayOutcome::Failed(again) => {
+            assert_eq!(again.message, finding.message, "{name} {backend}: replay")
+        }
         other => panic!("{name} {backend}: replay of {schedule} gave {other:?}"),
     }
 }
@@ -75,7 +82,11 @@ fn fixed_variants_pass_loom_exhaustively() {
             .time_limit(Duration::from_secs(600));
         let report = run(find(name).unwrap(), "fixed", check);
         assert!(report.passed(), "{name}: {:?}", report.finding);
-        assert!(report.exhaustive, "{name}: loom did not finish within its budget ({} executions)", report.executions);
+        assert!(
+            report.exhaustive,
+            "{name}: loom did not finish within its budget ({} executions)",
+            report.executions
+        );
     }
 }
 
@@ -101,7 +112,9 @@ fn a_buggy_schedule_on_the_fixed_variant_passes_or_is_not_applicable() {
             let fixed = scenario.variant("fixed").unwrap().body();
             match explore::replay(&fixed, finding.schedule.as_ref().unwrap(), &check.config) {
                 ReplayOutcome::Passed | ReplayOutcome::NotApplicable(_) => {}
-                ReplayOutcome::Failed(f) => panic!("{name} fixed failed under a {backend} schedule: {}", f.message),
+                ReplayOutcome::Failed(f) => {
+                    panic!("{name} fixed failed under a {backend} schedule: {}", f.message)
+                }
             }
         }
     }

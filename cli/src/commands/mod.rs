@@ -23,7 +23,11 @@ pub fn scenario(name: &str) -> Result<&'static Scenario, UsageError> {
 pub fn variant(scenario: &'static Scenario, name: &str) -> Result<&'static Variant, UsageError> {
     scenario.variant(name).ok_or_else(|| {
         let names: Vec<_> = scenario.variants.iter().map(|v| v.name).collect();
-        UsageError(format!("scenario '{}' has no variant '{name}' (it has: {})", scenario.name, names.join(", ")))
+        UsageError(format!(
+            "scenario '{}' has no variant '{name}' (it has: {})",
+            scenario.name,
+            names.join(", ")
+        ))
     })
 }
 

@@ -8,12 +8,15 @@ pub fn replay(args: ReplayArgs) -> Result<Outcome, UsageError> {
     let scenario = scenario(&args.scenario)?;
     let variant = variant(scenario, &args.variant)?;
     let text = match args.schedule.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path).map_err(|e| UsageError(format!("--schedule @{path}: {e}")))?,
+        Some(path) => {
+            std::fs::read_to_string(path).map_err(|e| UsageError(format!("--schedule @{path}: {e}")))?
+        }
         None => args.schedule.clone(),
     };
     let schedule: Schedule = text.parse().map_err(|e| UsageError(format!("--schedule: {e}")))?;
     let schedule_text = schedule.to_string();
-    let outcome = output::without_engine_chatter(|| explore::replay(&variant.body(), &schedule, &RunConfig::default()));
+    let outcome =
+        output::without_engine_chatter(|| explore::replay(&variant.body(), &schedule, &RunConfig::default()));
     let finding = match &outcome {
         ReplayOutcome::Failed(f) => Some(f),
         ReplayOutcome::Passed => None,
@@ -21,7 +24,8 @@ pub fn replay(args: ReplayArgs) -> Result<Outcome, UsageError> {
             return Err(UsageError(format!("{} ({}): {why}", scenario.name, variant.name)));
         }
     };
-    let view = ReplayView { scenario: scenario.name, variant: variant.name, schedule: &schedule_text, finding };
+    let view =
+        ReplayView { scenario: scenario.name, variant: variant.name, schedule: &schedule_text, finding };
     if args.json {
         output::print_json(&render::replay_json(&view));
     } else {

@@ -52,7 +52,8 @@ pub fn run(args: RunArgs) -> Result<Outcome, UsageError> {
         }
     }
     if args.json {
-        let doc = if documents.len() == 1 { documents.remove(0) } else { serde_json::json!({ "runs": documents }) };
+        let doc =
+            if documents.len() == 1 { documents.remove(0) } else { serde_json::json!({ "runs": documents }) };
         output::print_json(&doc);
     }
     Ok(if found { Outcome::Found } else { Outcome::Clean })

@@ -8,7 +8,8 @@ use super::{explore_with, Body, EngineRun};
 use crate::backend::{Backend, Budget, RunConfig};
 use std::time::Instant;
 
-const PORTFOLIO: [(Backend, u64); 3] = [(Backend::ShuttlePct, 20), (Backend::ShuttleRandom, 10), (Backend::Loom, 70)];
+const PORTFOLIO: [(Backend, u64); 3] =
+    [(Backend::ShuttlePct, 20), (Backend::ShuttleRandom, 10), (Backend::Loom, 70)];
 
 pub(super) fn explore(body: &Body, config: &RunConfig) -> Vec<EngineRun> {
     let start = Instant::now();
@@ -25,7 +26,8 @@ pub(super) fn explore(body: &Body, config: &RunConfig) -> Vec<EngineRun> {
         } else {
             (config.budget.executions * percent / 100).max(1)
         };
-        let time = if is_last { time_left } else { (config.budget.time * percent as u32 / 100).min(time_left) };
+        let time =
+            if is_last { time_left } else { (config.budget.time * percent as u32 / 100).min(time_left) };
         let run = explore_with(backend, body, config, Budget { executions, time });
         let stop = run.finding.is_some();
         runs.push(run);

@@ -28,19 +28,34 @@ impl Drop for Checkpoint {
     }
 }
 
-fn builder(config: &RunConfig, max_executions: u64, time: Duration, checkpoint: &Checkpoint) -> ::loom::model::Builder {
+fn builder(config: &RunConfig, max_executions: u64, time: Duration) -> ::loom::model::Builder {
     let mut b = ::loom::model::Builder::new();
     b.preemption_bound = config.loom.preemption_bound;
     b.max_branches = config.loom.max_branches;
     // loom checks its limits only on checkpoint iterations, and counts the iteration it is
-    // about to start: checkpointing every iteration makes the budget exact.
+    // about to start: a checkpoint interval of 1 (with no checkpoint file, so nothing is
+    // written) makes the budget exact.
     b.max_permutations = Some(usize::try_from(max_executions.saturating_add(1)).unwrap_or(usize::MAX));
     b.max_duration = Some(time);
     b.checkpoint_interval = 1;
-    b.checkpoint_file = Some(checkpoint.0.clone());
+    b.checkpoint_file = None;
     b.location = true;
     b.log = false;
     b
+}
+
+/// loom's exploration path of its `n`th execution. loom's search is deterministic, so a second
+/// search that writes its checkpoint only at iteration `n` (just before running it) captures
+/// that execution's path; writing it every iteration would cost more than the search itself.
+fn path_of_execution(body: &Body, config: &RunConfig, n: u64) -> Option<LoomPath> {
+    let checkpoint = Checkpoint::new();
+    let n_usize = usize::try_from(n).ok()?;
+    let mut b = builder(config, n.saturating_add(1), Duration::from_secs(3600));
+    b.checkpoint_interval = n_usize;
+    b.checkpoint_file = Some(checkpoint.0.clone());
+    let (_, result) = check(b, body);
+    result.err()?;
+    std::fs::read_to_string(&checkpoint.0).ok().map(|json| LoomPath { json })
 }
 
 /// Runs loom's builder on `body`, counting executions; `Err` carries the panic payload.
@@ -60,13 +75,13 @@ fn check(b: ::loom::model::Builder, body: &Body) -> (u64, Result<(), Box<dyn std
 
 pub(super) fn explore(body: &Body, config: &RunConfig, budget: Budget) -> EngineRun {
     let start = Instant::now();
-    let checkpoint = Checkpoint::new();
-    let b = builder(config, budget.executions, budget.time, &checkpoint);
-    let (executions, result) = check(b, body);
+    let (executions, result) = check(builder(config, budget.executions, budget.time), body);
     let elapsed = start.elapsed();
     let finding = result.err().map(|payload| {
-        let schedule = std::fs::read_to_string(&checkpoint.0).ok().map(|json| Schedule::Loom(LoomPath { json }));
-        finding_from_panic(Backend::Loom, payload, executions, elapsed, schedule)
+        // Take the finding's panic record before the second search overwrites it.
+        let mut finding = finding_from_panic(Backend::Loom, payload, executions, elapsed, None);
+        finding.schedule = path_of_execution(body, config, executions).map(Schedule::Loom);
+        finding
     });
     EngineRun {
         backend: Backend::Loom,
@@ -92,7 +107,8 @@ pub(super) fn replay(body: &Body, path: &LoomPath, config: &RunConfig) -> Replay
         return ReplayOutcome::NotApplicable(format!("cannot stage the loom path: {e}"));
     }
     let start = Instant::now();
-    let b = builder(config, 1, Duration::from_secs(3600), &checkpoint);
+    let mut b = builder(config, 1, Duration::from_secs(3600));
+    b.checkpoint_file = Some(checkpoint.0.clone());
     // loom reads the path with `unwrap`: a path that is not loom's is a panic before any
     // execution started.
     let (executions, result) = check(b, body);

@@ -96,10 +96,8 @@ fn finding_from_panic(
     elapsed: Duration,
     schedule: Option<Schedule>,
 ) -> Finding {
-    let record = panic::take().unwrap_or_else(|| PanicRecord {
-        message: panic::payload_message(&*payload),
-        location: None,
-    });
+    let record = panic::take()
+        .unwrap_or_else(|| PanicRecord { message: panic::payload_message(&*payload), location: None });
     // A location inside loom or shuttle says nothing about the body: their messages name the
     // body's own sites (a data race lists the conflicting accesses).
     let location = record.location.filter(|l| !l.contains("/.cargo/registry/"));

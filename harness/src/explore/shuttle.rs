@@ -5,8 +5,8 @@ use super::{finding_from_panic, Body, EngineRun, ReplayOutcome};
 use crate::backend::{Backend, Budget, RunConfig};
 use crate::rt::{self, panic, Engine};
 use crate::schedule::follow::{Follower, Progress, Recorder, Recording};
-use crate::schedule::{Schedule, SwitchList};
 use crate::schedule::random::Random;
+use crate::schedule::{Schedule, SwitchList};
 use ::shuttle::scheduler::{DfsScheduler, PctScheduler, Scheduler};
 use ::shuttle::{Config, FailurePersistence, MaxSteps, Runner};
 use std::cell::RefCell;
@@ -42,7 +42,9 @@ pub(super) fn explore(backend: Backend, body: &Body, config: &RunConfig, budget:
     let unbounded = usize::MAX;
     let inner: Box<dyn Scheduler + Send> = match backend {
         Backend::ShuttleRandom => Box::new(Random::new(config.seed)),
-        Backend::ShuttlePct => Box::new(PctScheduler::new_from_seed(config.seed, config.pct_depth, unbounded)),
+        Backend::ShuttlePct => {
+            Box::new(PctScheduler::new_from_seed(config.seed, config.pct_depth, unbounded))
+        }
         Backend::ShuttleDfs => Box::new(DfsScheduler::new(None, false)),
         other => unreachable!("{other} is not a shuttle strategy"),
     };
@@ -84,7 +86,8 @@ pub(super) fn replay(body: &Body, list: &SwitchList, config: &RunConfig) -> Repl
     match result {
         Err(payload) => {
             let schedule = Schedule::Shuttle(list.clone());
-            let mut finding = finding_from_panic(Backend::ShuttleRandom, payload, 1, start.elapsed(), Some(schedule));
+            let mut finding =
+                finding_from_panic(Backend::ShuttleRandom, payload, 1, start.elapsed(), Some(schedule));
             finding.steps = Some(report.recording.steps);
             ReplayOutcome::Failed(finding)
         }

@@ -155,7 +155,9 @@ fn parse_switches(body: &str) -> Result<SwitchList, ScheduleParseError> {
             s.parse().map_err(|_| bad(format!("schedule entry '{item}': {what} '{s}' is not a number")))
         };
         let thread_id = |s: &str| -> Result<usize, ScheduleParseError> {
-            let n = s.strip_prefix('t').ok_or_else(|| bad(format!("schedule entry '{item}': thread '{s}' must look like t0")))?;
+            let n = s
+                .strip_prefix('t')
+                .ok_or_else(|| bad(format!("schedule entry '{item}': thread '{s}' must look like t0")))?;
             number(n, "thread")
         };
         let step = number(step, "step")?;

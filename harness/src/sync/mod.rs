@@ -23,16 +23,11 @@ pub(crate) fn map_lock<G, H>(result: LockResult<G>, wrap: impl FnOnce(G) -> H) -
 }
 
 /// Re-wraps the guard inside a try-lock result, keeping the poison and would-block states.
-pub(crate) fn map_try_lock<G, H>(
-    result: TryLockResult<G>,
-    wrap: impl FnOnce(G) -> H,
-) -> TryLockResult<H> {
+pub(crate) fn map_try_lock<G, H>(result: TryLockResult<G>, wrap: impl FnOnce(G) -> H) -> TryLockResult<H> {
     match result {
         Ok(guard) => Ok(wrap(guard)),
         Err(TryLockError::WouldBlock) => Err(TryLockError::WouldBlock),
-        Err(TryLockError::Poisoned(p)) => {
-            Err(TryLockError::Poisoned(PoisonError::new(wrap(p.into_inner()))))
-        }
+        Err(TryLockError::Poisoned(p)) => Err(TryLockError::Poisoned(PoisonError::new(wrap(p.into_inner())))),
     }
 }
 

@@ -1,0 +1,152 @@
+//! The command-line contract: exit statuses, one-line errors, JSON fields, replay commands
+//! that reproduce, and report files.
+
+use std::process::{Command, Output};
+
+fn lockhound(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lockhound")).args(args).output().expect("the binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn list_shows_every_scenario_with_its_provenance() {
+    let o = lockhound(&["list"]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = stdout(&o);
+    for s in lockhound_scenarios_names() {
+        assert!(text.contains(&s), "{s} missing from list");
+    }
+    assert!(text.contains("parking_lot issue #465") && text.contains("olric issue #247"));
+
+    let o = lockhound(&["list", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    let scenarios = doc["scenarios"].as_array().unwrap();
+    assert!(scenarios.iter().all(|s| s["provenance"]["source"].is_string() && s["variants"].is_array()));
+}
+
+fn lockhound_scenarios_names() -> Vec<String> {
+    let o = lockhound(&["list", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    doc["scenarios"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_string()).collect()
+}
+
+/// Runs the replay command a failed run printed, word for word.
+fn run_printed_replay(run_output: &str) -> Output {
+    let line = run_output.lines().find_map(|l| l.trim().strip_prefix("replay: ")).expect("a replay line");
+    let schedule = line.split("--schedule ").nth(1).unwrap().trim_matches('\'');
+    let variant = line.split("--variant ").nth(1).unwrap().split(' ').next().unwrap();
+    let scenario = line.split(" replay ").nth(1).unwrap().split(' ').next().unwrap();
+    lockhound(&["replay", scenario, "--variant", variant, "--schedule", schedule])
+}
+
+#[test]
+fn a_buggy_run_fails_names_the_cause_and_prints_a_replay_that_reproduces_it() {
+    for (scenario, cause) in
+        [("rwlock-timeout", "rwlock state word corrupted"), ("routing-table-init", "owned partition count 0")]
+    {
+        let o = lockhound(&["run", scenario, "--variant", "buggy"]);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        let text = stdout(&o);
+        assert!(text.contains(cause), "{text}");
+        assert!(text.contains("found by") && text.contains("executions"), "{text}");
+        let replay = run_printed_replay(&text);
+        assert_eq!(replay.status.code(), Some(1), "{}", stderr(&replay));
+        assert!(stdout(&replay).contains(cause));
+    }
+}
+
+#[test]
+fn the_word_is_named_as_a_person_reads_it() {
+    let o = lockhound(&["run", "rwlock-timeout", "--variant", "buggy", "--backend", "shuttle-pct"]);
+    assert!(stdout(&o).contains("into 0xFFFF_FFFF_FFFF_FFFF"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_fixed_run_passes() {
+    let o = lockhound(&["run", "routing-table-init", "--variant", "fixed", "--iterations", "500"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("pass"));
+}
+
+#[test]
+fn run_json_carries_the_contract_fields() {
+    let o =
+        lockhound(&["run", "routing-table-init", "--variant", "buggy", "--backend", "shuttle-pct", "--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("exactly one JSON document");
+    for field in [
+        "scenario",
+        "variant",
+        "backend",
+        "outcome",
+        "executions",
+        "elapsed_ms",
+        "exhaustive",
+        "kind",
+        "message",
+        "schedule",
+        "preemptions",
+        "steps",
+        "trace",
+    ] {
+        assert!(doc.get(field).is_some(), "missing {field}: {doc}");
+    }
+    assert_eq!(doc["outcome"], "fail");
+    assert_eq!(doc["backend"], "shuttle-pct");
+    assert!(doc["schedule"].as_str().unwrap().starts_with("lh1:shuttle:"));
+}
+
+#[test]
+fn out_writes_the_summary_and_the_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report");
+    let o = lockhound(&["run", "rwlock-timeout", "--variant", "buggy", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["outcome"], "fail");
+    let schedule = std::fs::read_to_string(out.join("schedule.txt")).unwrap();
+    let at_file = format!("@{}", out.join("schedule.txt").display());
+    let replay = lockhound(&["replay", "rwlock-timeout", "--variant", "buggy", "--schedule", &at_file]);
+    assert_eq!(replay.status.code(), Some(1), "{schedule}: {}", stderr(&replay));
+    // No temporary files are left behind by the atomic writes.
+    let names: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+}
+
+#[test]
+fn bad_input_exits_2_with_one_line_and_no_panic() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let file_path = file.path().to_str().unwrap();
+    let cases: &[&[&str]] = &[
+        &["run", "no-such-scenario"],
+        &["run", "rwlock-timeout", "--variant", "nope"],
+        &["run", "rwlock-timeout", "--iterations", "0"],
+        &["run", "rwlock-timeout", "--time-limit", "0"],
+        &["run", "rwlock-timeout", "--iterations", "many"],
+        &["run", "rwlock-timeout", "--backend", "quantum"],
+        &["run", "rwlock-timeout", "--preemption-bound", "-1"],
+        &["run", "rwlock-timeout", "--out", file_path],
+        &["replay", "rwlock-timeout", "--variant", "buggy", "--schedule", "garbage"],
+        &["replay", "rwlock-timeout", "--variant", "buggy", "--schedule", "lh1:shuttle:t0@x>t1"],
+        &["replay", "rwlock-timeout", "--variant", "buggy", "--schedule", "lh1:loom:AAAA"],
+        &["replay", "rwlock-timeout", "--variant", "buggy", "--schedule", "@/no/such/file"],
+        &["replay", "rwlock-timeout", "--variant", "fixed", "--schedule", "lh1:shuttle:t0@900>t5"],
+        &["frobnicate"],
+    ];
+    for args in cases {
+        let o = lockhound(args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("lockhound: "), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}

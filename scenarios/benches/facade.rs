@@ -1,0 +1,143 @@
+//! What the facade costs, and how fast each engine finds the catalog's bugs.
+//!
+//! Part 1 (criterion): executions per second of one body run through lockhound's facade and
+//! engines, against the same body written directly against shuttle and loom. The three
+//! bodies are one source text, expanded by a macro with different `sync`/`thread` modules.
+//! Part 2: for each buggy variant and backend, the executions and time to the first finding
+//! (seeds 0..5, medians). Both end in a table of ratios against the baselines of this run.
+//!
+//! `cargo bench -p lockhound-scenarios --bench facade`
+
+use criterion::{BenchmarkId, Criterion};
+use lockhound::{Backend, Check};
+use std::time::{Duration, Instant};
+
+/// Two threads hand a counter through a mutex and a flag through an atomic, then check both.
+macro_rules! handoff_body {
+    ($sync:ident, $thread:ident) => {{
+        use $sync::atomic::{AtomicUsize, Ordering};
+        use $sync::{Arc, Mutex};
+        let counter = Arc::new(Mutex::new(0usize));
+        let flag = Arc::new(AtomicUsize::new(0));
+        let (c, f) = (counter.clone(), flag.clone());
+        let t = $thread::spawn(move || {
+            *c.lock().unwrap() += 1;
+            f.fetch_add(1, Ordering::SeqCst);
+        });
+        *counter.lock().unwrap() += 1;
+        flag.fetch_add(1, Ordering::SeqCst);
+        t.join().unwrap();
+        assert_eq!(*counter.lock().unwrap(), 2);
+        assert_eq!(flag.load(Ordering::SeqCst), 2);
+    }};
+}
+
+fn through_facade() {
+    use lockhound::{sync, thread};
+    handoff_body!(sync, thread)
+}
+
+fn direct_shuttle() {
+    use shuttle::{sync, thread};
+    handoff_body!(sync, thread)
+}
+
+fn direct_loom() {
+    use loom::{sync, thread};
+    handoff_body!(sync, thread)
+}
+
+const SHUTTLE_EXECUTIONS: u64 = 200;
+
+fn facade_overhead(c: &mut Criterion) {
+    let mut group = c.benchmark_group("executions");
+    group.sample_size(20).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
+    group.bench_function(BenchmarkId::new("shuttle-random", "direct"), |b| {
+        b.iter(|| {
+            let scheduler = shuttle::scheduler::RandomScheduler::new_from_seed(1, SHUTTLE_EXECUTIONS as usize);
+            shuttle::Runner::new(scheduler, shuttle::Config::new()).run(direct_shuttle)
+        })
+    });
+    group.bench_function(BenchmarkId::new("shuttle-random", "facade"), |b| {
+        let check = Check::new().backend(Backend::ShuttleRandom).iterations(SHUTTLE_EXECUTIONS).seed(1);
+        b.iter(|| assert!(check.explore(through_facade).passed()))
+    });
+    group.bench_function(BenchmarkId::new("loom", "direct"), |b| {
+        b.iter(|| {
+            let mut builder = loom::model::Builder::new();
+            builder.preemption_bound = None;
+            builder.check(direct_loom)
+        })
+    });
+    group.bench_function(BenchmarkId::new("loom", "facade"), |b| {
+        let check = Check::new().backend(Backend::Loom).preemption_bound(None);
+        b.iter(|| assert!(check.explore(through_facade).exhaustive))
+    });
+    group.finish();
+}
+
+/// Mean time per iteration criterion measured for `executions/<engine>/<form>`.
+fn criterion_mean(engine: &str, form: &str) -> Option<f64> {
+    let dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "../target".into());
+    let path = format!("{dir}/criterion/executions/{engine}/{form}/new/estimates.json");
+    let text = std::fs::read_to_string(path).ok()?;
+    let doc: serde_json::Value = serde_json::from_str(&text).ok()?;
+    doc["mean"]["point_estimate"].as_f64()
+}
+
+fn loom_executions_of_the_body() -> u64 {
+    Check::new().backend(Backend::Loom).preemption_bound(None).explore(through_facade).executions
+}
+
+fn time_to_find() {
+    println!("\n## Executions and time to the first finding (median of seeds 0..5)\n");
+    println!("| scenario | backend | executions | time (ms) |");
+    println!("|---|---|---|---|");
+    let backends = [Backend::Auto, Backend::ShuttlePct, Backend::ShuttleRandom, Backend::Loom];
+    for scenario in lockhound_scenarios::catalog() {
+        let Some(buggy) = scenario.variant("buggy") else { continue };
+        for backend in backends {
+            // loom's search is deterministic: one seed says it all.
+            let seeds = if backend == Backend::Loom { 1 } else { 5 };
+            let mut runs: Vec<(u64, f64)> = (0..seeds)
+                .filter_map(|seed| {
+                    let check = Check::new().backend(backend).seed(seed).time_limit(Duration::from_secs(60));
+                    let start = Instant::now();
+                    let report = check.explore(buggy.body);
+                    let ms = start.elapsed().as_secs_f64() * 1000.0;
+                    report.finding.map(|_| (report.executions, ms))
+                })
+                .collect();
+            if runs.is_empty() {
+                println!("| {} | {backend} | not found | - |", scenario.name);
+                continue;
+            }
+            runs.sort_by(|a, b| a.1.total_cmp(&b.1));
+            let (executions, ms) = runs[runs.len() / 2];
+            println!("| {} | {backend} | {executions} | {ms:.2} |", scenario.name);
+        }
+    }
+}
+
+fn main() {
+    let mut criterion = Criterion::default().configure_from_args();
+    facade_overhead(&mut criterion);
+    criterion.final_summary();
+
+    println!("\n## Facade overhead (same body, same engine, this run)\n");
+    println!("| engine | direct (us/execution) | facade (us/execution) | facade / direct |");
+    println!("|---|---|---|---|");
+    let loom_executions = loom_executions_of_the_body() as f64;
+    for (engine, executions) in [("shuttle-random", SHUTTLE_EXECUTIONS as f64), ("loom", loom_executions)] {
+        match (criterion_mean(engine, "direct"), criterion_mean(engine, "facade")) {
+            (Some(direct), Some(facade)) => println!(
+                "| {engine} | {:.2} | {:.2} | {:.2}x |",
+                direct / executions / 1000.0,
+                facade / executions / 1000.0,
+                facade / direct
+            ),
+            _ => println!("| {engine} | (no criterion estimates found) | | |"),
+        }
+    }
+    time_to_find();
+}
