@@ -6,8 +6,7 @@
 #![cfg(target_os = "linux")]
 
 use lockhound::guard::{
-    run_guarded, Access, FaultKind, GuardAlloc, GuardOptions, GuardOutcome, GuardReport, GuardRun,
-    Side,
+    run_guarded, Access, FaultKind, GuardAlloc, GuardOptions, GuardOutcome, GuardReport, GuardRun, Side,
 };
 use std::alloc::{alloc, dealloc, Layout};
 use std::hint::black_box;
@@ -26,22 +25,15 @@ fn guarded(test: &str, side: Side, case: fn()) -> Option<GuardRun> {
         return None;
     }
     let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CASE, test);
-    let options = GuardOptions {
-        side,
-        ..GuardOptions::default()
-    };
+    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"]).env(CASE, test);
+    let options = GuardOptions { side, ..GuardOptions::default() };
     Some(run_guarded(cmd, &options).expect("start the child"))
 }
 
 fn fault(run: GuardRun) -> GuardReport {
     match run.outcome {
         GuardOutcome::Fault(report) => report,
-        other => panic!(
-            "expected a guard report, got {other:?}\nstderr:\n{}",
-            run.stderr
-        ),
+        other => panic!("expected a guard report, got {other:?}\nstderr:\n{}", run.stderr),
     }
 }
 
@@ -195,12 +187,7 @@ fn clean_case() {
     v.retain(|s| s.len() % 2 == 0);
     let total: usize = v.iter().map(String::len).sum();
     assert!(total > 0);
-    let handle = std::thread::spawn(|| {
-        (0..500)
-            .map(|i| vec![i; i % 50])
-            .filter(|v| v.len() < 50)
-            .count()
-    });
+    let handle = std::thread::spawn(|| (0..500).map(|i| vec![i; i % 50]).filter(|v| v.len() < 50).count());
     assert_eq!(handle.join().unwrap(), 500);
 }
 
@@ -211,12 +198,7 @@ fn clean_program_passes() {
     let Some(run) = guarded("clean_program_passes", Side::Random, clean_case) else {
         return;
     };
-    assert!(
-        matches!(run.outcome, GuardOutcome::Passed),
-        "{:?}\n{}",
-        run.outcome,
-        run.stderr
-    );
+    assert!(matches!(run.outcome, GuardOutcome::Passed), "{:?}\n{}", run.outcome, run.stderr);
 }
 
 #[inline(never)]
@@ -231,18 +213,10 @@ fn hung_child_times_out() {
         return;
     }
     let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args(["hung_child_times_out", "--exact", "--test-threads=1"])
-        .env(CASE, "hang");
-    let options = GuardOptions {
-        timeout: std::time::Duration::from_millis(500),
-        ..GuardOptions::default()
-    };
+    cmd.args(["hung_child_times_out", "--exact", "--test-threads=1"]).env(CASE, "hang");
+    let options = GuardOptions { timeout: std::time::Duration::from_millis(500), ..GuardOptions::default() };
     let run = run_guarded(cmd, &options).unwrap();
-    assert!(
-        matches!(run.outcome, GuardOutcome::TimedOut { .. }),
-        "{:?}",
-        run.outcome
-    );
+    assert!(matches!(run.outcome, GuardOutcome::TimedOut { .. }), "{:?}", run.outcome);
     assert!(run.elapsed_ms < 10_000);
 }
 

@@ -9,9 +9,7 @@
 //! `backtrace::resolve` can name. Frames outside the executable (libc, the vDSO) load at
 //! other, independent bases; they are kept as raw addresses without names.
 
-use super::config::{
-    Mode, Side, ENV_MAX_SIZE, ENV_MODE, ENV_QUARANTINE, ENV_REPORT, ENV_SIDE, ENV_SLOTS,
-};
+use super::config::{Mode, Side, ENV_MAX_SIZE, ENV_MODE, ENV_QUARANTINE, ENV_REPORT, ENV_SIDE, ENV_SLOTS};
 use super::report::{parse_raw, ser_hex, Access, FaultKind, ParsedReport};
 use serde::Serialize;
 use std::io::{self, Read};
@@ -70,10 +68,7 @@ pub enum GuardOutcome {
     /// The guard allocator caught a memory error.
     Fault(GuardReport),
     /// Died or failed for another reason: a signal that was not ours, a panic, an exit code.
-    Crashed {
-        signal: Option<i32>,
-        exit_code: Option<i32>,
-    },
+    Crashed { signal: Option<i32>, exit_code: Option<i32> },
     /// Still running at the time limit, so it was killed.
     TimedOut { after_ms: u64 },
 }
@@ -131,23 +126,15 @@ pub fn run_guarded(mut command: Command, options: &GuardOptions) -> io::Result<G
         Side::Left => "left",
         Side::Random => "random",
     };
-    command
-        .env(ENV_MODE, mode)
-        .env(ENV_SIDE, side)
-        .env(ENV_REPORT, &report_path);
-    for (key, value) in [
-        (ENV_QUARANTINE, options.quarantine),
-        (ENV_SLOTS, options.slots),
-        (ENV_MAX_SIZE, options.max_size),
-    ] {
+    command.env(ENV_MODE, mode).env(ENV_SIDE, side).env(ENV_REPORT, &report_path);
+    for (key, value) in
+        [(ENV_QUARANTINE, options.quarantine), (ENV_SLOTS, options.slots), (ENV_MAX_SIZE, options.max_size)]
+    {
         if let Some(v) = value {
             command.env(key, v.to_string());
         }
     }
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let start = Instant::now();
     let mut child = command.spawn()?;
     let out = drain(child.stdout.take());
@@ -161,28 +148,16 @@ pub fn run_guarded(mut command: Command, options: &GuardOptions) -> io::Result<G
 
     let outcome = match (status, report.as_deref().map(parse_raw)) {
         (_, Some(Ok(raw))) => GuardOutcome::Fault(symbolize(raw, options.symbolize)),
-        (None, _) => GuardOutcome::TimedOut {
-            after_ms: elapsed_ms,
-        },
+        (None, _) => GuardOutcome::TimedOut { after_ms: elapsed_ms },
         (Some(s), _) if s.success() => GuardOutcome::Passed,
-        (Some(s), _) => GuardOutcome::Crashed {
-            signal: signal_of(&s),
-            exit_code: s.code(),
-        },
+        (Some(s), _) => GuardOutcome::Crashed { signal: signal_of(&s), exit_code: s.code() },
     };
-    Ok(GuardRun {
-        outcome,
-        elapsed_ms,
-        stdout,
-        stderr,
-    })
+    Ok(GuardRun { outcome, elapsed_ms, stdout, stderr })
 }
 
 fn report_path() -> PathBuf {
     static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::UNIX_EPOCH
-        .elapsed()
-        .map_or(0, |d| d.subsec_nanos());
+    let nanos = std::time::SystemTime::UNIX_EPOCH.elapsed().map_or(0, |d| d.subsec_nanos());
     std::env::temp_dir().join(format!(
         "lockhound-guard-{}-{}-{nanos}.report",
         std::process::id(),
@@ -244,11 +219,7 @@ pub fn symbolize(raw: ParsedReport, names: bool) -> GuardReport {
             let before = out.len();
             if named {
                 // A return address points after its call: look up the call itself.
-                let lookup = if exact_first && i == 0 {
-                    local
-                } else {
-                    local - 1
-                };
+                let lookup = if exact_first && i == 0 { local } else { local - 1 };
                 backtrace::resolve(lookup as usize as *mut std::ffi::c_void, |s| {
                     out.push(Frame {
                         address: pc,
@@ -259,12 +230,7 @@ pub fn symbolize(raw: ParsedReport, names: bool) -> GuardReport {
                 });
             }
             if out.len() == before {
-                out.push(Frame {
-                    address: pc,
-                    symbol: None,
-                    file: None,
-                    line: None,
-                });
+                out.push(Frame { address: pc, symbol: None, file: None, line: None });
             }
         }
         strip_allocator_frames(out)
@@ -280,10 +246,7 @@ pub fn symbolize(raw: ParsedReport, names: bool) -> GuardReport {
             tid: raw.tid,
             name: (!raw.thread_name.is_empty()).then(|| raw.thread_name.clone()),
         },
-        access_site: frames(
-            &raw.at,
-            raw.kind != FaultKind::DoubleFree && raw.kind != FaultKind::InvalidFree,
-        ),
+        access_site: frames(&raw.at, raw.kind != FaultKind::DoubleFree && raw.kind != FaultKind::InvalidFree),
         alloc_thread: tid(raw.alloc_tid),
         alloc_site: frames(&raw.alloc, false),
         free_thread: tid(raw.free_tid),
@@ -385,12 +348,7 @@ mod tests {
 
     #[test]
     fn allocator_frames_are_stripped_from_the_top_only() {
-        let f = |s: Option<&str>| Frame {
-            address: 0,
-            symbol: s.map(str::to_string),
-            file: None,
-            line: None,
-        };
+        let f = |s: Option<&str>| Frame { address: 0, symbol: s.map(str::to_string), file: None, line: None };
         let stack = vec![
             f(None),
             f(Some("backtrace::backtrace::trace_unsynchronized")),
@@ -404,11 +362,7 @@ mod tests {
         let names: Vec<_> = kept.iter().map(|f| f.symbol.as_deref().unwrap()).collect();
         assert_eq!(
             names,
-            [
-                "alloc::raw_vec::RawVec<T>::grow",
-                "my_app::main",
-                "lockhound::guard::child::run_guarded"
-            ]
+            ["alloc::raw_vec::RawVec<T>::grow", "my_app::main", "lockhound::guard::child::run_guarded"]
         );
         let plain = vec![f(Some("my_app::main")), f(Some("__rust_alloc"))];
         assert_eq!(strip_allocator_frames(plain).len(), 2);

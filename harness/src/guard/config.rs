@@ -45,13 +45,7 @@ pub const MAX_SLOTS: u32 = 1 << 16;
 impl GuardConfig {
     /// Off, random side, a quarantine of 256, 4096 slots of up to 64 KiB.
     pub const fn new() -> Self {
-        GuardConfig {
-            mode: Mode::Off,
-            side: Side::Random,
-            quarantine: 256,
-            slots: 4096,
-            max_size: 64 * 1024,
-        }
+        GuardConfig { mode: Mode::Off, side: Side::Random, quarantine: 256, slots: 4096, max_size: 64 * 1024 }
     }
 
     pub const fn mode(mut self, mode: Mode) -> Self {

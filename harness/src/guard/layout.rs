@@ -51,10 +51,7 @@ pub enum Place {
     /// In the pages of this slot.
     Slot(usize),
     /// In the guard page between two slots (`None` at either end of the region).
-    Guard {
-        before: Option<usize>,
-        after: Option<usize>,
-    },
+    Guard { before: Option<usize>, after: Option<usize> },
 }
 
 /// What a pointer given to `dealloc` is.
@@ -146,11 +143,7 @@ impl Geometry {
                 // us (the block was just freed). Call it what it most likely is.
                 SlotState::Live => FaultKind::UseAfterFree,
             };
-            Some(Classified {
-                kind,
-                slot: Some(slot),
-                offset,
-            })
+            Some(Classified { kind, slot: Some(slot), offset })
         };
         let found = match place {
             Place::Slot(slot) => attribute(slot),
@@ -162,10 +155,8 @@ impl Geometry {
                     (Some(b), Some(a)) => {
                         // Distance past the end of the block before, against distance short
                         // of the start of the block after.
-                        let past_b = b
-                            .offset
-                            .unsigned_abs()
-                            .saturating_sub(before.map_or(0, |s| view(s).size));
+                        let past_b =
+                            b.offset.unsigned_abs().saturating_sub(before.map_or(0, |s| view(s).size));
                         if past_b <= a.offset.unsigned_abs() {
                             Some(b)
                         } else {
@@ -176,11 +167,7 @@ impl Geometry {
                 }
             }
         };
-        Some(found.unwrap_or(Classified {
-            kind: FaultKind::Wild,
-            slot: None,
-            offset: 0,
-        }))
+        Some(found.unwrap_or(Classified { kind: FaultKind::Wild, slot: None, offset: 0 }))
     }
 
     /// What `dealloc(ptr)` means.
@@ -204,22 +191,13 @@ impl Geometry {
 mod tests {
     use super::*;
 
-    const G: Geometry = Geometry {
-        base: 0x10_0000,
-        page: 0x1000,
-        slot_pages: 2,
-        slots: 4,
-    };
+    const G: Geometry = Geometry { base: 0x10_0000, page: 0x1000, slot_pages: 2, slots: 4 };
 
     fn table(slots: [SlotView; 4]) -> impl Fn(usize) -> SlotView {
         move |i| slots[i]
     }
 
-    const FREE: SlotView = SlotView {
-        state: SlotState::Free,
-        ptr: 0,
-        size: 0,
-    };
+    const FREE: SlotView = SlotView { state: SlotState::Free, ptr: 0, size: 0 };
 
     #[test]
     fn layout_alternates_guards_and_slots() {
@@ -227,26 +205,11 @@ mod tests {
         assert_eq!(G.region_len(), 4 * 0x3000 + 0x1000);
         assert_eq!(G.slot_start(0), 0x10_1000);
         assert_eq!(G.slot_end(0), 0x10_3000);
-        assert_eq!(
-            G.locate(0x10_0000),
-            Some(Place::Guard {
-                before: None,
-                after: Some(0)
-            })
-        );
-        assert_eq!(
-            G.locate(0x10_3000),
-            Some(Place::Guard {
-                before: Some(0),
-                after: Some(1)
-            })
-        );
+        assert_eq!(G.locate(0x10_0000), Some(Place::Guard { before: None, after: Some(0) }));
+        assert_eq!(G.locate(0x10_3000), Some(Place::Guard { before: Some(0), after: Some(1) }));
         assert_eq!(
             G.locate(G.base + G.region_len() - 1),
-            Some(Place::Guard {
-                before: Some(3),
-                after: None
-            })
+            Some(Place::Guard { before: Some(3), after: None })
         );
         assert_eq!(G.locate(0x10_2fff), Some(Place::Slot(0)));
         assert_eq!(G.locate(G.base + G.region_len()), None);
@@ -258,57 +221,30 @@ mod tests {
         let p = G.place(1, 13, 8, true);
         assert_eq!(p % 8, 0);
         assert!(p + 13 <= G.slot_end(1));
-        assert!(
-            G.slot_end(1) - (p + 13) < 8,
-            "slack under one alignment unit"
-        );
+        assert!(G.slot_end(1) - (p + 13) < 8, "slack under one alignment unit");
         assert_eq!(G.place(1, 16, 16, true) + 16, G.slot_end(1));
         assert_eq!(G.place(1, 13, 8, false), G.slot_start(1));
-        assert_eq!(
-            G.pages_of(G.place(1, 13, 8, true), 13),
-            (0x10_5000, 0x10_6000)
-        );
+        assert_eq!(G.pages_of(G.place(1, 13, 8, true), 13), (0x10_5000, 0x10_6000));
     }
 
     #[test]
     fn faults_are_classified() {
-        let right = SlotView {
-            state: SlotState::Live,
-            ptr: G.slot_end(0) - 32,
-            size: 32,
-        };
-        let left = SlotView {
-            state: SlotState::Live,
-            ptr: G.slot_start(1),
-            size: 32,
-        };
-        let freed = SlotView {
-            state: SlotState::Freed,
-            ptr: G.slot_start(2),
-            size: 64,
-        };
+        let right = SlotView { state: SlotState::Live, ptr: G.slot_end(0) - 32, size: 32 };
+        let left = SlotView { state: SlotState::Live, ptr: G.slot_start(1), size: 32 };
+        let freed = SlotView { state: SlotState::Freed, ptr: G.slot_start(2), size: 64 };
         let t = table([right, left, freed, FREE]);
         // One past the right-aligned block: overflow by 0.
         let c = G.classify(G.slot_end(0), &t).unwrap();
-        assert_eq!(
-            (c.kind, c.slot, c.offset),
-            (FaultKind::Overflow, Some(0), 32)
-        );
+        assert_eq!((c.kind, c.slot, c.offset), (FaultKind::Overflow, Some(0), 32));
         // Just before the left-aligned block, in the same guard page: underflow, nearer.
         let c = G.classify(G.slot_start(1) - 8, &t).unwrap();
-        assert_eq!(
-            (c.kind, c.slot, c.offset),
-            (FaultKind::Underflow, Some(1), -8)
-        );
+        assert_eq!((c.kind, c.slot, c.offset), (FaultKind::Underflow, Some(1), -8));
         // Past the left-aligned block, in its unused page: overflow.
         let c = G.classify(G.slot_start(1) + 0x1000, &t).unwrap();
         assert_eq!((c.kind, c.offset), (FaultKind::Overflow, 0x1000));
         // Inside a freed block.
         let c = G.classify(G.slot_start(2) + 8, &t).unwrap();
-        assert_eq!(
-            (c.kind, c.slot, c.offset),
-            (FaultKind::UseAfterFree, Some(2), 8)
-        );
+        assert_eq!((c.kind, c.slot, c.offset), (FaultKind::UseAfterFree, Some(2), 8));
         // A free slot: wild, but ours.
         let c = G.classify(G.slot_start(3) + 8, &t).unwrap();
         assert_eq!((c.kind, c.slot), (FaultKind::Wild, None));
@@ -318,30 +254,13 @@ mod tests {
 
     #[test]
     fn frees_are_checked() {
-        let live = SlotView {
-            state: SlotState::Live,
-            ptr: G.slot_start(0),
-            size: 8,
-        };
-        let freed = SlotView {
-            state: SlotState::Freed,
-            ptr: G.slot_start(1) + 16,
-            size: 8,
-        };
+        let live = SlotView { state: SlotState::Live, ptr: G.slot_start(0), size: 8 };
+        let freed = SlotView { state: SlotState::Freed, ptr: G.slot_start(1) + 16, size: 8 };
         let t = table([live, freed, FREE, FREE]);
         assert_eq!(G.check_free(G.slot_start(0), &t), FreeCheck::Live(0));
-        assert_eq!(
-            G.check_free(G.slot_start(0) + 8, &t),
-            FreeCheck::Invalid(Some(0))
-        );
-        assert_eq!(
-            G.check_free(G.slot_start(1) + 16, &t),
-            FreeCheck::DoubleFree(1)
-        );
-        assert_eq!(
-            G.check_free(G.slot_start(2), &t),
-            FreeCheck::Invalid(Some(2))
-        );
+        assert_eq!(G.check_free(G.slot_start(0) + 8, &t), FreeCheck::Invalid(Some(0)));
+        assert_eq!(G.check_free(G.slot_start(1) + 16, &t), FreeCheck::DoubleFree(1));
+        assert_eq!(G.check_free(G.slot_start(2), &t), FreeCheck::Invalid(Some(2)));
         assert_eq!(G.check_free(G.base, &t), FreeCheck::Invalid(None));
         assert_eq!(G.check_free(8, &t), FreeCheck::NotOurs);
     }

@@ -24,12 +24,10 @@ mod signal;
 #[cfg(target_os = "linux")]
 mod stacks;
 
-pub use child::{
-    run_guarded, Frame, GuardOptions, GuardOutcome, GuardReport, GuardRun, ThreadInfo,
-};
+pub use child::{run_guarded, Frame, GuardOptions, GuardOutcome, GuardReport, GuardRun, ThreadInfo};
 pub use config::{
-    parse_mode, parse_side, GuardConfig, Mode, Side, ENV_MAX_SIZE, ENV_MODE, ENV_QUARANTINE,
-    ENV_REPORT, ENV_SIDE, ENV_SLOTS,
+    parse_mode, parse_side, GuardConfig, Mode, Side, ENV_MAX_SIZE, ENV_MODE, ENV_QUARANTINE, ENV_REPORT,
+    ENV_SIDE, ENV_SLOTS,
 };
 pub use layout::{Classified, FreeCheck, Geometry, Place, SlotState, SlotView};
 pub use report::{Access, FaultKind};
@@ -118,17 +116,10 @@ impl GuardAlloc {
     #[cold]
     fn read_env(&self) -> u32 {
         let c = self.config.apply_env(getenv);
-        let _ = self.side.compare_exchange(
-            encode_side(self.config.side),
-            encode_side(c.side),
-            Relaxed,
-            Relaxed,
-        );
+        let _ =
+            self.side.compare_exchange(encode_side(self.config.side), encode_side(c.side), Relaxed, Relaxed);
         // Racing first allocations compute the same word; `set_mode` in between wins.
-        match self
-            .mode
-            .compare_exchange(UNREAD, encode_mode(c.mode), Relaxed, Relaxed)
-        {
+        match self.mode.compare_exchange(UNREAD, encode_mode(c.mode), Relaxed, Relaxed) {
             Ok(_) => encode_mode(c.mode),
             Err(now) => now,
         }
@@ -157,8 +148,7 @@ impl GuardAlloc {
             Side::Left => false,
             Side::Random => next_random() & 1 == 0,
         };
-        pool.alloc(layout.size(), layout.align(), right)
-            .unwrap_or(std::ptr::null_mut())
+        pool.alloc(layout.size(), layout.align(), right).unwrap_or(std::ptr::null_mut())
     }
 
     #[cfg(not(target_os = "linux"))]
@@ -168,11 +158,7 @@ impl GuardAlloc {
 
     #[cold]
     fn alloc_slow(&self, layout: Layout, word: u32) -> *mut u8 {
-        let word = if word == UNREAD {
-            self.read_env()
-        } else {
-            word
-        };
+        let word = if word == UNREAD { self.read_env() } else { word };
         if word != 0 && Self::sampled(word) {
             let p = self.alloc_guarded(layout);
             if !p.is_null() {
@@ -241,9 +227,7 @@ fn next_random() -> u64 {
         if x == 0 {
             // Seed from the TLS address (differs per thread) and the time-stamp of the moment.
             x = (r as *const Cell<u64> as u64) ^ 0x9e37_79b9_7f4a_7c15;
-            x ^= std::time::SystemTime::UNIX_EPOCH
-                .elapsed()
-                .map_or(1, |d| d.as_nanos() as u64);
+            x ^= std::time::SystemTime::UNIX_EPOCH.elapsed().map_or(1, |d| d.as_nanos() as u64);
             x |= 1;
         }
         x ^= x << 13;
@@ -322,11 +306,7 @@ unsafe impl GlobalAlloc for GuardAlloc {
         // sampler moves into a slot. Either way: allocate, copy, free.
         // SAFETY: `realloc`'s contract makes `new_size` with the old alignment a valid layout.
         let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
-        let new = if ours {
-            unsafe { self.alloc(new_layout) }
-        } else {
-            self.alloc_slow(new_layout, 1)
-        };
+        let new = if ours { unsafe { self.alloc(new_layout) } } else { self.alloc_slow(new_layout, 1) };
         if !new.is_null() {
             // SAFETY: both blocks are live, distinct, and at least this long.
             unsafe {

@@ -69,14 +69,7 @@ pub(crate) fn pool_or_init(config: &GuardConfig) -> Option<&'static Pool> {
 fn map(len: usize, prot: i32, extra: i32) -> Option<usize> {
     // SAFETY: a fresh anonymous mapping aliases nothing; the result is checked.
     let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            prot,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | extra,
-            -1,
-            0,
-        )
+        libc::mmap(std::ptr::null_mut(), len, prot, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | extra, -1, 0)
     };
     (p != libc::MAP_FAILED).then_some(p as usize)
 }
@@ -95,12 +88,7 @@ impl Pool {
         let slot_pages = (config.max_size as usize).div_ceil(page).max(1);
         // Keep at least one slot out of quarantine so guarding never stalls.
         let quarantine = (config.quarantine as usize).min(slots - 1);
-        let mut geo = Geometry {
-            base: 0,
-            page,
-            slot_pages,
-            slots,
-        };
+        let mut geo = Geometry { base: 0, page, slot_pages, slots };
         // NORESERVE: the region is address space, not memory, until blocks are made
         // accessible one by one.
         geo.base = map(geo.region_len(), libc::PROT_NONE, libc::MAP_NORESERVE)?;
@@ -114,10 +102,7 @@ impl Pool {
             (
                 std::slice::from_raw_parts(table as *const SlotMeta, slots),
                 std::slice::from_raw_parts((table + meta_bytes) as *const AtomicU32, slots),
-                std::slice::from_raw_parts(
-                    (table + meta_bytes + slots * 4) as *const AtomicU32,
-                    quarantine,
-                ),
+                std::slice::from_raw_parts((table + meta_bytes + slots * 4) as *const AtomicU32, quarantine),
             )
         };
         signal::ensure_installed();
@@ -136,11 +121,7 @@ impl Pool {
     }
 
     fn locked<R>(&self, f: impl FnOnce() -> R) -> R {
-        while self
-            .lock
-            .compare_exchange_weak(false, true, Acquire, Relaxed)
-            .is_err()
-        {
+        while self.lock.compare_exchange_weak(false, true, Acquire, Relaxed).is_err() {
             // The holder only pops, pushes and mprotects: short. sched_yield allocates nothing.
             std::thread::yield_now();
         }
@@ -157,11 +138,7 @@ impl Pool {
             FREED => SlotState::Freed,
             _ => SlotState::Free,
         };
-        SlotView {
-            state,
-            ptr: m.ptr.load(Relaxed),
-            size: m.size.load(Relaxed),
-        }
+        SlotView { state, ptr: m.ptr.load(Relaxed), size: m.size.load(Relaxed) }
     }
 
     /// A guarded block, or `None` if it does not fit a slot or every slot is taken.
@@ -217,10 +194,7 @@ impl Pool {
         };
         let m = &self.meta[slot];
         // Two threads freeing the same block race here: one wins, the other double-frees.
-        if m.state
-            .compare_exchange(LIVE, FREED, AcqRel, Relaxed)
-            .is_err()
-        {
+        if m.state.compare_exchange(LIVE, FREED, AcqRel, Relaxed).is_err() {
             return Err(bad(FaultKind::DoubleFree, Some(slot)));
         }
         m.free_tid.store(stacks::tid(), Relaxed);
@@ -233,11 +207,10 @@ impl Pool {
         Ok(())
     }
 
-    /// Returns a slot (already inaccessible) to the free stack, dropping its pages' memory.
+    /// Returns a slot (already inaccessible) to the free stack. Its pages keep their memory:
+    /// `madvise(DONTNEED)` here cost a system call and a TLB shootdown per free, and the
+    /// resident set stays bounded by the slot count anyway.
     fn recycle(&self, slot: usize) {
-        let (start, end) = (self.geo.slot_start(slot), self.geo.slot_end(slot));
-        // SAFETY: the range is one whole slot of our own region; no live block is in it.
-        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
         self.meta[slot].state.store(FREE, Release);
         self.locked(|| {
             let top = self.free_top.load(Relaxed);

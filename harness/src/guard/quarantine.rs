@@ -15,11 +15,7 @@ pub(crate) struct Quarantine<'a> {
 impl<'a> Quarantine<'a> {
     /// A FIFO holding up to `ring.len()` slots (zero: freed slots are recycled at once).
     pub(crate) fn new(ring: &'a [AtomicU32]) -> Self {
-        Quarantine {
-            ring,
-            head: AtomicUsize::new(0),
-            len: AtomicUsize::new(0),
-        }
+        Quarantine { ring, head: AtomicUsize::new(0), len: AtomicUsize::new(0) }
     }
 
     /// Adds a freed slot; returns the slot that leaves to make room, if any.

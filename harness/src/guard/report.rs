@@ -93,10 +93,7 @@ pub struct Frames {
 }
 
 impl Frames {
-    pub const EMPTY: Frames = Frames {
-        len: 0,
-        pcs: [0; MAX_FRAMES],
-    };
+    pub const EMPTY: Frames = Frames { len: 0, pcs: [0; MAX_FRAMES] };
 
     pub fn as_slice(&self) -> &[usize] {
         &self.pcs[..self.len.min(MAX_FRAMES)]
@@ -139,10 +136,7 @@ pub struct StackBuf<const N: usize> {
 
 impl<const N: usize> StackBuf<N> {
     pub const fn new() -> Self {
-        StackBuf {
-            bytes: [0; N],
-            len: 0,
-        }
+        StackBuf { bytes: [0; N], len: 0 }
     }
 
     pub fn as_bytes(&self) -> &[u8] {
@@ -217,11 +211,7 @@ pub fn format_raw(r: &RawReport, out: &mut StackBuf<REPORT_BYTES>) {
     out.push_dec(i128::from(r.tid));
     out.push(b"\nthread ");
     for &b in r.thread_name.iter().take_while(|&&b| b != 0) {
-        out.push(&[if b.is_ascii_graphic() || b == b' ' {
-            b
-        } else {
-            b'?'
-        }]);
+        out.push(&[if b.is_ascii_graphic() || b == b' ' { b } else { b'?' }]);
     }
     out.push(b"\nanchor ");
     out.push_hex(r.anchor);
@@ -230,10 +220,7 @@ pub fn format_raw(r: &RawReport, out: &mut StackBuf<REPORT_BYTES>) {
         out.push(b" ");
         out.push_hex(pc);
     }
-    for (name, tid, frames) in [
-        ("alloc", r.alloc_tid, &r.alloc),
-        ("free", r.free_tid, &r.free),
-    ] {
+    for (name, tid, frames) in [("alloc", r.alloc_tid, &r.alloc), ("free", r.free_tid, &r.free)] {
         out.push(b"\n");
         out.push(name.as_bytes());
         out.push(b"-tid ");
@@ -268,9 +255,7 @@ pub struct ParsedReport {
 
 /// Parses the first complete report in `text` (other output may surround it).
 pub fn parse_raw(text: &str) -> Result<ParsedReport, String> {
-    let start = text
-        .find("lockhound-guard-report 1\n")
-        .ok_or("no guard report found")?;
+    let start = text.find("lockhound-guard-report 1\n").ok_or("no guard report found")?;
     let mut r = ParsedReport {
         kind: FaultKind::Wild,
         access: Access::Unknown,
@@ -287,9 +272,7 @@ pub fn parse_raw(text: &str) -> Result<ParsedReport, String> {
         free: Vec::new(),
     };
     let hex = |v: &str| -> Result<u64, String> {
-        let digits = v
-            .strip_prefix("0x")
-            .ok_or_else(|| format!("{v:?} is not 0x-hex"))?;
+        let digits = v.strip_prefix("0x").ok_or_else(|| format!("{v:?} is not 0x-hex"))?;
         u64::from_str_radix(digits, 16).map_err(|e| format!("{v:?}: {e}"))
     };
     let frames = |v: &str| -> Result<Vec<u64>, String> { v.split_whitespace().map(hex).collect() };
@@ -313,11 +296,7 @@ pub fn parse_raw(text: &str) -> Result<ParsedReport, String> {
                 }
             }
             "address" => r.address = hex(value)?,
-            "offset" => {
-                r.offset = value
-                    .parse()
-                    .map_err(|e| format!("offset {value:?}: {e}"))?
-            }
+            "offset" => r.offset = value.parse().map_err(|e| format!("offset {value:?}: {e}"))?,
             "size" => r.size = num(value)?,
             "tid" => r.tid = num(value)? as u32,
             "thread" => r.thread_name = value.to_string(),
@@ -366,10 +345,7 @@ mod tests {
             tid: 48211,
             thread_name: name,
             anchor: 0x55d0_c8e1_a2b0,
-            at: Frames {
-                len: 1,
-                pcs: [0x55d0_c8e3_0000; MAX_FRAMES],
-            },
+            at: Frames { len: 1, pcs: [0x55d0_c8e3_0000; MAX_FRAMES] },
             alloc_tid: 48209,
             alloc,
             free_tid: 0,
@@ -398,10 +374,7 @@ mod tests {
         let raw = sample();
         let mut buf = StackBuf::new();
         format_raw(&raw, &mut buf);
-        let text = format!(
-            "noise before\n{}trailing",
-            std::str::from_utf8(buf.as_bytes()).unwrap()
-        );
+        let text = format!("noise before\n{}trailing", std::str::from_utf8(buf.as_bytes()).unwrap());
         let p = parse_raw(&text).unwrap();
         assert_eq!(p.kind, FaultKind::UseAfterFree);
         assert_eq!(p.access, Access::Write);
@@ -421,9 +394,7 @@ mod tests {
         let mut buf = StackBuf::new();
         format_raw(&sample(), &mut buf);
         let text = std::str::from_utf8(buf.as_bytes()).unwrap();
-        assert!(parse_raw(&text[..text.len() - 4])
-            .unwrap_err()
-            .contains("truncated"));
+        assert!(parse_raw(&text[..text.len() - 4]).unwrap_err().contains("truncated"));
         assert!(parse_raw("thread 'main' panicked").is_err());
         for kind in FaultKind::ALL {
             let mut raw = sample();

@@ -87,8 +87,7 @@ pub(crate) fn ensure_altstack() {
     // fresh mapping that is never unmapped, so it outlives the thread that uses it.
     unsafe {
         let mut current: libc::stack_t = std::mem::zeroed();
-        if libc::sigaltstack(std::ptr::null(), &mut current) != 0
-            || current.ss_flags & libc::SS_DISABLE == 0
+        if libc::sigaltstack(std::ptr::null(), &mut current) != 0 || current.ss_flags & libc::SS_DISABLE == 0
         {
             return;
         }
@@ -103,11 +102,7 @@ pub(crate) fn ensure_altstack() {
         if sp == libc::MAP_FAILED {
             return;
         }
-        let stack = libc::stack_t {
-            ss_sp: sp,
-            ss_flags: 0,
-            ss_size: SIZE,
-        };
+        let stack = libc::stack_t { ss_sp: sp, ss_flags: 0, ss_size: SIZE };
         libc::sigaltstack(&stack, std::ptr::null_mut());
     }
 }
@@ -169,8 +164,7 @@ pub(crate) fn die_of_bad_free(pool: &Pool, report: &RawReport) -> ! {
 extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
     let addr = unsafe { (*info).si_addr() } as usize;
-    let ours =
-        pages::pool().and_then(|pool| Some((pool, pool.geo.classify(addr, |i| pool.view(i))?)));
+    let ours = pages::pool().and_then(|pool| Some((pool, pool.geo.classify(addr, |i| pool.view(i))?)));
     let Some((pool, c)) = ours else {
         chain(sig, info, ctx);
         return;
@@ -233,11 +227,7 @@ fn access_and_pc(ctx: *mut libc::c_void) -> (Access, usize) {
     let gregs = unsafe { &(*(ctx as *const libc::ucontext_t)).uc_mcontext.gregs };
     // The page-fault error code: bit 1 set for a write.
     let err = gregs[libc::REG_ERR as usize];
-    let access = if err & 2 != 0 {
-        Access::Write
-    } else {
-        Access::Read
-    };
+    let access = if err & 2 != 0 { Access::Write } else { Access::Read };
     (access, gregs[libc::REG_RIP as usize] as usize)
 }
 
@@ -274,10 +264,7 @@ fn access_and_pc(ctx: *mut libc::c_void) -> (Access, usize) {
     }
 }
 
-#[cfg(not(all(
-    target_os = "linux",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-)))]
+#[cfg(not(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64"))))]
 fn access_and_pc(_ctx: *mut libc::c_void) -> (Access, usize) {
     (Access::Unknown, 0)
 }

@@ -16,10 +16,7 @@ pub(crate) struct Reentry(());
 impl Reentry {
     /// `None` if this thread is already inside the slow path (or is being torn down).
     pub(crate) fn enter() -> Option<Reentry> {
-        BUSY.try_with(|b| !b.replace(true))
-            .ok()
-            .filter(|&first| first)
-            .map(|_| Reentry(()))
+        BUSY.try_with(|b| !b.replace(true)).ok().filter(|&first| first).map(|_| Reentry(()))
     }
 }
 
@@ -59,14 +56,6 @@ pub(crate) fn tid() -> u32 {
 pub(crate) fn thread_name() -> [u8; 16] {
     let mut name = [0u8; 16];
     // SAFETY: PR_GET_NAME writes at most 16 bytes, NUL included, into the buffer given.
-    unsafe {
-        libc::prctl(
-            libc::PR_GET_NAME,
-            name.as_mut_ptr() as libc::c_ulong,
-            0,
-            0,
-            0,
-        )
-    };
+    unsafe { libc::prctl(libc::PR_GET_NAME, name.as_mut_ptr() as libc::c_ulong, 0, 0, 0) };
     name
 }
