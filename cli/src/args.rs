@@ -30,6 +30,8 @@ pub enum Command {
     Run(RunArgs),
     /// Replay a schedule printed by `run` (or written to schedule.txt by `--out`).
     Replay(ReplayArgs),
+    /// The CI gate: run the catalog and check every variant's expectation.
+    Check(crate::commands::check::CheckArgs),
 }
 
 #[derive(Args)]

@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         args::Command::List { json } => commands::list(json),
         args::Command::Run(a) => commands::run(a),
         args::Command::Replay(a) => commands::replay(a),
+        args::Command::Check(a) => commands::check(a),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

@@ -12,6 +12,7 @@ pub mod cell;
 mod check;
 pub mod explore;
 pub mod finding;
+pub mod gate;
 pub mod guard;
 mod rt;
 pub mod scenario;

@@ -1,9 +1,11 @@
 //! One function per subcommand: resolve the arguments, call the harness, print the report.
 
+pub mod check;
 mod list;
 mod replay;
 mod run;
 
+pub use check::check;
 pub use list::list;
 pub use replay::replay;
 pub use run::run;
