@@ -32,6 +32,8 @@ pub enum Command {
     Replay(ReplayArgs),
     /// The CI gate: run the catalog and check every variant's expectation.
     Check(crate::commands::check::CheckArgs),
+    #[command(name = "__guard-child", hide = true)]
+    GuardChild(GuardChildArgs),
 }
 
 #[derive(Args)]
@@ -59,12 +61,28 @@ pub struct RunArgs {
     /// Depth of shuttle-pct.
     #[arg(long = "pct-depth", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..64))]
     pub pct_depth: u64,
+    /// Run on real threads in a child process under the guard-page allocator, which catches
+    /// use-after-free, overflow and underflow at the faulting access.
+    #[arg(long = "guard-pages")]
+    pub guard_pages: bool,
     /// Write summary.json and, for a failure, schedule.txt into this folder.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Print one JSON document instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The child side of `run --guard-pages`: the body on real threads, nothing else.
+#[derive(Args)]
+pub struct GuardChildArgs {
+    pub scenario: String,
+    #[arg(long)]
+    pub variant: String,
+    #[arg(long)]
+    pub iterations: u64,
+    #[arg(long = "time-limit")]
+    pub time_limit: u64,
 }
 
 #[derive(Args)]

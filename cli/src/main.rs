@@ -5,6 +5,11 @@ mod commands;
 mod output;
 
 use clap::Parser;
+
+/// Off unless LOCKHOUND_GUARD says otherwise (then one relaxed load per allocation):
+/// `run --guard-pages` turns it on in the child process it starts.
+#[global_allocator]
+static ALLOC: lockhound::guard::GuardAlloc = lockhound::guard::GuardAlloc::from_env_lazy();
 use std::process::ExitCode;
 
 /// A command's failure: bad usage or input (exit 2), said in one line.
@@ -32,6 +37,7 @@ fn main() -> ExitCode {
         args::Command::Run(a) => commands::run(a),
         args::Command::Replay(a) => commands::replay(a),
         args::Command::Check(a) => commands::check(a),
+        args::Command::GuardChild(a) => commands::guard::child(a),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

@@ -150,3 +150,41 @@ fn bad_input_exits_2_with_one_line_and_no_panic() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn guard_pages_catch_the_use_after_free_at_the_readers_line_and_pass_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = lockhound(&[
+        "run",
+        "idr-use-after-free",
+        "--variant",
+        "buggy",
+        "--guard-pages",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{text}{}", stderr(&o));
+    assert!(text.contains("use-after-free read"), "{text}");
+    // The access, free and allocation sites, with source lines of the scenario.
+    for part in ["access:", "freed", "allocated", "idr_use_after_free.rs:"] {
+        assert!(text.contains(part), "{part} missing: {text}");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["guard"]["outcome"], "fault");
+    assert_eq!(summary["guard"]["kind"], "use-after-free");
+
+    let o = lockhound(&[
+        "run",
+        "idr-use-after-free",
+        "--variant",
+        "fixed",
+        "--guard-pages",
+        "--iterations",
+        "300",
+        "--time-limit",
+        "5",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+}

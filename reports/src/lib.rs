@@ -2,6 +2,7 @@
 //! do nothing else (no printing, no files).
 
 pub mod catalog;
+pub mod guard;
 pub mod run;
 
 pub use run::{ReplayView, RunView};

@@ -74,7 +74,8 @@ fn escape_dot(s: &str) -> String {
 /// while taking B", labelled with the site of the second acquisition; edges of potential
 /// deadlocks in red.
 pub fn order_dot(report: &TrackReport) -> String {
-    let mut out = String::from("digraph lock_order {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n");
+    let mut out =
+        String::from("digraph lock_order {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n");
     for node in &report.order.nodes {
         let _ = writeln!(out, "  \"{}\";", escape_dot(node));
     }
@@ -121,7 +122,16 @@ pub fn top_table(report: &TrackReport, n: usize) -> String {
             ]
         })
         .collect();
-    let header = ["lock class", "acquired", "wait total", "wait max", "wait p99", "hold total*", "hold max*", "hold p99*"];
+    let header = [
+        "lock class",
+        "acquired",
+        "wait total",
+        "wait max",
+        "wait p99",
+        "hold total*",
+        "hold max*",
+        "hold p99*",
+    ];
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {

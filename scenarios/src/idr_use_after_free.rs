@@ -129,7 +129,8 @@ impl Idr {
                 // Under loom and shuttle the access would be silent undefined behaviour:
                 // stop just before it. On real threads the access happens, and the guard
                 // allocator (or miri) catches it at the faulting instruction.
-                panic!("use after free: get({key}) dereferences entry {p:#x} after remove freed it");
+                // The address is left out: the message must be the same in every replay.
+                panic!("use after free: get({key}) dereferences the entry remove({key}) already freed");
             }
             // SAFETY: only as sound as the reclamation scheme: with `deferred`, the entry
             // cannot be freed while this reader is counted. Without it, this is the bug.

@@ -70,7 +70,18 @@ fn routing_table_init_buggy_races_under_loom_and_miscounts_under_shuttle() {
 /// rwlock-timeout: the bug needs one preemption; bound 2 (14,181 executions) covers it with
 /// margin in seconds, bound 3 takes about a minute. routing-table-init is small enough for
 /// loom's full space.
-const LOOM_PROOF: [(&str, Option<usize>); 2] = [("rwlock-timeout", Some(2)), ("routing-table-init", None)];
+/// idr-use-after-free's full space is 82 executions.
+const LOOM_PROOF: [(&str, Option<usize>); 3] =
+    [("rwlock-timeout", Some(2)), ("routing-table-init", None), ("idr-use-after-free", None)];
+
+#[test]
+fn idr_use_after_free_buggy_is_caught_before_the_freed_entry_is_read() {
+    for backend in model_checkers() {
+        assert_found("idr-use-after-free", backend, |kind, message| {
+            kind == FindingKind::Panic && message.contains("use after free")
+        });
+    }
+}
 
 #[test]
 fn fixed_variants_pass_loom_exhaustively() {
@@ -92,7 +103,8 @@ fn fixed_variants_pass_loom_exhaustively() {
 
 #[test]
 fn fixed_variants_pass_ten_thousand_runs_of_each_shuttle_strategy() {
-    for name in ["rwlock-timeout", "routing-table-init"] {
+    for scenario in catalog() {
+        let name = scenario.name;
         for backend in [Backend::ShuttleRandom, Backend::ShuttlePct] {
             let check = Check::new().backend(backend).iterations(10_000).time_limit(Duration::from_secs(600));
             let report = run(find(name).unwrap(), "fixed", check);
@@ -104,8 +116,8 @@ fn fixed_variants_pass_ten_thousand_runs_of_each_shuttle_strategy() {
 
 #[test]
 fn a_buggy_schedule_on_the_fixed_variant_passes_or_is_not_applicable() {
-    for name in ["rwlock-timeout", "routing-table-init"] {
-        let scenario = find(name).unwrap();
+    for scenario in catalog() {
+        let name = scenario.name;
         for backend in [Backend::ShuttlePct, Backend::Loom] {
             let check = Check::new().backend(backend);
             let finding = run(scenario, "buggy", check.clone()).finding.expect("buggy fails");
@@ -127,5 +139,10 @@ fn the_catalog_is_complete_and_consistent() {
         assert!(scenario.variants.iter().any(|v| v.expect == Expect::Fail), "{}", scenario.name);
         assert!(scenario.variants.iter().any(|v| v.expect == Expect::Pass), "{}", scenario.name);
         assert_eq!(find(scenario.name).map(|s| s.name), Some(scenario.name));
+        assert!(
+            LOOM_PROOF.iter().any(|(name, _)| *name == scenario.name),
+            "{}: state the loom bound its fixed variant is proven under in LOOM_PROOF",
+            scenario.name
+        );
     }
 }

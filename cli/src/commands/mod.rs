@@ -1,6 +1,7 @@
 //! One function per subcommand: resolve the arguments, call the harness, print the report.
 
 pub mod check;
+pub mod guard;
 mod list;
 mod replay;
 mod run;

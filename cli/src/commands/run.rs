@@ -27,14 +27,20 @@ pub fn run(args: RunArgs) -> Result<Outcome, UsageError> {
     let mut found = false;
     let mut documents = Vec::new();
     for v in &variants {
-        let report = output::without_engine_chatter(|| explore::run(&v.body(), &config));
-        found |= report.finding.is_some();
         let out_dir = match &args.out {
             // Several variants share one --out: each gets a folder of its own.
             Some(dir) if variants.len() > 1 => Some(dir.join(v.name)),
             Some(dir) => Some(dir.clone()),
             None => None,
         };
+        if args.guard_pages {
+            let (failed, doc) = super::guard::run(scenario.name, v.name, &args, out_dir.as_deref())?;
+            found |= failed;
+            documents.extend(doc);
+            continue;
+        }
+        let report = output::without_engine_chatter(|| explore::run(&v.body(), &config));
+        found |= report.finding.is_some();
         let view = RunView {
             scenario: scenario.name,
             variant: v.name,

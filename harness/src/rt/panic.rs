@@ -4,7 +4,7 @@
 
 use std::cell::RefCell;
 use std::panic::{self, PanicHookInfo};
-use std::sync::Once;
+use std::sync::{Arc, Once};
 
 /// What the hook saw of a panic: its message and where it was raised.
 #[derive(Clone, Debug)]
@@ -19,23 +19,27 @@ thread_local! {
 
 /// Installs the recording hook once per process.
 ///
-/// shuttle installs its own hook (which prints the schedule) the first time it runs, wrapping
-/// whatever hook exists then. Running one trivial shuttle execution first lets that happen, so
-/// the hook taken here is shuttle's and ours replaces it inside runs instead of being wrapped
-/// by it.
+/// shuttle installs its own hook the first time it runs, wrapping whatever hook exists then;
+/// it prints on every panic, inside a run or not. So: install ours (deferring to the
+/// original hook outside runs), let one trivial shuttle execution wrap it, then throw
+/// shuttle's wrapper away and reinstall ours. Panics outside runs print as they always did.
 pub(crate) fn install_quiet_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        let config = shuttle::Config::default();
-        shuttle::Runner::new(shuttle::scheduler::RoundRobinScheduler::new(1), config).run(|| {});
-        let previous = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
+        let original = panic::take_hook();
+        let quiet: Arc<dyn Fn(&PanicHookInfo<'_>) + Send + Sync> = Arc::new(move |info| {
             if super::in_run() {
                 record(info);
             } else {
-                previous(info);
+                original(info);
             }
-        }));
+        });
+        let first = quiet.clone();
+        panic::set_hook(Box::new(move |info| first(info)));
+        let config = shuttle::Config::default();
+        shuttle::Runner::new(shuttle::scheduler::RoundRobinScheduler::new(1), config).run(|| {});
+        drop(panic::take_hook());
+        panic::set_hook(Box::new(move |info| quiet(info)));
     });
 }
 
