@@ -90,10 +90,7 @@ fn condvar_wait_with_no_holder_is_reported() {
     let episode = &report.watchdog[0];
     assert!(episode.holders.is_empty(), "{episode:#?}");
     assert_eq!(episode.waiters[0].kind, WaitKind::Condvar);
-    assert!(
-        matches!(episode.verdicts.as_slice(), [Verdict::NoHolderCondvarWait { .. }]),
-        "{episode:#?}"
-    );
+    assert!(matches!(episode.verdicts.as_slice(), [Verdict::NoHolderCondvarWait { .. }]), "{episode:#?}");
 }
 
 #[test]
@@ -157,7 +154,10 @@ fn waiting_for_a_lock_one_holds_is_self_reentry() {
         assert!(m.try_lock_for(STUCK).is_none());
     });
     let v = verdicts(&report);
-    assert!(v.iter().any(|v| matches!(v, Verdict::SelfReentry { lock, .. } if lock == "reentered")), "{v:#?}");
+    assert!(
+        v.iter().any(|v| matches!(v, Verdict::SelfReentry { lock, .. } if lock == "reentered")),
+        "{v:#?}"
+    );
     assert_eq!(report.watchdog.len(), 1);
 }
 

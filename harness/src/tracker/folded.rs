@@ -3,11 +3,13 @@
 //! cache line with other threads for bookkeeping.
 
 use super::class::ClassId;
+use super::registry::PairHasher;
 use super::stack::{self, StackId};
 use super::stats::Durations;
 use super::Mode;
 use parking_lot::Mutex;
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::panic::Location;
 use std::sync::OnceLock;
 
@@ -23,7 +25,7 @@ pub(crate) struct ClassStats {
 pub(crate) struct LocalStats {
     classes: Vec<ClassStats>,
     /// Timed hold nanoseconds by (acquisition site, class, mode).
-    hold_sites: HashMap<(usize, ClassId, Mode), u64>,
+    hold_sites: HashMap<(usize, ClassId, Mode), u64, BuildHasherDefault<PairHasher>>,
 }
 
 impl LocalStats {

@@ -28,7 +28,7 @@ const MAX_HELD: usize = 32;
 /// Size of the per-thread cache of acquisition sites whose first stack is recorded.
 const SITE_CACHE: usize = 64;
 /// Events after which a thread merges its statistics into the session's aggregate.
-const FLUSH_EVERY: u32 = 4096;
+const FLUSH_EVERY: u32 = 1 << 16;
 /// Waits at least this long capture the waiter's own stack; shorter ones use the first
 /// stack seen at their site (capturing costs a few microseconds).
 const OWN_STACK_WAIT_NS: u64 = 20_000;
@@ -67,6 +67,7 @@ pub(crate) fn set_tick(ms: u64) {
     TICK_MS.store(ms, Relaxed);
 }
 
+#[inline]
 pub(crate) fn tick() -> u64 {
     TICK_MS.load(Relaxed)
 }
@@ -185,11 +186,12 @@ struct Held {
     timed_from: Option<Instant>,
 }
 
-/// Multiplicative hashing for the pair cache: the keys are already well spread integers.
+/// Multiplicative hashing for the per-thread caches: SipHash would cost more than the lock.
 #[derive(Default)]
-struct PairHasher(u64);
+pub(crate) struct PairHasher(u64);
 
 impl Hasher for PairHasher {
+    #[inline]
     fn finish(&self) -> u64 {
         self.0
     }
@@ -198,8 +200,9 @@ impl Hasher for PairHasher {
             self.0 = (self.0 ^ b as u64).wrapping_mul(0x100_0000_01b3);
         }
     }
+    #[inline]
     fn write_u64(&mut self, n: u64) {
-        self.0 = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = (self.0 ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
 
@@ -241,7 +244,7 @@ impl Local {
             epoch: 0,
             held: Vec::with_capacity(MAX_HELD),
             sample_period: 16,
-            sample: 0,
+            sample: 16,
             events: 0,
             pairs: HashSet::default(),
             sites: [0; SITE_CACHE],
@@ -256,7 +259,8 @@ impl Local {
             self.flush();
             self.epoch = epoch;
             self.pairs.clear();
-            self.sample_period = HOLD_SAMPLE.load(Relaxed);
+            self.sample_period = HOLD_SAMPLE.load(Relaxed).max(1);
+            self.sample = self.sample_period;
         }
     }
 
@@ -300,8 +304,14 @@ impl Local {
         if len == MAX_HELD {
             return false;
         }
-        self.sample = self.sample.wrapping_add(1);
-        let timed_from = (self.sample % self.sample_period == 0).then(Instant::now);
+        // A countdown, not a modulo: a division would cost more than the lock itself.
+        self.sample -= 1;
+        let timed_from = if self.sample == 0 {
+            self.sample = self.sample_period;
+            Some(Instant::now())
+        } else {
+            None
+        };
         self.held.push(Held {
             lock: a.meta.id,
             class: a.meta.class,
@@ -341,7 +351,9 @@ impl Local {
         let Some(i) = self.held.iter().rposition(|h| h.lock == lock && h.mode == mode) else {
             return;
         };
-        let h = self.held.remove(i);
+        // Nearly always the last one: pop() avoids remove()'s call to memmove.
+        let h = if i + 1 == self.held.len() { self.held.pop() } else { Some(self.held.remove(i)) };
+        let Some(h) = h else { return };
         if h.epoch == self.epoch {
             let stats = self.stats.class(h.class);
             stats.hold.count += 1;
