@@ -61,6 +61,9 @@ pub struct RunArgs {
     /// Depth of shuttle-pct.
     #[arg(long = "pct-depth", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..64))]
     pub pct_depth: u64,
+    /// Report the failing schedule as found, without shrinking it first.
+    #[arg(long = "no-minimize")]
+    pub no_minimize: bool,
     /// Run on real threads in a child process under the guard-page allocator, which catches
     /// use-after-free, overflow and underflow at the faulting access.
     #[arg(long = "guard-pages")]

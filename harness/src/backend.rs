@@ -110,6 +110,8 @@ pub struct RunConfig {
     pub max_steps: usize,
     /// Under stress, an iteration that makes no progress this long is reported as a hang.
     pub hang_timeout: Duration,
+    /// Shrink a failing shuttle schedule before reporting it.
+    pub minimize: bool,
 }
 
 impl Default for RunConfig {
@@ -122,6 +124,7 @@ impl Default for RunConfig {
             pct_depth: 3,
             max_steps: 100_000,
             hang_timeout: Duration::from_secs(3),
+            minimize: true,
         }
     }
 }

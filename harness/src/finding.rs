@@ -67,13 +67,20 @@ pub struct Finding {
     pub schedule: Option<Schedule>,
     /// Scheduling steps of the failing execution, when the engine counts them.
     pub steps: Option<usize>,
+    /// Preemptions of the failing schedule: counted in a shuttle schedule; under loom, the
+    /// bound of the round of iterative bounding that found it (the fewest possible).
+    pub preemptions: Option<usize>,
+    /// What minimization started from, when the schedule was minimized.
+    pub shrink: Option<Shrink>,
 }
 
-impl Finding {
-    /// Preemptions in the failing schedule, when its format knows them.
-    pub fn preemptions(&self) -> Option<usize> {
-        self.schedule.as_ref().and_then(Schedule::preemptions)
-    }
+/// The size of a schedule before minimization ("N -> n steps, P -> p preemptions").
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Shrink {
+    pub steps_before: usize,
+    pub preemptions_before: usize,
+    /// Replays minimization spent.
+    pub replays: usize,
 }
 
 /// What one engine did within a run (one entry, or one per portfolio member under `auto`).

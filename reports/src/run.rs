@@ -84,8 +84,14 @@ pub fn text(view: &RunView<'_>) -> String {
                 if let Some(steps) = f.steps {
                     facts.push(format!("{steps} steps"));
                 }
-                if let Some(p) = f.preemptions() {
+                if let Some(p) = f.preemptions {
                     facts.push(format!("{p} preemptions"));
+                }
+                if let (Some(shrink), Some(steps), Some(p)) = (&f.shrink, f.steps, f.preemptions) {
+                    facts = vec![format!(
+                        "minimized: {} -> {steps} steps, {} -> {p} preemptions",
+                        shrink.steps_before, shrink.preemptions_before
+                    )];
                 }
                 let facts = if facts.is_empty() { String::new() } else { format!(" ({})", facts.join(", ")) };
                 out.push_str(&format!("  schedule{facts}: {schedule}\n"));
@@ -136,8 +142,9 @@ fn finding_fields(f: &Finding) -> Value {
         "executions_to_find": f.executions,
         "elapsed_to_find_ms": f.elapsed.as_millis() as u64,
         "schedule": f.schedule,
-        "preemptions": f.preemptions(),
+        "preemptions": f.preemptions,
         "steps": f.steps,
+        "minimized_from": f.shrink,
         "trace": Value::Null,
     })
 }

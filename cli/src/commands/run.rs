@@ -21,6 +21,7 @@ pub fn run(args: RunArgs) -> Result<Outcome, UsageError> {
         budget: Budget { executions: args.iterations, time: Duration::from_secs(args.time_limit) },
         loom: LoomOptions { preemption_bound: args.preemption_bound.0, ..LoomOptions::default() },
         pct_depth: args.pct_depth as usize,
+        minimize: !args.no_minimize,
         ..RunConfig::default()
     };
 

@@ -28,9 +28,14 @@ impl Drop for Checkpoint {
     }
 }
 
-fn builder(config: &RunConfig, max_executions: u64, time: Duration) -> ::loom::model::Builder {
+fn builder(
+    config: &RunConfig,
+    bound: Option<usize>,
+    max_executions: u64,
+    time: Duration,
+) -> ::loom::model::Builder {
     let mut b = ::loom::model::Builder::new();
-    b.preemption_bound = config.loom.preemption_bound;
+    b.preemption_bound = bound;
     b.max_branches = config.loom.max_branches;
     // loom checks its limits only on checkpoint iterations, and counts the iteration it is
     // about to start: a checkpoint interval of 1 (with no checkpoint file, so nothing is
@@ -47,10 +52,10 @@ fn builder(config: &RunConfig, max_executions: u64, time: Duration) -> ::loom::m
 /// loom's exploration path of its `n`th execution. loom's search is deterministic, so a second
 /// search that writes its checkpoint only at iteration `n` (just before running it) captures
 /// that execution's path; writing it every iteration would cost more than the search itself.
-fn path_of_execution(body: &Body, config: &RunConfig, n: u64) -> Option<LoomPath> {
+fn path_of_execution(body: &Body, config: &RunConfig, bound: Option<usize>, n: u64) -> Option<LoomPath> {
     let checkpoint = Checkpoint::new();
     let n_usize = usize::try_from(n).ok()?;
-    let mut b = builder(config, n.saturating_add(1), Duration::from_secs(3600));
+    let mut b = builder(config, bound, n.saturating_add(1), Duration::from_secs(3600));
     b.checkpoint_interval = n_usize;
     b.checkpoint_file = Some(checkpoint.0.clone());
     let (_, result) = check(b, body);
@@ -73,24 +78,46 @@ fn check(b: ::loom::model::Builder, body: &Body) -> (u64, Result<(), Box<dyn std
     (count.load(Ordering::Relaxed), result)
 }
 
+/// The preemption bounds to search, in order: iterative preemption bounding, so that the
+/// first counterexample has the fewest preemptions any counterexample has (bugs need few,
+/// and a schedule with fewer is easier to read). An unbounded search starts the same way.
+fn bounds(limit: Option<usize>) -> Vec<Option<usize>> {
+    match limit {
+        Some(b) => (0..=b).map(Some).collect(),
+        None => vec![Some(0), Some(1), Some(2), None],
+    }
+}
+
 pub(super) fn explore(body: &Body, config: &RunConfig, budget: Budget) -> EngineRun {
     let start = Instant::now();
-    let (executions, result) = check(builder(config, budget.executions, budget.time), body);
-    let elapsed = start.elapsed();
-    let finding = result.err().map(|payload| {
-        // Take the finding's panic record before the second search overwrites it.
-        let mut finding = finding_from_panic(Backend::Loom, payload, executions, elapsed, None);
-        finding.schedule = path_of_execution(body, config, executions).map(Schedule::Loom);
-        finding
-    });
-    EngineRun {
-        backend: Backend::Loom,
-        executions,
-        elapsed,
+    let mut executions = 0;
+    let mut exhaustive = false;
+    let mut finding = None;
+    for bound in bounds(config.loom.preemption_bound) {
+        let left = budget.executions.saturating_sub(executions);
+        let time_left = budget.time.saturating_sub(start.elapsed());
+        if left == 0 || time_left.is_zero() {
+            exhaustive = false;
+            break;
+        }
+        let (ran, result) = check(builder(config, bound, left, time_left), body);
+        executions += ran;
+        if let Err(payload) = result {
+            // Take the finding's panic record before the second search overwrites it.
+            let mut found = finding_from_panic(Backend::Loom, payload, executions, start.elapsed(), None);
+            found.schedule = path_of_execution(body, config, bound, ran).map(Schedule::Loom);
+            // Every schedule with fewer preemptions passed in the rounds before.
+            found.preemptions = bound;
+            finding = Some(found);
+            break;
+        }
         // loom stopped on its own (neither budget ran out): it explored every schedule.
-        exhaustive: finding.is_none() && executions < budget.executions && elapsed < budget.time,
-        finding,
+        exhaustive = ran < left && start.elapsed() < budget.time;
+        if !exhaustive {
+            break;
+        }
     }
+    EngineRun { backend: Backend::Loom, executions, elapsed: start.elapsed(), exhaustive, finding }
 }
 
 /// What loom says when a recorded path does not fit the body it is replayed on.
@@ -107,7 +134,7 @@ pub(super) fn replay(body: &Body, path: &LoomPath, config: &RunConfig) -> Replay
         return ReplayOutcome::NotApplicable(format!("cannot stage the loom path: {e}"));
     }
     let start = Instant::now();
-    let mut b = builder(config, 1, Duration::from_secs(3600));
+    let mut b = builder(config, config.loom.preemption_bound, 1, Duration::from_secs(3600));
     b.checkpoint_file = Some(checkpoint.0.clone());
     // loom reads the path with `unwrap`: a path that is not loom's is a panic before any
     // execution started.

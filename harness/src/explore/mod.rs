@@ -3,6 +3,7 @@
 
 mod auto;
 mod loom;
+mod minimize;
 mod shuttle;
 mod stress;
 
@@ -37,7 +38,8 @@ impl EngineRun {
     }
 }
 
-/// Explores `body` as `config` says and reports the first finding, if any.
+/// Explores `body` as `config` says and reports the first finding, minimized unless
+/// `config.minimize` is off.
 pub fn run(body: &Body, config: &RunConfig) -> RunReport {
     let start = Instant::now();
     let runs = match config.backend {
@@ -52,7 +54,12 @@ pub fn run(body: &Body, config: &RunConfig) -> RunReport {
         exhaustive: runs.iter().any(|r| r.exhaustive && r.finding.is_none()),
         preemption_bound: if loom_ran { config.loom.preemption_bound } else { None },
         attempts: runs.iter().map(EngineRun::attempt).collect(),
-        finding: runs.into_iter().find_map(|r| r.finding),
+        finding: runs.into_iter().find_map(|r| r.finding).map(|mut finding| {
+            if config.minimize {
+                minimize::minimize(body, &mut finding, config);
+            }
+            finding
+        }),
     }
 }
 
@@ -102,6 +109,7 @@ fn finding_from_panic(
     // body's own sites (a data race lists the conflicting accesses).
     let location = record.location.filter(|l| !l.contains("/.cargo/registry/"));
     let message = record.message.trim().to_string();
+    let preemptions = schedule.as_ref().and_then(Schedule::preemptions);
     Finding {
         kind: FindingKind::of_panic_message(&message),
         message,
@@ -111,5 +119,7 @@ fn finding_from_panic(
         elapsed,
         schedule,
         steps: None,
+        preemptions,
+        shrink: None,
     }
 }

@@ -78,17 +78,29 @@ pub(super) fn explore(backend: Backend, body: &Body, config: &RunConfig, budget:
 }
 
 pub(super) fn replay(body: &Body, list: &SwitchList, config: &RunConfig) -> ReplayOutcome {
+    replay_recorded(body, list, config).0
+}
+
+/// Replays `list` once; also returns the departures the replay really made (a switch that
+/// could not apply is not among them) and its step count.
+pub(super) fn replay_recorded(
+    body: &Body,
+    list: &SwitchList,
+    config: &RunConfig,
+) -> (ReplayOutcome, SwitchList, usize) {
     let start = Instant::now();
     let follower = Follower::new(list);
     let report = follower.report.clone();
     let result = run_under(follower, body, config);
     let report = report.borrow();
-    match result {
+    let actual = report.recording.schedule();
+    let steps = report.recording.steps;
+    let outcome = match result {
         Err(payload) => {
-            let schedule = Schedule::Shuttle(list.clone());
+            let schedule = Schedule::Shuttle(actual.clone());
             let mut finding =
                 finding_from_panic(Backend::ShuttleRandom, payload, 1, start.elapsed(), Some(schedule));
-            finding.steps = Some(report.recording.steps);
+            finding.steps = Some(steps);
             ReplayOutcome::Failed(finding)
         }
         Ok(()) => {
@@ -104,5 +116,6 @@ pub(super) fn replay(body: &Body, list: &SwitchList, config: &RunConfig) -> Repl
                 ReplayOutcome::Passed
             }
         }
-    }
+    };
+    (outcome, actual, steps)
 }

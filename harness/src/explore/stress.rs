@@ -59,6 +59,8 @@ pub(super) fn explore(body: &Body, config: &RunConfig, budget: Budget) -> Engine
                         elapsed,
                         schedule: None,
                         steps: None,
+                        preemptions: None,
+                        shrink: None,
                     }),
                 };
             }
@@ -83,6 +85,8 @@ pub(super) fn explore(body: &Body, config: &RunConfig, budget: Budget) -> Engine
             elapsed,
             schedule: None,
             steps: None,
+            preemptions: None,
+            shrink: None,
         }),
     }
 }

@@ -1,0 +1,37 @@
+//! Minimization shrinks a failing schedule and never trades the failure for another one.
+
+use lockhound::{explore, Backend, Check, ReplayOutcome};
+use lockhound_scenarios::catalog;
+
+#[test]
+fn minimized_schedules_fail_for_the_same_reason_and_are_no_larger() {
+    for scenario in catalog() {
+        let Some(buggy) = scenario.variant("buggy") else { continue };
+        for backend in [Backend::ShuttlePct, Backend::ShuttleRandom] {
+            for seed in 0..4 {
+                let mut raw = Check::new().backend(backend).seed(seed);
+                raw.config.minimize = false;
+                let Some(original) = raw.explore(buggy.body).finding else {
+                    panic!("{} {backend} seed {seed}: not found", scenario.name)
+                };
+                let minimized = Check::new().backend(backend).seed(seed).explore(buggy.body).finding.unwrap();
+                let shrink = minimized.shrink.expect("shuttle findings are minimized");
+                assert_eq!(shrink.steps_before, original.steps.unwrap());
+                assert_eq!(shrink.preemptions_before, original.preemptions.unwrap());
+                assert!(minimized.preemptions.unwrap() <= original.preemptions.unwrap());
+                // Steps may grow when a removed switch lets the default policy run longer: fewer
+                // preemptions come first, as they are what a reader must follow.
+
+                // Replaying the minimized schedule gives the original failure: same kind, same place.
+                let schedule = minimized.schedule.clone().unwrap();
+                match explore::replay(&buggy.body(), &schedule, &raw.config) {
+                    ReplayOutcome::Failed(again) => {
+                        assert_eq!(again.kind, original.kind, "{} {schedule}", scenario.name);
+                        assert_eq!(again.location, original.location, "{} {schedule}", scenario.name);
+                    }
+                    other => panic!("{} {schedule}: {other:?}", scenario.name),
+                }
+            }
+        }
+    }
+}
