@@ -30,6 +30,9 @@ pub enum Command {
     Run(RunArgs),
     /// Replay a schedule printed by `run` (or written to schedule.txt by `--out`).
     Replay(ReplayArgs),
+    /// Run a scenario on real threads with the lock-holder tracker: potential deadlocks,
+    /// watchdog reports, wait and hold flamegraphs, the lock-order graph.
+    Track(TrackArgs),
     /// The CI gate: run the catalog and check every variant's expectation.
     Check(crate::commands::check::CheckArgs),
     #[command(name = "__guard-child", hide = true)]
@@ -69,6 +72,31 @@ pub struct RunArgs {
     #[arg(long = "guard-pages")]
     pub guard_pages: bool,
     /// Write summary.json and, for a failure, schedule.txt into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print one JSON document instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct TrackArgs {
+    /// The scenario to track (see `lockhound list`).
+    pub scenario: String,
+    /// The variant to track; every variant of the scenario when omitted.
+    #[arg(long)]
+    pub variant: Option<String>,
+    /// Iterations of the body on real threads.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub iterations: u64,
+    /// Most seconds to spend per variant.
+    #[arg(long = "time-limit", value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub time_limit: u64,
+    /// A wait at least this long is reported by the watchdog.
+    #[arg(long = "watchdog-ms", value_name = "MS", default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..))]
+    pub watchdog_ms: u64,
+    /// Write report.txt, report.json, wait.svg, hold.svg, wait.folded, hold.folded and
+    /// lock-order.dot into this folder.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Print one JSON document instead of text.

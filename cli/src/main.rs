@@ -36,6 +36,7 @@ fn main() -> ExitCode {
         args::Command::List { json } => commands::list(json),
         args::Command::Run(a) => commands::run(a),
         args::Command::Replay(a) => commands::replay(a),
+        args::Command::Track(a) => commands::track(a),
         args::Command::Check(a) => commands::check(a),
         args::Command::GuardChild(a) => commands::guard::child(a),
     };

@@ -194,3 +194,36 @@ fn guard_pages_catch_the_use_after_free_at_the_readers_line_and_pass_the_fix() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
 }
+
+#[test]
+fn track_reports_the_lock_order_inversion_from_a_run_that_completed() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = lockhound(&[
+        "track",
+        "lock-order-inversion",
+        "--variant",
+        "buggy",
+        "--iterations",
+        "20",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{text}{}", stderr(&o));
+    assert!(text.contains("potential deadlock #1"), "{text}");
+    // Both acquisition sites of the inverted order are named.
+    assert!(
+        text.contains("lock_order_inversion.rs:55") && text.contains("lock_order_inversion.rs:63"),
+        "{text}"
+    );
+    for file in ["wait.svg", "hold.svg", "lock-order.dot", "report.txt", "report.json"] {
+        assert!(dir.path().join(file).exists(), "{file} missing");
+    }
+    let svg = std::fs::read_to_string(dir.path().join("wait.svg")).unwrap();
+    assert!(svg.contains("<svg") && svg.trim_end().ends_with("</svg>"), "not an SVG document");
+    let dot = std::fs::read_to_string(dir.path().join("lock-order.dot")).unwrap();
+    assert!(dot.starts_with("digraph") && dot.contains("lock_order_inversion.rs:49"), "{dot}");
+
+    let o = lockhound(&["track", "lock-order-inversion", "--variant", "fixed", "--iterations", "20"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+}

@@ -4,5 +4,6 @@
 pub mod catalog;
 pub mod guard;
 pub mod run;
+pub mod tracking;
 
 pub use run::{ReplayView, RunView};

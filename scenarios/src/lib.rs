@@ -4,13 +4,18 @@
 use lockhound::scenario::Scenario;
 
 pub mod idr_use_after_free;
+pub mod lock_order_inversion;
 pub mod routing_table_init;
 pub mod rwlock_timeout;
 
 /// Every built-in scenario, in the order `lockhound list` shows them.
 pub fn catalog() -> &'static [&'static Scenario] {
-    static CATALOG: [&Scenario; 3] =
-        [&rwlock_timeout::SCENARIO, &routing_table_init::SCENARIO, &idr_use_after_free::SCENARIO];
+    static CATALOG: [&Scenario; 4] = [
+        &rwlock_timeout::SCENARIO,
+        &routing_table_init::SCENARIO,
+        &lock_order_inversion::SCENARIO,
+        &idr_use_after_free::SCENARIO,
+    ];
     &CATALOG
 }
 

@@ -78,7 +78,11 @@ fn scenario(version: Version) {
 
     let r = {
         let lock = lock.clone();
-        thread::spawn(move || lock.unlock_shared())
+        thread::spawn(move || {
+            // The reader works under its lock for a while before it leaves.
+            real_time_passes(4_000);
+            lock.unlock_shared()
+        })
     };
     let w = {
         let lock = lock.clone();
@@ -107,6 +111,21 @@ fn scenario(version: Version) {
         "orphaned lock: every thread released it, but try_write fails on state {}",
         describe(state)
     );
+}
+
+/// On real threads, spins for a random time below `max_spins`, as real code between two
+/// steps takes time, so that the stress engine and the tracker land in the same windows a
+/// model checker explores. Under loom and shuttle time does not exist: the scheduler already
+/// chooses every order, and a spin would only add steps.
+fn real_time_passes(max_spins: u64) {
+    use std::hash::{BuildHasher, Hasher};
+    if lockhound::is_model_checked() {
+        return;
+    }
+    let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    for _ in 0..random % max_spins {
+        std::hint::spin_loop();
+    }
 }
 
 /// The state word, with every change checked against the lock's invariants.
@@ -382,6 +401,9 @@ impl RawRwLock {
             match self.lot.park(Key::Writer, validate, timed_out, timed) {
                 ParkResult::Unparked | ParkResult::Invalid => state = self.word.load(),
                 ParkResult::TimedOut => {
+                    // parking_lot_core returns from park (unlocking the bucket, dropping its
+                    // thread data) before this line runs: the window the reader lands in.
+                    real_time_passes(2_000);
                     let release = match self.version {
                         Version::Buggy => WRITER_BIT | WRITER_PARKED_BIT,
                         Version::Fixed => WRITER_BIT,

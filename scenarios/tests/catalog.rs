@@ -70,9 +70,13 @@ fn routing_table_init_buggy_races_under_loom_and_miscounts_under_shuttle() {
 /// rwlock-timeout: the bug needs one preemption; bound 2 (14,181 executions) covers it with
 /// margin in seconds, bound 3 takes about a minute. routing-table-init is small enough for
 /// loom's full space.
-/// idr-use-after-free's full space is 82 executions.
-const LOOM_PROOF: [(&str, Option<usize>); 3] =
-    [("rwlock-timeout", Some(2)), ("routing-table-init", None), ("idr-use-after-free", None)];
+/// idr-use-after-free's full space is 82 executions; lock-order-inversion's is small too.
+const LOOM_PROOF: [(&str, Option<usize>); 4] = [
+    ("rwlock-timeout", Some(2)),
+    ("routing-table-init", None),
+    ("lock-order-inversion", None),
+    ("idr-use-after-free", None),
+];
 
 #[test]
 fn idr_use_after_free_buggy_is_caught_before_the_freed_entry_is_read() {
@@ -80,6 +84,13 @@ fn idr_use_after_free_buggy_is_caught_before_the_freed_entry_is_read() {
         assert_found("idr-use-after-free", backend, |kind, message| {
             kind == FindingKind::Panic && message.contains("use after free")
         });
+    }
+}
+
+#[test]
+fn lock_order_inversion_buggy_deadlocks_under_every_model_checker() {
+    for backend in model_checkers() {
+        assert_found("lock-order-inversion", backend, |kind, _| kind == FindingKind::Deadlock);
     }
 }
 

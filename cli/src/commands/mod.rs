@@ -5,11 +5,13 @@ pub mod guard;
 mod list;
 mod replay;
 mod run;
+mod track;
 
 pub use check::check;
 pub use list::list;
 pub use replay::replay;
 pub use run::run;
+pub use track::track;
 
 use crate::UsageError;
 use lockhound::scenario::{Scenario, Variant};
