@@ -126,6 +126,9 @@ pub struct ReplayArgs {
     /// The schedule text, or @FILE to read it from a file.
     #[arg(long)]
     pub schedule: String,
+    /// Also print the execution step by step (the trace).
+    #[arg(long)]
+    pub trace: bool,
     /// Print one JSON document instead of text.
     #[arg(long)]
     pub json: bool,

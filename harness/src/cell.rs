@@ -1,12 +1,16 @@
 //! Interior mutability checked for data races under loom, with loom's `with`/`with_mut` shape.
 
+use crate::rt::record::Tag;
 use crate::rt::{self, Engine};
+use crate::sync::note;
+use std::panic::Location;
 
 /// An `UnsafeCell` whose accesses loom checks for data races. Under shuttle and real threads
 /// it is a plain `std::cell::UnsafeCell`; like std's, it is not `Sync`, so a structure that
 /// shares one must say why that is sound (`unsafe impl Sync`).
 pub struct UnsafeCell<T> {
     imp: CellImp<T>,
+    tag: Tag,
 }
 
 enum CellImp<T> {
@@ -22,7 +26,7 @@ impl<T> UnsafeCell<T> {
             Engine::Loom => CellImp::Loom(loom::cell::UnsafeCell::new(value)),
             Engine::Shuttle | Engine::Std => CellImp::Plain(std::cell::UnsafeCell::new(value)),
         };
-        UnsafeCell { imp }
+        UnsafeCell { imp, tag: Tag::new("UnsafeCell", Location::caller()) }
     }
 
     /// Reads through a raw pointer. Under loom, a read concurrent with a write is a data-race
@@ -32,9 +36,13 @@ impl<T> UnsafeCell<T> {
         match &self.imp {
             CellImp::Loom(c) => {
                 rt::expect_engine(Engine::Loom);
+                note(Some(Engine::Loom), &self.tag, "read");
                 c.with(f)
             }
-            CellImp::Plain(c) => f(c.get()),
+            CellImp::Plain(c) => {
+                note(rt::model_engine(), &self.tag, "read");
+                f(c.get())
+            }
         }
     }
 
@@ -45,9 +53,13 @@ impl<T> UnsafeCell<T> {
         match &self.imp {
             CellImp::Loom(c) => {
                 rt::expect_engine(Engine::Loom);
+                note(Some(Engine::Loom), &self.tag, "write");
                 c.with_mut(f)
             }
-            CellImp::Plain(c) => f(c.get()),
+            CellImp::Plain(c) => {
+                note(rt::model_engine(), &self.tag, "write");
+                f(c.get())
+            }
         }
     }
 

@@ -2,6 +2,7 @@
 
 use crate::backend::Backend;
 use crate::schedule::Schedule;
+use crate::trace::Trace;
 use serde::Serialize;
 use std::time::Duration;
 
@@ -72,6 +73,8 @@ pub struct Finding {
     pub preemptions: Option<usize>,
     /// What minimization started from, when the schedule was minimized.
     pub shrink: Option<Shrink>,
+    /// The failing execution step by step, recorded by replaying the schedule.
+    pub trace: Option<Trace>,
 }
 
 /// The size of a schedule before minimization ("N -> n steps, P -> p preemptions").

@@ -19,6 +19,7 @@ pub mod scenario;
 pub mod schedule;
 pub mod sync;
 pub mod thread;
+pub mod trace;
 pub mod tracker;
 
 pub use backend::{Backend, Budget, LoomOptions, RunConfig};

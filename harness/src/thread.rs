@@ -1,7 +1,18 @@
 //! Threads, like `std::thread`: spawned as loom or shuttle tasks inside a model-checked run,
 //! as real threads under the stress engine.
 
-use crate::rt::{self, std_run, Engine};
+use crate::rt::{self, record, std_run, Engine};
+use std::panic::Location;
+
+/// Notes a thread operation in the trace being recorded, if any.
+#[track_caller]
+fn note(op: &str) {
+    if let Some(engine) = rt::model_engine() {
+        if record::active() {
+            record::op(engine, None, op, String::new(), Some(Location::caller()));
+        }
+    }
+}
 
 /// A handle to join a spawned thread.
 pub struct JoinHandle<T> {
@@ -21,6 +32,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    note("spawn");
     let imp = match rt::engine() {
         Engine::Loom => JoinImp::Loom(loom::thread::spawn(f)),
         Engine::Shuttle => JoinImp::Shuttle(shuttle::thread::spawn(f)),
@@ -40,7 +52,7 @@ impl<T> JoinHandle<T> {
     /// Waits for the thread to finish; `Err` carries its panic.
     #[track_caller]
     pub fn join(self) -> std::thread::Result<T> {
-        match self.imp {
+        let result = match self.imp {
             JoinImp::Loom(h) => {
                 rt::expect_engine(Engine::Loom);
                 h.join()
@@ -50,7 +62,9 @@ impl<T> JoinHandle<T> {
                 h.join()
             }
             JoinImp::Std(h) => h.join(),
-        }
+        };
+        note("joined");
+        result
     }
 
     /// The handle of the spawned thread, to unpark it.

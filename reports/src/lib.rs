@@ -2,8 +2,10 @@
 //! do nothing else (no printing, no files).
 
 pub mod catalog;
+pub mod gate;
 pub mod guard;
 pub mod run;
+pub mod trace;
 pub mod tracking;
 
 pub use run::{ReplayView, RunView};

@@ -22,6 +22,8 @@ pub struct ReplayView<'a> {
     pub schedule: &'a str,
     /// The failure the schedule led to, or `None` when the body passed.
     pub finding: Option<&'a Finding>,
+    /// The execution step by step, when asked for.
+    pub trace: Option<&'a lockhound::trace::Trace>,
 }
 
 fn millis(d: std::time::Duration) -> String {
@@ -96,6 +98,9 @@ pub fn text(view: &RunView<'_>) -> String {
                 let facts = if facts.is_empty() { String::new() } else { format!(" ({})", facts.join(", ")) };
                 out.push_str(&format!("  schedule{facts}: {schedule}\n"));
             }
+            if let Some(trace) = &f.trace {
+                out.push_str(&crate::trace::text(trace));
+            }
             match &view.replay_command {
                 Some(cmd) => out.push_str(&format!("  replay: {cmd}\n")),
                 None => out.push_str(
@@ -145,7 +150,7 @@ fn finding_fields(f: &Finding) -> Value {
         "preemptions": f.preemptions,
         "steps": f.steps,
         "minimized_from": f.shrink,
-        "trace": Value::Null,
+        "trace": f.trace.as_ref().map(crate::trace::json),
     })
 }
 
@@ -158,7 +163,8 @@ fn extend(doc: &mut Value, more: Value) {
 /// The human report of a replay.
 pub fn replay_text(view: &ReplayView<'_>) -> String {
     let head = format!("{} ({})", view.scenario, view.variant);
-    match view.finding {
+    let trace = view.trace.map(crate::trace::text).unwrap_or_default();
+    let verdict = match view.finding {
         None => format!("{head}: pass — the schedule ran to its end and nothing failed\n"),
         Some(f) => {
             let mut out = format!(
@@ -174,7 +180,8 @@ pub fn replay_text(view: &ReplayView<'_>) -> String {
             }
             out
         }
-    }
+    };
+    format!("{verdict}{trace}")
 }
 
 fn schedule_engine(schedule: &str) -> &'static str {
@@ -195,6 +202,9 @@ pub fn replay_json(view: &ReplayView<'_>) -> Value {
     });
     if let Some(f) = view.finding {
         extend(&mut doc, finding_fields(f));
+    }
+    if let Some(trace) = view.trace {
+        extend(&mut doc, json!({ "trace": crate::trace::json(trace) }));
     }
     doc
 }

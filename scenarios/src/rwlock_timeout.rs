@@ -132,33 +132,39 @@ fn real_time_passes(max_spins: u64) {
 struct Word(AtomicUsize);
 
 impl Word {
+    #[track_caller]
     fn load(&self) -> usize {
         self.0.load(Ordering::Acquire)
     }
 
+    #[track_caller]
     fn store(&self, value: usize, what: &str) {
         let old = self.0.swap(value, Ordering::Release);
         check(old, value, what);
     }
 
+    #[track_caller]
     fn fetch_add(&self, delta: usize, what: &str) -> usize {
         let old = self.0.fetch_add(delta, Ordering::Relaxed);
         check(old, old.wrapping_add(delta), what);
         old
     }
 
+    #[track_caller]
     fn fetch_sub(&self, delta: usize, what: &str) -> usize {
         let old = self.0.fetch_sub(delta, Ordering::Release);
         check(old, old.wrapping_sub(delta), what);
         old
     }
 
+    #[track_caller]
     fn fetch_and(&self, mask: usize, what: &str) -> usize {
         let old = self.0.fetch_and(mask, Ordering::Relaxed);
         check(old, old & mask, what);
         old
     }
 
+    #[track_caller]
     fn compare_exchange(&self, current: usize, new: usize, what: &str) -> Result<usize, usize> {
         let result = self.0.compare_exchange(current, new, Ordering::Acquire, Ordering::Relaxed);
         if result.is_ok() {

@@ -15,8 +15,15 @@ pub fn replay(args: ReplayArgs) -> Result<Outcome, UsageError> {
     };
     let schedule: Schedule = text.parse().map_err(|e| UsageError(format!("--schedule: {e}")))?;
     let schedule_text = schedule.to_string();
-    let outcome =
-        output::without_engine_chatter(|| explore::replay(&variant.body(), &schedule, &RunConfig::default()));
+    let config = RunConfig::default();
+    let body = variant.body();
+    let (outcome, trace) = if args.trace {
+        let (outcome, trace) =
+            output::without_engine_chatter(|| explore::replay_traced(&body, &schedule, &config));
+        (outcome, Some(trace))
+    } else {
+        (output::without_engine_chatter(|| explore::replay(&body, &schedule, &config)), None)
+    };
     let finding = match &outcome {
         ReplayOutcome::Failed(f) => Some(f),
         ReplayOutcome::Passed => None,
@@ -24,8 +31,13 @@ pub fn replay(args: ReplayArgs) -> Result<Outcome, UsageError> {
             return Err(UsageError(format!("{} ({}): {why}", scenario.name, variant.name)));
         }
     };
-    let view =
-        ReplayView { scenario: scenario.name, variant: variant.name, schedule: &schedule_text, finding };
+    let view = ReplayView {
+        scenario: scenario.name,
+        variant: variant.name,
+        schedule: &schedule_text,
+        finding,
+        trace: trace.as_ref(),
+    };
     if args.json {
         output::print_json(&render::replay_json(&view));
     } else {

@@ -83,5 +83,12 @@ fn write_report(dir: &std::path::Path, view: &RunView<'_>) -> Result<(), UsageEr
     if let Some(schedule) = view.report.finding.as_ref().and_then(|f| f.schedule.as_ref()) {
         output::write_atomic(dir, "schedule.txt", format!("{schedule}\n").as_bytes()).map_err(fail)?;
     }
+    if let Some(trace) = view.report.finding.as_ref().and_then(|f| f.trace.as_ref()) {
+        output::write_atomic(dir, "trace.txt", lockhound_reports::trace::text(trace).as_bytes())
+            .map_err(fail)?;
+        let json = serde_json::to_vec_pretty(&lockhound_reports::trace::json(trace))
+            .expect("JSON values always serialize");
+        output::write_atomic(dir, "trace.json", &json).map_err(fail)?;
+    }
     Ok(())
 }

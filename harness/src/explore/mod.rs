@@ -10,7 +10,9 @@ mod stress;
 use crate::backend::{Backend, Budget, RunConfig};
 use crate::finding::{Attempt, Finding, FindingKind, RunReport};
 use crate::rt::panic::{self, PanicRecord};
+use crate::rt::record;
 use crate::schedule::Schedule;
+use crate::trace::{Trace, TraceFailure};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -58,6 +60,9 @@ pub fn run(body: &Body, config: &RunConfig) -> RunReport {
             if config.minimize {
                 minimize::minimize(body, &mut finding, config);
             }
+            if let Some(schedule) = finding.schedule.clone() {
+                finding.trace = Some(replay_traced(body, &schedule, config).1);
+            }
             finding
         }),
     }
@@ -75,6 +80,8 @@ fn explore_with(backend: Backend, body: &Body, config: &RunConfig, budget: Budge
 }
 
 /// The result of replaying a schedule.
+// One value per replay: the size of the failure is no cost worth an allocation to avoid.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum ReplayOutcome {
     /// The schedule led to this failure.
@@ -92,6 +99,24 @@ pub fn replay(body: &Body, schedule: &Schedule, config: &RunConfig) -> ReplayOut
         Schedule::Shuttle(list) => shuttle::replay(body, list, config),
         Schedule::Loom(path) => loom::replay(body, path, config),
     }
+}
+
+/// Replays `schedule` once with the facade recording every operation, and returns the trace
+/// with the failure, if the replay failed, as its last entry.
+pub fn replay_traced(body: &Body, schedule: &Schedule, config: &RunConfig) -> (ReplayOutcome, Trace) {
+    record::begin();
+    let outcome = replay(body, schedule, config);
+    let (events, threads) = record::end();
+    let failure = match &outcome {
+        ReplayOutcome::Failed(f) => Some(TraceFailure {
+            // The thread that raised it ran the last step (a deadlock has no one thread).
+            thread: events.last().map(|e| e.thread).unwrap_or(0),
+            message: f.message.clone(),
+            location: f.location.clone(),
+        }),
+        _ => None,
+    };
+    (outcome, Trace { threads, events, failure })
 }
 
 /// Builds the finding of a failed execution from the first panic seen in it, or failing
@@ -121,5 +146,6 @@ fn finding_from_panic(
         steps: None,
         preemptions,
         shrink: None,
+        trace: None,
     }
 }

@@ -61,6 +61,7 @@ pub(super) fn explore(body: &Body, config: &RunConfig, budget: Budget) -> Engine
                         steps: None,
                         preemptions: None,
                         shrink: None,
+                        trace: None,
                     }),
                 };
             }
@@ -87,6 +88,7 @@ pub(super) fn explore(body: &Body, config: &RunConfig, budget: Budget) -> Engine
             steps: None,
             preemptions: None,
             shrink: None,
+            trace: None,
         }),
     }
 }

@@ -7,6 +7,7 @@
 //! `lockhound::thread::spawn` carries the context into each one it starts.
 
 pub(crate) mod panic;
+pub(crate) mod record;
 pub(crate) mod std_run;
 pub(crate) mod unwind;
 
@@ -32,6 +33,16 @@ pub(crate) fn engine() -> Engine {
     match ENGINE.with(Cell::get) {
         Some(engine) => engine,
         None => outside_run(),
+    }
+}
+
+/// The model-checked engine of this thread's run, if any (for objects that look the same
+/// under shuttle and real threads, like a plain `UnsafeCell`).
+#[inline]
+pub(crate) fn model_engine() -> Option<Engine> {
+    match ENGINE.with(Cell::get) {
+        Some(Engine::Std) | None => None,
+        model => model,
     }
 }
 

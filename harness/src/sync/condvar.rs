@@ -1,11 +1,14 @@
 use super::mutex::MutexGuardImp;
-use super::{map_lock, LockResult, MutexGuard};
+use super::{map_lock, note, note_at, LockResult, MutexGuard};
+use crate::rt::record::Tag;
 use crate::rt::unwind::LeakOnUnwind;
 use crate::rt::{self, Engine};
+use std::panic::Location;
 
 /// A condition variable, like `std::sync::Condvar`.
 pub struct Condvar {
     imp: CondvarImp,
+    tag: Tag,
 }
 
 enum CondvarImp {
@@ -23,14 +26,29 @@ impl Condvar {
             Engine::Shuttle => CondvarImp::Shuttle(shuttle::sync::Condvar::new()),
             Engine::Std => CondvarImp::Std(parking_lot::Condvar::new()),
         };
-        Condvar { imp }
+        Condvar { imp, tag: Tag::new("Condvar", Location::caller()) }
+    }
+
+    /// The model-checked engine this condvar belongs to, `None` on real threads.
+    fn model(&self) -> Option<Engine> {
+        match self.imp {
+            CondvarImp::Loom(_) => Some(Engine::Loom),
+            CondvarImp::Shuttle(_) => Some(Engine::Shuttle),
+            CondvarImp::Std(_) => None,
+        }
     }
 
     /// Blocks until notified, releasing the mutex while it waits.
     #[track_caller]
     pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> LockResult<MutexGuard<'a, T>> {
-        let wrap = |imp| MutexGuard { imp };
-        match (&self.imp, guard.imp) {
+        let MutexGuard { held, imp } = guard;
+        let at = Location::caller();
+        note_at(self.model(), &self.tag, "wait (releases the mutex)", at);
+        let wrap = |imp| {
+            note_at(self.model(), &self.tag, "woken (holds the mutex again)", at);
+            MutexGuard { held, imp }
+        };
+        match (&self.imp, imp) {
             (CondvarImp::Loom(c), MutexGuardImp::Loom(g)) => {
                 rt::expect_engine(Engine::Loom);
                 map_lock(c.wait(g.into_inner()), |g| wrap(MutexGuardImp::Loom(LeakOnUnwind::new(g))))
@@ -64,6 +82,7 @@ impl Condvar {
     /// Wakes one waiting thread.
     #[track_caller]
     pub fn notify_one(&self) {
+        note(self.model(), &self.tag, "notify_one");
         match &self.imp {
             CondvarImp::Loom(c) => {
                 rt::expect_engine(Engine::Loom);
@@ -82,6 +101,7 @@ impl Condvar {
     /// Wakes every waiting thread.
     #[track_caller]
     pub fn notify_all(&self) {
+        note(self.model(), &self.tag, "notify_all");
         match &self.imp {
             CondvarImp::Loom(c) => {
                 rt::expect_engine(Engine::Loom);

@@ -14,6 +14,64 @@ pub use mutex::{Mutex, MutexGuard};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
 
+use crate::rt::record::{self, Tag};
+use crate::rt::Engine;
+use std::panic::Location;
+
+/// A held lock as a trace sees it: records the acquisition when it is made and the release
+/// when dropped. Guards declare it before the engine's guard, so the release is recorded
+/// just before the engine releases (and may switch threads).
+pub(crate) struct Held {
+    note: Option<(Engine, Tag)>,
+}
+
+impl Held {
+    /// Notes `op` on `tag`'s lock, under a model-checked `engine` while recording.
+    #[inline]
+    pub(crate) fn acquired(
+        engine: Option<Engine>,
+        tag: &Tag,
+        op: &str,
+        at: &'static Location<'static>,
+    ) -> Held {
+        match engine {
+            Some(engine) if record::active() => {
+                record::op(engine, Some(tag), op, String::new(), Some(at));
+                Held { note: Some((engine, *tag)) }
+            }
+            _ => Held { note: None },
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some((engine, tag)) = self.note {
+            if record::active() && !std::thread::panicking() {
+                // A drop has no caller location to show.
+                record::op(engine, Some(&tag), "unlock", String::new(), None);
+            }
+        }
+    }
+}
+
+/// Notes a non-lock operation on `tag`'s object under a model-checked `engine`.
+#[track_caller]
+#[inline]
+pub(crate) fn note(engine: Option<Engine>, tag: &Tag, op: &str) {
+    note_at(engine, tag, op, Location::caller());
+}
+
+/// [`note`] with the caller's location given (from inside a closure, which has none).
+#[inline]
+pub(crate) fn note_at(engine: Option<Engine>, tag: &Tag, op: &str, at: &'static Location<'static>) {
+    if let Some(engine) = engine {
+        if record::active() {
+            record::op(engine, Some(tag), op, String::new(), Some(at));
+        }
+    }
+}
+
 /// Re-wraps the guard inside a lock result, keeping the poison state.
 pub(crate) fn map_lock<G, H>(result: LockResult<G>, wrap: impl FnOnce(G) -> H) -> LockResult<H> {
     match result {

@@ -1,11 +1,14 @@
-use super::{map_lock, map_try_lock, LockResult, TryLockResult};
+use super::{map_lock, map_try_lock, Held, LockResult, TryLockResult};
+use crate::rt::record::Tag;
 use crate::rt::unwind::LeakOnUnwind;
 use crate::rt::{self, Engine};
 use std::ops::{Deref, DerefMut};
+use std::panic::Location;
 
 /// A mutual exclusion lock, like `std::sync::Mutex`.
 pub struct Mutex<T> {
     pub(crate) imp: MutexImp<T>,
+    tag: Tag,
 }
 
 pub(crate) enum MutexImp<T> {
@@ -16,6 +19,8 @@ pub(crate) enum MutexImp<T> {
 
 /// The guard of a locked [`Mutex`].
 pub struct MutexGuard<'a, T> {
+    // Declared first: dropped (and the release recorded) before the engine releases.
+    pub(crate) held: Held,
     pub(crate) imp: MutexGuardImp<'a, T>,
 }
 
@@ -34,13 +39,23 @@ impl<T> Mutex<T> {
             Engine::Shuttle => MutexImp::Shuttle(shuttle::sync::Mutex::new(value)),
             Engine::Std => MutexImp::Std(crate::tracker::Mutex::new(value)),
         };
-        Mutex { imp }
+        Mutex { imp, tag: Tag::new("Mutex", Location::caller()) }
+    }
+
+    /// The model-checked engine this mutex belongs to, `None` on real threads.
+    fn model(&self) -> Option<Engine> {
+        match self.imp {
+            MutexImp::Loom(_) => Some(Engine::Loom),
+            MutexImp::Shuttle(_) => Some(Engine::Shuttle),
+            MutexImp::Std(_) => None,
+        }
     }
 
     /// Acquires the mutex, blocking the current thread until it is able to do so.
     #[track_caller]
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
-        let wrap = |imp| MutexGuard { imp };
+        let at = Location::caller();
+        let wrap = |imp| MutexGuard { held: Held::acquired(self.model(), &self.tag, "lock", at), imp };
         match &self.imp {
             MutexImp::Loom(m) => {
                 rt::expect_engine(Engine::Loom);
@@ -57,7 +72,8 @@ impl<T> Mutex<T> {
     /// Attempts to acquire the mutex without blocking.
     #[track_caller]
     pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
-        let wrap = |imp| MutexGuard { imp };
+        let at = Location::caller();
+        let wrap = |imp| MutexGuard { held: Held::acquired(self.model(), &self.tag, "try_lock", at), imp };
         match &self.imp {
             MutexImp::Loom(m) => {
                 rt::expect_engine(Engine::Loom);

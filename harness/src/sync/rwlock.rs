@@ -1,11 +1,14 @@
-use super::{map_lock, map_try_lock, LockResult, TryLockError, TryLockResult};
+use super::{map_lock, map_try_lock, Held, LockResult, TryLockError, TryLockResult};
+use crate::rt::record::Tag;
 use crate::rt::unwind::LeakOnUnwind;
 use crate::rt::{self, Engine};
 use std::ops::{Deref, DerefMut};
+use std::panic::Location;
 
 /// A reader-writer lock, like `std::sync::RwLock`.
 pub struct RwLock<T> {
     imp: RwLockImp<T>,
+    tag: Tag,
 }
 
 enum RwLockImp<T> {
@@ -16,6 +19,8 @@ enum RwLockImp<T> {
 
 /// Shared access to a read-locked [`RwLock`].
 pub struct RwLockReadGuard<'a, T> {
+    // Declared first: dropped (and the release recorded) before the engine releases.
+    _held: Held,
     imp: ReadImp<'a, T>,
 }
 
@@ -27,6 +32,8 @@ enum ReadImp<'a, T> {
 
 /// Exclusive access to a write-locked [`RwLock`].
 pub struct RwLockWriteGuard<'a, T> {
+    // Declared first: dropped (and the release recorded) before the engine releases.
+    _held: Held,
     imp: WriteImp<'a, T>,
 }
 
@@ -45,13 +52,24 @@ impl<T> RwLock<T> {
             Engine::Shuttle => RwLockImp::Shuttle(shuttle::sync::RwLock::new(value)),
             Engine::Std => RwLockImp::Std(crate::tracker::RwLock::new(value)),
         };
-        RwLock { imp }
+        RwLock { imp, tag: Tag::new("RwLock", Location::caller()) }
+    }
+
+    /// The model-checked engine this lock belongs to, `None` on real threads.
+    fn model(&self) -> Option<Engine> {
+        match self.imp {
+            RwLockImp::Loom(_) => Some(Engine::Loom),
+            RwLockImp::Shuttle(_) => Some(Engine::Shuttle),
+            RwLockImp::Std(_) => None,
+        }
     }
 
     /// Locks for shared read access, blocking until it can.
     #[track_caller]
     pub fn read(&self) -> LockResult<RwLockReadGuard<'_, T>> {
-        let wrap = |imp| RwLockReadGuard { imp };
+        let at = Location::caller();
+        let wrap =
+            |imp| RwLockReadGuard { _held: Held::acquired(self.model(), &self.tag, "read-lock", at), imp };
         match &self.imp {
             RwLockImp::Loom(l) => {
                 rt::expect_engine(Engine::Loom);
@@ -68,7 +86,9 @@ impl<T> RwLock<T> {
     /// Locks for exclusive write access, blocking until it can.
     #[track_caller]
     pub fn write(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
-        let wrap = |imp| RwLockWriteGuard { imp };
+        let at = Location::caller();
+        let wrap =
+            |imp| RwLockWriteGuard { _held: Held::acquired(self.model(), &self.tag, "write-lock", at), imp };
         match &self.imp {
             RwLockImp::Loom(l) => {
                 rt::expect_engine(Engine::Loom);
@@ -85,7 +105,9 @@ impl<T> RwLock<T> {
     /// Attempts shared read access without blocking.
     #[track_caller]
     pub fn try_read(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
-        let wrap = |imp| RwLockReadGuard { imp };
+        let at = Location::caller();
+        let wrap =
+            |imp| RwLockReadGuard { _held: Held::acquired(self.model(), &self.tag, "try_read", at), imp };
         match &self.imp {
             RwLockImp::Loom(l) => {
                 rt::expect_engine(Engine::Loom);
@@ -102,7 +124,9 @@ impl<T> RwLock<T> {
     /// Attempts exclusive write access without blocking.
     #[track_caller]
     pub fn try_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
-        let wrap = |imp| RwLockWriteGuard { imp };
+        let at = Location::caller();
+        let wrap =
+            |imp| RwLockWriteGuard { _held: Held::acquired(self.model(), &self.tag, "try_write", at), imp };
         match &self.imp {
             RwLockImp::Loom(l) => {
                 rt::expect_engine(Engine::Loom);

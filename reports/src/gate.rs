@@ -1,0 +1,292 @@
+//! `lockhound check`: the gate's results as text lines, one JSON document, and JUnit XML.
+
+use lockhound::gate::{CaseResult, Shard, Source};
+use lockhound::scenario::Expect;
+use lockhound::Finding;
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+pub use quick_junit;
+
+/// A finished gate and what the command line knows around it.
+pub struct GateView<'a> {
+    pub results: &'a [CaseResult],
+    /// How to invoke lockhound in the replay commands shown.
+    pub program: &'a str,
+    pub shard: Option<Shard>,
+    /// The config file used, when there was one.
+    pub config: Option<&'a str>,
+    /// The corpus folder, when there was one.
+    pub corpus: Option<&'a str>,
+    /// Notes that belong to no case (unusable corpus files).
+    pub notes: &'a [String],
+}
+
+fn millis(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.1} ms")
+    } else if ms < 10_000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.1} s", ms / 1000.0)
+    }
+}
+
+/// Quotes `text` for a POSIX shell when it needs it.
+fn shell_quote(text: &str) -> String {
+    if !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:@,=+".contains(c)) {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+/// The command that replays a case's finding, when it has a schedule.
+pub fn replay_command(program: &str, r: &CaseResult) -> Option<String> {
+    let schedule = r.finding.as_ref()?.schedule.as_ref()?;
+    Some(format!(
+        "{program} replay {} --variant {} --schedule {}",
+        r.scenario,
+        r.variant,
+        shell_quote(&schedule.to_string())
+    ))
+}
+
+fn expect_name(e: Expect) -> &'static str {
+    match e {
+        Expect::Pass => "pass",
+        Expect::Fail => "fail",
+    }
+}
+
+/// One line saying why a case missed its expectation (or, when it held, what happened).
+fn headline(r: &CaseResult) -> String {
+    let spent = format!("{} executions in {}", r.executions, millis(r.elapsed));
+    match (r.expect, &r.finding) {
+        (Expect::Fail, Some(f)) => {
+            format!("bug detected: {} found by {} after {} executions", f.kind.name(), f.backend, f.executions)
+        }
+        (Expect::Fail, None) => format!(
+            "the known bug was NOT detected in {spent}: the checker has regressed or the budget is too small"
+        ),
+        (Expect::Pass, None) => {
+            let mut line = format!("passed {spent}");
+            if r.exhaustive {
+                match r.report.as_ref().and_then(|rep| rep.preemption_bound) {
+                    Some(bound) => line.push_str(&format!(" (exhaustive within {bound} preemptions)")),
+                    None => line.push_str(" (exhaustive)"),
+                }
+            }
+            line
+        }
+        (Expect::Pass, Some(f)) => {
+            let first = f.message.lines().next().unwrap_or_default();
+            match &r.source {
+                Source::Corpus(_) => format!("expected to pass, a recorded schedule fails again: {}: {first}", f.kind.name()),
+                Source::Explore => format!(
+                    "expected to pass, {} found by {} after {} executions: {first}",
+                    f.kind.name(),
+                    f.backend,
+                    f.executions
+                ),
+            }
+        }
+    }
+}
+
+/// The failure's details: kind, message, location, schedule, how to replay, where it came from.
+fn details(program: &str, r: &CaseResult, f: &Finding) -> Vec<String> {
+    let mut out = vec![format!("kind: {}", f.kind.name())];
+    let mut message = f.message.lines();
+    out.push(format!("message: {}", message.next().unwrap_or_default()));
+    out.extend(message.map(|l| format!("  {l}")));
+    if let Some(location) = &f.location {
+        out.push(format!("at {location}"));
+    }
+    if let Some(schedule) = &f.schedule {
+        out.push(format!("schedule: {schedule}"));
+    }
+    match replay_command(program, r) {
+        Some(cmd) => out.push(format!("replay: {cmd}")),
+        None => out.push("replay: none (found on real threads; a model-checking backend gives a schedule)".into()),
+    }
+    if let Source::Corpus(file) = &r.source {
+        out.push(format!("reproduced by corpus entry {}", file.display()));
+    }
+    out
+}
+
+/// The human lines of one case: `ok`/`MISSED`, the case and what happened, then for a miss
+/// with a finding its details, and the case's corpus notes.
+pub fn case_text(program: &str, r: &CaseResult) -> String {
+    let mark = if r.met { "ok    " } else { "MISSED" };
+    let mut out = format!("{mark} {}: {}\n", r.id(), headline(r));
+    if let (false, Some(f)) = (r.met, &r.finding) {
+        for line in details(program, r, f) {
+            out.push_str(&format!("       {line}\n"));
+        }
+    }
+    for note in case_notes(r) {
+        out.push_str(&format!("       note: {note}\n"));
+    }
+    out
+}
+
+fn case_notes(r: &CaseResult) -> Vec<String> {
+    let c = &r.corpus;
+    let mut notes = c.stale.clone();
+    if c.replayed > 0 {
+        notes.push(format!("corpus: {} replayed first, {} reproduced", c.replayed, c.reproduced));
+    }
+    if let Some(file) = &c.saved {
+        notes.push(format!("schedule saved to the corpus as {}", file.display()));
+    }
+    if let Some(e) = &c.save_error {
+        notes.push(format!("could not save the schedule to the corpus: {e}"));
+    }
+    notes
+}
+
+/// The summary line, alone on its line: `N passed, M failed`.
+pub fn summary_line(results: &[CaseResult]) -> String {
+    let (passed, failed) = lockhound::gate::tally(results);
+    format!("{passed} passed, {failed} failed")
+}
+
+/// The text before the cases: what runs, and notes that belong to no case.
+pub fn header_text(view: &GateView<'_>, cases: usize) -> String {
+    let mut out = format!(
+        "lockhound check: {cases} cases ({} config{}{})\n",
+        view.config.unwrap_or("built-in"),
+        view.shard.map(|s| format!(", shard {s}")).unwrap_or_default(),
+        view.corpus.map(|c| format!(", corpus {c}")).unwrap_or_default(),
+    );
+    for note in view.notes {
+        out.push_str(&format!("note: {note}\n"));
+    }
+    out
+}
+
+/// The whole human report: header, one entry per case, the summary line.
+pub fn text(view: &GateView<'_>) -> String {
+    let mut out = header_text(view, view.results.len());
+    for r in view.results {
+        out.push_str(&case_text(view.program, r));
+    }
+    out.push_str(&summary_line(view.results));
+    out.push('\n');
+    out
+}
+
+/// The JSON document: every case with its expectation, outcome and finding.
+pub fn json(view: &GateView<'_>) -> Value {
+    let (passed, failed) = lockhound::gate::tally(view.results);
+    let cases: Vec<Value> = view.results.iter().map(|r| case_json(view.program, r)).collect();
+    json!({
+        "passed": passed,
+        "failed": failed,
+        "ok": failed == 0,
+        "shard": view.shard.map(|s| s.to_string()),
+        "config": view.config,
+        "corpus": view.corpus,
+        "notes": view.notes,
+        "cases": cases,
+    })
+}
+
+fn case_json(program: &str, r: &CaseResult) -> Value {
+    let mut doc = json!({
+        "scenario": r.scenario,
+        "variant": r.variant,
+        "backend": r.backend,
+        "expect": expect_name(r.expect),
+        "outcome": if r.finding.is_some() { "fail" } else { "pass" },
+        "met": r.met,
+        "executions": r.executions,
+        "elapsed_ms": r.elapsed.as_millis() as u64,
+        "exhaustive": r.exhaustive,
+        "source": match &r.source { Source::Explore => "explore", Source::Corpus(_) => "corpus" },
+        "corpus": {
+            "replayed": r.corpus.replayed,
+            "reproduced": r.corpus.reproduced,
+            "stale": r.corpus.stale,
+            "saved": r.corpus.saved.as_ref().map(|p| p.display().to_string()),
+        },
+    });
+    if let (Value::Object(map), Some(f)) = (&mut doc, &r.finding) {
+        map.extend([
+            ("kind".to_string(), json!(f.kind)),
+            ("message".to_string(), json!(f.message)),
+            ("location".to_string(), json!(f.location)),
+            ("found_by".to_string(), json!(f.backend)),
+            ("executions_to_find".to_string(), json!(f.executions)),
+            ("schedule".to_string(), json!(f.schedule)),
+            ("preemptions".to_string(), json!(f.preemptions)),
+            ("steps".to_string(), json!(f.steps)),
+            ("replay_command".to_string(), json!(replay_command(program, r))),
+        ]);
+    }
+    doc
+}
+
+/// JUnit XML: one test suite per scenario, one test case per variant and backend (named
+/// `VARIANT [BACKEND]`, class `lockhound.SCENARIO`). A missed expectation is a `<failure>`
+/// whose text carries the finding and its replay command.
+pub fn junit(view: &GateView<'_>) -> String {
+    let mut report = Report::new("lockhound check");
+    let mut suites: Vec<TestSuite> = Vec::new();
+    for r in view.results {
+        let status = if r.met {
+            TestCaseStatus::success()
+        } else {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            status.set_message(format!("{}: {}", r.id(), headline(r)));
+            status.set_type(match &r.finding {
+                Some(f) => f.kind.name(),
+                None => "not-detected",
+            });
+            let mut text = vec![format!("{}: {}", r.id(), headline(r))];
+            if let Some(f) = &r.finding {
+                text.extend(details(view.program, r, f));
+            } else {
+                text.push(format!(
+                    "the buggy variant must be found; rerun with a larger budget to tell a regression from a \
+                     small budget: {} run {} --variant {} --backend {}",
+                    view.program, r.scenario, r.variant, r.backend
+                ));
+            }
+            status.set_description(text.join("\n"));
+            status
+        };
+        let mut case = TestCase::new(format!("{} [{}]", r.variant, r.backend), status);
+        case.set_classname(format!("lockhound.{}", r.scenario));
+        case.set_time(r.elapsed);
+        let notes = case_notes(r);
+        if !notes.is_empty() {
+            case.set_system_out(notes.join("\n"));
+        }
+        match suites.iter_mut().find(|s| s.name.as_str() == r.scenario) {
+            Some(suite) => {
+                suite.add_test_case(case);
+            }
+            None => {
+                let mut suite = TestSuite::new(r.scenario);
+                suite.add_test_case(case);
+                suites.push(suite);
+            }
+        }
+    }
+    for suite in &mut suites {
+        let time = view.results.iter().filter(|r| r.scenario == suite.name.as_str()).map(|r| r.elapsed).sum();
+        suite.set_time(time);
+    }
+    report.add_test_suites(suites);
+    report.to_string().expect("quick-junit serializes to a String")
+}
+
+/// Reads JUnit XML back (for tests and tools that check a report): errors in one line.
+pub fn parse_junit(xml: &str) -> Result<Report, String> {
+    Report::deserialize_from_str(xml).map_err(|e| e.to_string().replace('\n', " "))
+}

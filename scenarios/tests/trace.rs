@@ -1,0 +1,69 @@
+//! Findings come with a readable trace of the failing execution: the real bug's steps with
+//! their values and source lines, short enough to read.
+
+use lockhound::trace::Trace;
+use lockhound::{Backend, Check};
+use lockhound_scenarios::find;
+
+fn trace_of(name: &str, backend: Backend) -> Trace {
+    let scenario = find(name).unwrap();
+    let report = Check::new().backend(backend).explore(scenario.variant("buggy").unwrap().body);
+    report.finding.expect("the buggy variant fails").trace.expect("findings carry a trace")
+}
+
+#[test]
+fn the_rwlock_trace_shows_the_double_clear_step_by_step() {
+    for backend in [Backend::Auto, Backend::ShuttleRandom, Backend::Loom] {
+        let trace = trace_of("rwlock-timeout", backend);
+        let values: Vec<(&str, &str)> = trace
+            .events
+            .iter()
+            .filter(|e| !e.value.is_empty())
+            .map(|e| (e.op.as_str(), e.value.as_str()))
+            .collect();
+        let position = |op: &str, ends: &[&str]| {
+            values.iter().position(|(o, v)| *o == op && ends.iter().any(|end| v.ends_with(end)))
+        };
+        // The last reader leaves (0x1B -> 0x0B, or 0x1A -> 0x0A without a parked waiter), its
+        // unpark_one callback clears WRITER_PARKED_BIT on an empty queue (-> 0x09 / 0x08),
+        // then the timed-out writer subtracts both bits and the word wraps.
+        let leave = position("fetch_sub", &["-> 0x0B", "-> 0x0A"]).expect("reader leaves");
+        let clear = position("fetch_and", &["-> 0x09", "-> 0x08"]).expect("callback clears the bit");
+        let wrap = position("fetch_add", &["-> 0xFFFF_FFFF_FFFF_FFFF", "-> 0xFFFF_FFFF_FFFF_FFFE"])
+            .expect("word wraps");
+        assert!(leave < clear && clear < wrap, "{backend}: {values:?}");
+        let failure = trace.failure.as_ref().expect("the failure ends the trace");
+        assert!(failure.message.contains("state word corrupted"));
+        let text = lockhound_reports::trace::text(&trace);
+        assert!(text.lines().count() <= 40, "{backend}: {} lines\n{text}", text.lines().count());
+        assert!(text.contains("0x0") && text.contains("FAIL"), "{text}");
+    }
+}
+
+#[test]
+fn the_routing_table_trace_shows_the_read_before_the_write_with_source_lines() {
+    for backend in [Backend::Auto, Backend::ShuttleRandom] {
+        let trace = trace_of("routing-table-init", backend);
+        let read = trace.events.iter().find(|e| e.op == "read" && e.object.starts_with("UnsafeCell")).expect("read");
+        let write = trace.events.iter().find(|e| e.op == "write" && e.object.starts_with("UnsafeCell")).expect("write");
+        assert!(read.step < write.step, "{backend}: the handler read r.this after Start wrote it");
+        assert_ne!(read.thread, write.thread);
+        assert!(read.location.contains("routing_table_init.rs:"), "{}", read.location);
+        assert!(write.location.contains("routing_table_init.rs:"), "{}", write.location);
+    }
+    // loom stops at the racing access itself, whichever came second: both are in the trace,
+    // on different threads, and the race ends it.
+    let trace = trace_of("routing-table-init", Backend::Loom);
+    let accesses: Vec<_> = trace.events.iter().filter(|e| e.object.starts_with("UnsafeCell")).collect();
+    assert_eq!(accesses.len(), 2, "{accesses:?}");
+    assert_ne!(accesses[0].thread, accesses[1].thread);
+    assert!(trace.failure.unwrap().message.contains("Causality violation"));
+}
+
+#[test]
+fn switches_are_marked_where_the_thread_changes() {
+    let trace = trace_of("rwlock-timeout", Backend::ShuttlePct);
+    for pair in trace.events.windows(2) {
+        assert_eq!(pair[1].switched, pair[0].thread != pair[1].thread);
+    }
+}
