@@ -1,0 +1,427 @@
+//! Each thread's own tracking state: the held-lock stack (a fixed array published in place to
+//! the watchdog), the caches that keep the uncontended path free of shared writes, and the
+//! statistics merged into the session's aggregate now and then.
+//!
+//! This is the path every tracked lock and unlock takes inside a session, and it has to stay
+//! within a few nanoseconds of parking_lot's own lock+unlock. So on that path:
+//! - the state is a `const`-initialized thread-local of `Cell`s without a destructor, which
+//!   compiles to plain thread-pointer-relative accesses: no lazy-init or destructor state
+//!   check, no `RefCell` flag. What needs a destructor or a heap lives in [`Cold`], touched
+//!   only off the common path;
+//! - no clock is read (hold times are sampled, "since when" is the watchdog's coarse tick);
+//! - no process-wide lock is taken and no shared cache line is written: the held entry goes
+//!   to this thread's own slots (relaxed stores, plain moves on x86), and a lock-order pair
+//!   already validated hits a per-thread direct-mapped cache;
+//! - a release finds its entry by the slot index its guard kept, not by a search, and an
+//!   entry released out of order becomes a hole instead of shifting and republishing the
+//!   entries above it;
+//! - statistics are one per-class counter per acquisition and per release, turned into
+//!   histogram counts only when merged.
+
+use super::class::ClassId;
+use super::folded::{self, LocalStats};
+use super::order;
+use super::registry::{self, Acquisition, ThreadRec, EPOCH_TAG_MASK, MAX_HELD};
+use super::stack;
+use super::Mode;
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
+use std::hash::BuildHasherDefault;
+use std::panic::Location;
+use std::sync::atomic::Ordering::*;
+use std::time::Instant;
+
+/// Size of the per-thread cache of acquisition sites whose first stack is recorded.
+const SITE_CACHE: usize = 64;
+/// Size of the per-thread direct-mapped cache of validated (held class, new class) pairs.
+const PAIR_CACHE: usize = 64;
+/// Classes counted in the hot state's fixed arrays; higher class ids count in [`Cold`].
+const HOT_CLASSES: usize = 256;
+/// Releases after which a thread merges its statistics into the session's aggregate (so a
+/// thread that outlives the session still contributes most of what it did).
+const FLUSH_EVERY: u32 = 1 << 16;
+
+/// What the common path reads and writes.
+struct Hot {
+    /// The session the state belongs to; 0 before set-up and once the thread is exiting.
+    epoch: Cell<u64>,
+    rec: Cell<Option<&'static ThreadRec>>,
+    /// Entries in use in `rec.slots`, holes included (a hole has lock id 0).
+    len: Cell<usize>,
+    /// Bit i: the hold in slot i is timed (from `Cold::timed_from[i]`).
+    timed_mask: Cell<u32>,
+    sample: Cell<u32>,
+    until_flush: Cell<u32>,
+    sites: [Cell<usize>; SITE_CACHE],
+    /// `pair_key`s already validated (0: empty).
+    pair_cache: [Cell<u64>; PAIR_CACHE],
+    /// Per class: acquisitions that did not wait, and tracked holds released.
+    uncontended: [Cell<u64>; HOT_CLASSES],
+    released: [Cell<u64>; HOT_CLASSES],
+}
+
+/// What only the set-up, the sampled, the contended and the first-seen paths touch.
+struct Cold {
+    rec: &'static ThreadRec,
+    sample_period: u32,
+    timed_from: [Option<Instant>; MAX_HELD],
+    /// (uncontended, released) of classes beyond `HOT_CLASSES`.
+    counts: Vec<(u64, u64)>,
+    /// Every pair validated in this session (the cache forgets, this does not).
+    pairs: HashSet<u64, BuildHasherDefault<registry::PairHasher>>,
+    stats: LocalStats,
+}
+
+thread_local! {
+    static HOT: Hot = const {
+        Hot {
+            epoch: Cell::new(0),
+            rec: Cell::new(None),
+            len: Cell::new(0),
+            timed_mask: Cell::new(0),
+            sample: Cell::new(1),
+            until_flush: Cell::new(FLUSH_EVERY),
+            sites: [const { Cell::new(0) }; SITE_CACHE],
+            pair_cache: [const { Cell::new(0) }; PAIR_CACHE],
+            uncontended: [const { Cell::new(0) }; HOT_CLASSES],
+            released: [const { Cell::new(0) }; HOT_CLASSES],
+        }
+    };
+    static COLD: RefCell<Cold> = RefCell::new(Cold::new());
+}
+
+/// Runs `f` on the calling thread's cold state (created, and the thread registered, on
+/// first use). `None` in a thread-local destructor after ours ran, or if re-entered.
+fn with_cold<R>(f: impl FnOnce(&mut Cold) -> R) -> Option<R> {
+    COLD.try_with(|cell| cell.try_borrow_mut().ok().map(|mut c| f(&mut c))).ok().flatten()
+}
+
+impl Cold {
+    fn new() -> Cold {
+        let rec = registry::register_thread();
+        HOT.with(|h| h.rec.set(Some(rec)));
+        Cold {
+            rec,
+            sample_period: 1,
+            timed_from: [None; MAX_HELD],
+            counts: Vec::new(),
+            pairs: HashSet::default(),
+            stats: LocalStats::default(),
+        }
+    }
+
+    /// Merges this thread's statistics of the session it was in into the aggregate.
+    fn flush(&mut self, h: &Hot) {
+        h.until_flush.set(FLUSH_EVERY);
+        let hot = h.uncontended.iter().zip(&h.released).map(|(u, r)| (u.take(), r.take()));
+        let cold = self.counts.iter_mut().map(std::mem::take);
+        for (class, (uncontended, released)) in hot.chain(cold).enumerate() {
+            if uncontended != 0 || released != 0 {
+                let s = self.stats.class(class as ClassId);
+                s.wait.record_zeros(uncontended);
+                s.hold.count += released;
+            }
+        }
+        let epoch = h.epoch.get();
+        if epoch != 0 {
+            folded::merge(epoch, &mut self.stats);
+        }
+        self.stats = LocalStats::default();
+    }
+
+    fn count(&mut self, class: ClassId) -> &mut (u64, u64) {
+        let i = class as usize - HOT_CLASSES;
+        if i >= self.counts.len() {
+            self.counts.resize(i + 1, (0, 0));
+        }
+        &mut self.counts[i]
+    }
+}
+
+impl Drop for Cold {
+    fn drop(&mut self) {
+        let rec = self.rec;
+        HOT.with(|h| {
+            self.flush(h);
+            // From now on this thread is untracked: its record goes back to the pool.
+            h.epoch.set(0);
+            h.rec.set(None);
+            h.len.set(0);
+        });
+        registry::unregister_thread(rec);
+    }
+}
+
+/// Epoch tag, class and mode of a held entry, in one word.
+#[inline]
+fn word(epoch: u64, class: ClassId, mode: Mode) -> u64 {
+    (epoch & EPOCH_TAG_MASK) << 40 | (class as u64) << 8 | mode.bits()
+}
+
+#[inline]
+fn pair_key(held: ClassId, new: ClassId) -> u64 {
+    // +1 keeps 0 free to mean "empty" (class ids are far below u32::MAX).
+    ((held as u64) << 32 | new as u64).wrapping_add(1)
+}
+
+/// Makes the calling thread's state belong to session `epoch` (set up on first use; caches
+/// and statistics start afresh). Held entries stay: they carry their session's tag, and their
+/// guards still release them. False if the thread cannot be tracked (it is exiting).
+#[cold]
+#[inline(never)]
+fn sync(h: &Hot, epoch: u64) -> bool {
+    with_cold(|c| {
+        c.flush(h);
+        h.epoch.set(epoch);
+        c.pairs.clear();
+        h.pair_cache.iter().for_each(|p| p.set(0));
+        c.sample_period = registry::hold_sample_period();
+        h.sample.set(c.sample_period);
+    })
+    .is_some()
+}
+
+/// The calling thread's record, after making its state belong to session `epoch`.
+pub(crate) fn rec(epoch: u64) -> Option<&'static ThreadRec> {
+    HOT.with(|h| if h.epoch.get() == epoch || sync(h, epoch) { h.rec.get() } else { None })
+}
+
+/// Adds the lock-order edges of `a`, about to wait, from the locks the thread holds.
+pub(crate) fn check_order_of(a: &Acquisition) {
+    HOT.with(|h| {
+        if let (Some(rec), true) = (h.rec.get(), h.len.get() != 0) {
+            check_order(h, rec, a);
+        }
+    });
+}
+
+/// Records a tracked acquisition in session `epoch`; returns its slot index + 1, or 0 if it
+/// went untracked (more than [`MAX_HELD`] locks held, or the thread is exiting).
+#[inline(never)]
+pub(crate) fn acquired(a: &Acquisition, epoch: u64) -> u32 {
+    HOT.with(|h| {
+        if h.epoch.get() != epoch && !sync(h, epoch) {
+            return 0;
+        }
+        let Some(rec) = h.rec.get() else { return 0 };
+        let site = a.site as *const Location as usize;
+        let cached = &h.sites[(site >> 3) % SITE_CACHE];
+        if cached.get() != site {
+            cached.set(site);
+            stack::site_stack(a.site);
+        }
+        if a.ordered && h.len.get() != 0 {
+            check_order(h, rec, a);
+        }
+        let class = a.meta.class;
+        match (a.wait_ns, h.uncontended.get(class as usize)) {
+            (None, Some(n)) => n.set(n.get() + 1),
+            (wait, _) => count_cold(class, wait),
+        }
+        let mut i = h.len.get();
+        if i == MAX_HELD {
+            i = compact(h, rec);
+            if i == MAX_HELD {
+                return 0;
+            }
+        }
+        // A countdown, not a modulo: a division would cost more than the lock itself.
+        let sample = h.sample.get() - 1;
+        h.sample.set(sample);
+        if sample == 0 {
+            start_timing(h, i);
+        }
+        let s = &rec.slots[i];
+        s.lock.store(a.meta.id, Relaxed);
+        s.word.store(word(epoch, class, a.mode), Relaxed);
+        s.site.store(site, Relaxed);
+        s.since.store(registry::tick(), Relaxed);
+        h.len.set(i + 1);
+        // Release: a reader that sees the new length sees the entry's fields.
+        rec.len.store(i + 1, Release);
+        i as u32 + 1
+    })
+}
+
+/// Counts an acquisition that waited `wait` ns, or one of a class beyond the hot arrays.
+#[cold]
+#[inline(never)]
+fn count_cold(class: ClassId, wait: Option<u64>) {
+    with_cold(|c| match wait {
+        Some(ns) => c.stats.class(class).wait.record(ns),
+        None => c.count(class).0 += 1,
+    });
+}
+
+#[cold]
+#[inline(never)]
+fn start_timing(h: &Hot, i: usize) {
+    with_cold(|c| {
+        h.sample.set(c.sample_period);
+        h.timed_mask.set(h.timed_mask.get() | 1 << i);
+        c.timed_from[i] = Some(Instant::now());
+    });
+}
+
+/// Adds the lock-order edges of acquisition `a` from every lock held in this session.
+/// A pair seen before hits the per-thread cache: no shared memory is touched.
+#[inline(never)]
+fn check_order(h: &Hot, rec: &ThreadRec, a: &Acquisition) {
+    let tag = h.epoch.get() & EPOCH_TAG_MASK;
+    for s in &rec.slots[..h.len.get()] {
+        let lock = s.lock.load(Relaxed);
+        let w = s.word.load(Relaxed);
+        if lock == 0 || lock == a.meta.id || w >> 40 != tag {
+            continue;
+        }
+        let held = (w >> 8) as ClassId;
+        let key = pair_key(held, a.meta.class);
+        let cached = &h.pair_cache[(key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize];
+        if cached.get() != key {
+            cached.set(key);
+            let from = (held, Mode::from_bits(w), s.site.load(Relaxed));
+            new_pair(h, rec, key, from, a);
+        }
+    }
+}
+
+/// A pair missing from the cache: a new edge for the graph if the thread never saw it.
+#[cold]
+#[inline(never)]
+fn new_pair(h: &Hot, rec: &ThreadRec, key: u64, from: (ClassId, Mode, usize), a: &Acquisition) {
+    if with_cold(|c| c.pairs.insert(key)) != Some(true) {
+        return;
+    }
+    let (class, mode, site) = from;
+    let site = stack::site_of(site).unwrap_or(a.site);
+    order::add_edge(
+        h.epoch.get(),
+        &rec.label(),
+        order::Acq { class, mode, site },
+        order::Acq { class: a.meta.class, mode: a.mode, site: a.site },
+    );
+}
+
+/// The slot of the hold `(lock, mode)` whose guard remembered slot `hint`: nearly always
+/// `hint` itself; a search only if the entries were compacted since.
+#[inline]
+fn find(rec: &ThreadRec, len: usize, lock: u64, mode: Mode, hint: u32) -> Option<usize> {
+    let matches = |i: usize| {
+        let s = &rec.slots[i];
+        s.lock.load(Relaxed) == lock && s.word.load(Relaxed) & 3 == mode.bits()
+    };
+    let i = (hint as usize).wrapping_sub(1);
+    if i < len && matches(i) {
+        return Some(i);
+    }
+    (0..len).rev().find(|&i| matches(i))
+}
+
+/// Records the release of the hold its guard knows as slot `hint`.
+#[inline(never)]
+pub(crate) fn released(lock: u64, mode: Mode, hint: u32) {
+    HOT.with(|h| {
+        let Some(rec) = h.rec.get() else { return };
+        let Some(i) = find(rec, h.len.get(), lock, mode, hint) else { return };
+        let w = rec.slots[i].word.load(Relaxed);
+        let bit = 1 << i;
+        if w >> 40 == h.epoch.get() & EPOCH_TAG_MASK {
+            match h.released.get((w >> 8) as u32 as usize) {
+                Some(n) => n.set(n.get() + 1),
+                None => count_released_cold((w >> 8) as ClassId),
+            }
+            if h.timed_mask.get() & bit != 0 {
+                end_timing(rec, i, w);
+            }
+        }
+        h.timed_mask.set(h.timed_mask.get() & !bit);
+        if i + 1 == h.len.get() {
+            // The usual case, a stack pop: also drop the holes left below it.
+            let mut len = i;
+            while len > 0 && rec.slots[len - 1].lock.load(Relaxed) == 0 {
+                len -= 1;
+            }
+            h.len.set(len);
+            rec.len.store(len, Release);
+        } else {
+            rec.slots[i].lock.store(0, Relaxed);
+        }
+        let until_flush = h.until_flush.get() - 1;
+        h.until_flush.set(until_flush);
+        if until_flush == 0 {
+            flush();
+        }
+    })
+}
+
+#[cold]
+#[inline(never)]
+fn count_released_cold(class: ClassId) {
+    with_cold(|c| c.count(class).1 += 1);
+}
+
+#[cold]
+#[inline(never)]
+fn end_timing(rec: &ThreadRec, i: usize, w: u64) {
+    with_cold(|c| {
+        let Some(from) = c.timed_from[i].take() else { return };
+        let ns = from.elapsed().as_nanos() as u64;
+        let (class, mode) = ((w >> 8) as ClassId, Mode::from_bits(w));
+        c.stats.class(class).hold.record_timed(ns);
+        c.stats.hold_at(rec.slots[i].site.load(Relaxed), class, mode, ns);
+    });
+}
+
+/// Changes the mode of a held entry in place (upgrade or downgrade); returns its slot.
+pub(crate) fn changed_mode(lock: u64, from: Mode, to: Mode, hint: u32) -> u32 {
+    HOT.with(|h| {
+        let Some(rec) = h.rec.get() else { return hint };
+        let Some(i) = find(rec, h.len.get(), lock, from, hint) else { return hint };
+        let s = &rec.slots[i];
+        s.word.store(s.word.load(Relaxed) & !3 | to.bits(), Relaxed);
+        i as u32 + 1
+    })
+}
+
+/// Squeezes the holes out of a full stack (locks released out of order, as in
+/// hand-over-hand locking) and returns the new length. Guards whose slot moved find it again
+/// by search.
+#[cold]
+#[inline(never)]
+fn compact(h: &Hot, rec: &ThreadRec) -> usize {
+    let mut timed_from = with_cold(|c| std::mem::take(&mut c.timed_from)).unwrap_or_default();
+    let (mut to, mut mask) = (0, 0u32);
+    for from in 0..h.len.get() {
+        let (src, dst) = (&rec.slots[from], &rec.slots[to]);
+        let lock = src.lock.load(Relaxed);
+        if lock == 0 {
+            continue;
+        }
+        if from != to {
+            // Invisible to readers while it moves: the length drops first.
+            rec.len.store(to, Release);
+            dst.word.store(src.word.load(Relaxed), Relaxed);
+            dst.site.store(src.site.load(Relaxed), Relaxed);
+            dst.since.store(src.since.load(Relaxed), Relaxed);
+            dst.lock.store(lock, Relaxed);
+            timed_from[to] = timed_from[from].take();
+        }
+        mask |= ((h.timed_mask.get() >> from) & 1) << to;
+        to += 1;
+    }
+    with_cold(|c| c.timed_from = timed_from);
+    h.timed_mask.set(mask);
+    h.len.set(to);
+    rec.len.store(to, Release);
+    to
+}
+
+/// Merges the calling thread's statistics into the session's aggregate now.
+pub(crate) fn flush() {
+    HOT.with(|h| with_cold(|c| c.flush(h)));
+}
+
+/// Records a wait of `ns` that ended without the lock (a timeout).
+pub(crate) fn record_failed_wait(class: ClassId, ns: u64) {
+    with_cold(|c| c.stats.class(class).wait.record(ns));
+}
