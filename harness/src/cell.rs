@@ -29,6 +29,14 @@ impl<T> UnsafeCell<T> {
         UnsafeCell { imp, tag: Tag::new("UnsafeCell", Location::caller()) }
     }
 
+    /// Creates the cell with a name that traces show instead of its creation site.
+    #[track_caller]
+    pub fn named(name: &'static str, value: T) -> Self {
+        let mut cell = Self::new(value);
+        cell.tag = cell.tag.with_name(name);
+        cell
+    }
+
     /// Reads through a raw pointer. Under loom, a read concurrent with a write is a data-race
     /// finding.
     #[track_caller]

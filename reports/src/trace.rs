@@ -18,11 +18,13 @@ fn short(location: &str) -> &str {
 fn cell(e: &Event) -> String {
     let object = match e.object.split_once(' ') {
         // "Mutex rwlock_timeout.rs:240 #2" -> "Mutex:240#2": the file is in the `at` column.
-        Some((kind, rest)) => {
+        Some((kind, rest)) if rest.contains(".rs:") => {
             let line = rest.split(':').nth(1).unwrap_or("");
             format!(" {kind}:{}", line.replace(' ', ""))
         }
-        None => String::new(),
+        // A name its author gave it.
+        _ if !e.object.is_empty() => format!(" {}", e.object),
+        _ => String::new(),
     };
     let value = if e.value.is_empty() { String::new() } else { format!(" {}", e.value) };
     let text = format!("{}{object}{value}", e.op);

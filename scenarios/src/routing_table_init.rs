@@ -103,8 +103,8 @@ fn fixed() {
 
 fn scenario(fixed: bool) {
     let r = Arc::new(RoutingTable {
-        this: UnsafeCell::new(Member::default()),
-        table: Mutex::new(Table::default()),
+        this: UnsafeCell::named("r.this", Member::default()),
+        table: Mutex::named("r.mu", Table::default()),
         cluster_joined: Event::new(),
         joined: Event::new(),
         fixed,

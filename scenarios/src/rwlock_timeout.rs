@@ -312,8 +312,8 @@ struct RawRwLock {
 impl RawRwLock {
     fn new(version: Version) -> Self {
         RawRwLock {
-            word: Word(AtomicUsize::new(0)),
-            lot: ParkingLot { queue: Mutex::new(Vec::new()) },
+            word: Word(AtomicUsize::named("state", 0)),
+            lot: ParkingLot { queue: Mutex::named("bucket", Vec::new()) },
             version,
         }
     }

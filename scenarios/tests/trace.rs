@@ -44,8 +44,8 @@ fn the_rwlock_trace_shows_the_double_clear_step_by_step() {
 fn the_routing_table_trace_shows_the_read_before_the_write_with_source_lines() {
     for backend in [Backend::Auto, Backend::ShuttleRandom] {
         let trace = trace_of("routing-table-init", backend);
-        let read = trace.events.iter().find(|e| e.op == "read" && e.object.starts_with("UnsafeCell")).expect("read");
-        let write = trace.events.iter().find(|e| e.op == "write" && e.object.starts_with("UnsafeCell")).expect("write");
+        let read = trace.events.iter().find(|e| e.op == "read" && e.object == "r.this").expect("read");
+        let write = trace.events.iter().find(|e| e.op == "write" && e.object == "r.this").expect("write");
         assert!(read.step < write.step, "{backend}: the handler read r.this after Start wrote it");
         assert_ne!(read.thread, write.thread);
         assert!(read.location.contains("routing_table_init.rs:"), "{}", read.location);
@@ -54,7 +54,7 @@ fn the_routing_table_trace_shows_the_read_before_the_write_with_source_lines() {
     // loom stops at the racing access itself, whichever came second: both are in the trace,
     // on different threads, and the race ends it.
     let trace = trace_of("routing-table-init", Backend::Loom);
-    let accesses: Vec<_> = trace.events.iter().filter(|e| e.object.starts_with("UnsafeCell")).collect();
+    let accesses: Vec<_> = trace.events.iter().filter(|e| e.object == "r.this").collect();
     assert_eq!(accesses.len(), 2, "{accesses:?}");
     assert_ne!(accesses[0].thread, accesses[1].thread);
     assert!(trace.failure.unwrap().message.contains("Causality violation"));

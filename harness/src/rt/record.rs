@@ -26,6 +26,8 @@ pub(crate) struct Tag {
     kind: &'static str,
     site: &'static Location<'static>,
     instance: u32,
+    /// The name its author gave it, if any.
+    name: Option<&'static str>,
 }
 
 impl Tag {
@@ -42,10 +44,19 @@ impl Tag {
         } else {
             0
         };
-        Tag { kind, site, instance }
+        Tag { kind, site, instance, name: None }
+    }
+
+    /// The same object, under the name its author chose.
+    pub(crate) fn with_name(self, name: &'static str) -> Tag {
+        Tag { name: Some(name), ..self }
     }
 
     fn name(&self) -> String {
+        if let Some(name) = self.name {
+            let suffix = if self.instance > 1 { format!(" #{}", self.instance) } else { String::new() };
+            return format!("{name}{suffix}");
+        }
         let file = self.site.file().rsplit('/').next().unwrap_or(self.site.file());
         let suffix = if self.instance > 1 { format!(" #{}", self.instance) } else { String::new() };
         format!("{} {file}:{}{suffix}", self.kind, self.site.line())

@@ -80,6 +80,14 @@ macro_rules! atomic_common {
                 $name(imp, Tag::new(stringify!($name), Location::caller()))
             }
 
+            /// Creates the atomic with a name that traces show instead of its creation site.
+            #[track_caller]
+            pub fn named(name: &'static str, value: $t) -> Self {
+                let mut atomic = Self::new(value);
+                atomic.1 = atomic.1.with_name(name);
+                atomic
+            }
+
             /// Records `op` with the values `value` shows, when a failure is being replayed.
             #[track_caller]
             #[inline]

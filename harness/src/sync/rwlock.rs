@@ -55,6 +55,14 @@ impl<T> RwLock<T> {
         RwLock { imp, tag: Tag::new("RwLock", Location::caller()) }
     }
 
+    /// Creates the lock with a name that traces show instead of its creation site.
+    #[track_caller]
+    pub fn named(name: &'static str, value: T) -> Self {
+        let mut lock = Self::new(value);
+        lock.tag = lock.tag.with_name(name);
+        lock
+    }
+
     /// The model-checked engine this lock belongs to, `None` on real threads.
     fn model(&self) -> Option<Engine> {
         match self.imp {
