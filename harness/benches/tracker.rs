@@ -57,7 +57,37 @@ fn benches(c: &mut Criterion, tracked_label: &str) {
     g.finish();
 }
 
+/// Instruction counting: with `LOCKHOUND_BENCH_COUNT=n`, the bench runs `n` uncontended
+/// lock+unlock rounds in each of these functions instead of criterion, for
+/// `valgrind --tool=callgrind --toggle-collect=count_*`, which counts instructions
+/// deterministically where wall-clock timings are noisy (a busy 2-core machine).
+#[inline(never)]
+fn count_parking_lot(n: u64, m: &parking_lot::Mutex<u64>) {
+    for _ in 0..n {
+        *black_box(m).lock() += 1;
+    }
+}
+
+#[inline(never)]
+fn count_tracked(n: u64, m: &tracker::Mutex<u64>) {
+    for _ in 0..n {
+        *black_box(m).lock() += 1;
+    }
+}
+
+fn count_only() -> Option<u64> {
+    std::env::var("LOCKHOUND_BENCH_COUNT").ok()?.parse().ok()
+}
+
 fn main() {
+    if let Some(n) = count_only() {
+        let body: lockhound::Body = Arc::new(move || {
+            count_parking_lot(n, &parking_lot::Mutex::new(0));
+            count_tracked(n, &tracker::Mutex::new(0));
+        });
+        track(&body, TrackOptions { iterations: 1, ..Default::default() });
+        return;
+    }
     // Tracking is on only inside a session, so the tracked measurements run as its body.
     let body: lockhound::Body = Arc::new(|| {
         let mut c = Criterion::default().configure_from_args();

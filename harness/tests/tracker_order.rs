@@ -179,3 +179,37 @@ fn rwlock_modes_and_upgrades_are_tracked() {
     let a = report.classes.iter().find(|c| c.name == "rw-a").unwrap();
     assert_eq!(a.hold.count, 6, "{a:?}");
 }
+
+#[test]
+fn hand_over_hand_locking_stays_tracked_past_the_held_stack_size() {
+    // Each step releases the lock below the top of the thread's held stack, leaving a hole:
+    // 100 steps are far more than the stack's 32 entries, so holes must be reclaimed.
+    let report = run(|| {
+        let first = tracker::Mutex::named("hoh-first", 0u32);
+        let chain: Vec<tracker::Mutex<u32>> =
+            (0..100).map(|_| tracker::Mutex::named("hoh-link", 0)).collect();
+        let mut held = chain[0].lock();
+        {
+            let _f = first.lock();
+            for m in &chain[1..] {
+                let next = m.lock();
+                *held += 1;
+                held = next;
+            }
+        }
+        drop(held);
+        // Still tracked at the end: a nested acquisition adds its edge.
+        let _a = chain[0].lock();
+        let _b = first.lock();
+    });
+    let link = report.classes.iter().find(|c| c.name == "hoh-link").unwrap();
+    assert_eq!(link.hold.count, 3 * 101, "{link:?}");
+    assert_eq!(link.wait.count, 3 * 101, "{link:?}");
+    let first = report.classes.iter().find(|c| c.name == "hoh-first").unwrap();
+    assert_eq!(first.hold.count, 3 * 2, "{first:?}");
+    let edges: Vec<(&str, &str)> =
+        report.order.edges.iter().map(|e| (e.from.as_str(), e.to.as_str())).collect();
+    assert!(edges.contains(&("hoh-first", "hoh-link")), "{edges:?}");
+    assert!(edges.contains(&("hoh-link", "hoh-first")), "{edges:?}");
+    assert!(edges.contains(&("hoh-link", "hoh-link")), "{edges:?}");
+}

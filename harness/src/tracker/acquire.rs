@@ -14,14 +14,15 @@ use std::time::Instant;
 pub(crate) struct Held<'a> {
     pub meta: &'a LockMeta,
     pub mode: Mode,
-    pub tracked: bool,
+    /// The thread's held-entry slot + 1, so the release needs no search; 0 if untracked.
+    pub slot: u32,
 }
 
 impl Held<'_> {
     /// Records an upgrade or downgrade of the hold.
     pub fn change(&mut self, to: Mode) {
-        if self.tracked {
-            registry::changed_mode(self.meta.id, self.mode, to);
+        if self.slot != 0 {
+            self.slot = registry::changed_mode(self.meta.id, self.mode, to, self.slot);
         }
         self.mode = to;
     }
@@ -30,8 +31,8 @@ impl Held<'_> {
 impl Drop for Held<'_> {
     #[inline]
     fn drop(&mut self) {
-        if self.tracked {
-            registry::released(self.meta.id, self.mode);
+        if self.slot != 0 {
+            registry::released(self.meta.id, self.mode, self.slot);
         }
     }
 }
@@ -44,8 +45,8 @@ fn record<'a>(
     ordered: bool,
     wait_ns: Option<u64>,
 ) -> Held<'a> {
-    let tracked = registry::acquired(&Acquisition { meta, mode, site, ordered, wait_ns });
-    Held { meta, mode, tracked }
+    let slot = registry::acquired(&Acquisition { meta, mode, site, ordered, wait_ns });
+    Held { meta, mode, slot }
 }
 
 /// A blocking acquisition.
@@ -119,9 +120,9 @@ pub(crate) fn wait_released<R>(
     wait: impl FnOnce() -> R,
 ) -> R {
     let (meta, mode) = (held.meta, held.mode);
-    if held.tracked {
-        registry::released(meta.id, mode);
-        held.tracked = false;
+    if held.slot != 0 {
+        registry::released(meta.id, mode, held.slot);
+        held.slot = 0;
     }
     let acq = Acquisition { meta, mode, site, ordered: false, wait_ns: None };
     let w = registry::begin_wait(&acq, kind);

@@ -10,7 +10,6 @@ use super::Mode;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
-use std::panic::Location;
 use std::sync::OnceLock;
 
 /// Wait and hold durations of one lock class.
@@ -38,8 +37,9 @@ impl LocalStats {
         &mut self.classes[i]
     }
 
-    pub fn hold_at(&mut self, site: &'static Location<'static>, class: ClassId, mode: Mode, ns: u64) {
-        *self.hold_sites.entry((site as *const Location as usize, class, mode)).or_default() += ns;
+    /// Charges a timed hold to its acquisition site (a `Location` address).
+    pub fn hold_at(&mut self, site: usize, class: ClassId, mode: Mode, ns: u64) {
+        *self.hold_sites.entry((site, class, mode)).or_default() += ns;
     }
 }
 

@@ -15,8 +15,9 @@
 //! - a release finds its entry by the slot index its guard kept, not by a search, and an
 //!   entry released out of order becomes a hole instead of shifting and republishing the
 //!   entries above it;
-//! - statistics are one per-class counter per acquisition and per release, turned into
-//!   histogram counts only when merged.
+//! - statistics are one per-class counter per acquisition and nothing per release: when the
+//!   thread merges its statistics, the holds released are the acquisitions counted minus
+//!   those still held, and the uncontended ones are those minus the contended ones.
 
 use super::class::ClassId;
 use super::folded::{self, LocalStats};
@@ -37,9 +38,12 @@ const SITE_CACHE: usize = 64;
 const PAIR_CACHE: usize = 64;
 /// Classes counted in the hot state's fixed arrays; higher class ids count in [`Cold`].
 const HOT_CLASSES: usize = 256;
-/// Releases after which a thread merges its statistics into the session's aggregate (so a
-/// thread that outlives the session still contributes most of what it did).
-const FLUSH_EVERY: u32 = 1 << 16;
+/// Timed acquisitions (one in `hold_sample_period`) after which a thread merges its
+/// statistics into the session's aggregate (so a thread that outlives the session still
+/// contributes most of what it did).
+const FLUSH_EVERY: u32 = 1 << 10;
+/// Bit of a held entry's word: its hold is timed (from `Cold::timed_from`).
+const TIMED: u64 = 1 << 2;
 
 /// What the common path reads and writes.
 struct Hot {
@@ -48,16 +52,13 @@ struct Hot {
     rec: Cell<Option<&'static ThreadRec>>,
     /// Entries in use in `rec.slots`, holes included (a hole has lock id 0).
     len: Cell<usize>,
-    /// Bit i: the hold in slot i is timed (from `Cold::timed_from[i]`).
-    timed_mask: Cell<u32>,
     sample: Cell<u32>,
-    until_flush: Cell<u32>,
     sites: [Cell<usize>; SITE_CACHE],
     /// `pair_key`s already validated (0: empty).
     pair_cache: [Cell<u64>; PAIR_CACHE],
-    /// Per class: acquisitions that did not wait, and tracked holds released.
-    uncontended: [Cell<u64>; HOT_CLASSES],
-    released: [Cell<u64>; HOT_CLASSES],
+    /// Per class: tracked acquisitions since the last merge, plus the holds carried over
+    /// from it (see [`Cold::flush`]).
+    acquired: [Cell<u64>; HOT_CLASSES],
 }
 
 /// What only the set-up, the sampled, the contended and the first-seen paths touch.
@@ -65,8 +66,13 @@ struct Cold {
     rec: &'static ThreadRec,
     sample_period: u32,
     timed_from: [Option<Instant>; MAX_HELD],
-    /// (uncontended, released) of classes beyond `HOT_CLASSES`.
-    counts: Vec<(u64, u64)>,
+    until_flush: u32,
+    /// `Hot::acquired` of the classes beyond `HOT_CLASSES`.
+    acquired: Vec<u64>,
+    /// Per class: holds still held at the last merge, counted again in `acquired`.
+    carried: Vec<u64>,
+    /// Per class: acquisitions since the last merge that waited.
+    contended: Vec<u64>,
     /// Every pair validated in this session (the cache forgets, this does not).
     pairs: HashSet<u64, BuildHasherDefault<registry::PairHasher>>,
     stats: LocalStats,
@@ -78,13 +84,10 @@ thread_local! {
             epoch: Cell::new(0),
             rec: Cell::new(None),
             len: Cell::new(0),
-            timed_mask: Cell::new(0),
             sample: Cell::new(1),
-            until_flush: Cell::new(FLUSH_EVERY),
             sites: [const { Cell::new(0) }; SITE_CACHE],
             pair_cache: [const { Cell::new(0) }; PAIR_CACHE],
-            uncontended: [const { Cell::new(0) }; HOT_CLASSES],
-            released: [const { Cell::new(0) }; HOT_CLASSES],
+            acquired: [const { Cell::new(0) }; HOT_CLASSES],
         }
     };
     static COLD: RefCell<Cold> = RefCell::new(Cold::new());
@@ -104,37 +107,73 @@ impl Cold {
             rec,
             sample_period: 1,
             timed_from: [None; MAX_HELD],
-            counts: Vec::new(),
+            until_flush: FLUSH_EVERY,
+            acquired: Vec::new(),
+            carried: Vec::new(),
+            contended: Vec::new(),
             pairs: HashSet::default(),
             stats: LocalStats::default(),
         }
     }
 
-    /// Merges this thread's statistics of the session it was in into the aggregate.
+    /// Merges this thread's statistics of the session it was in into the aggregate. The hot
+    /// path counts acquisitions only; a hold is counted as released once it is no longer
+    /// held here, so a hold still held now is carried: subtracted from this merge and left in
+    /// `acquired` for the next one.
     fn flush(&mut self, h: &Hot) {
-        h.until_flush.set(FLUSH_EVERY);
-        let hot = h.uncontended.iter().zip(&h.released).map(|(u, r)| (u.take(), r.take()));
-        let cold = self.counts.iter_mut().map(std::mem::take);
-        for (class, (uncontended, released)) in hot.chain(cold).enumerate() {
-            if uncontended != 0 || released != 0 {
-                let s = self.stats.class(class as ClassId);
-                s.wait.record_zeros(uncontended);
-                s.hold.count += released;
+        self.until_flush = FLUSH_EVERY;
+        let epoch = h.epoch.get();
+        let mut held_now: Vec<u64> = Vec::new();
+        if let Some(rec) = h.rec.get() {
+            for s in &rec.slots[..h.len.get()] {
+                let w = s.word.load(Relaxed);
+                if s.lock.load(Relaxed) != 0 && w >> 40 == epoch & EPOCH_TAG_MASK {
+                    let class = (w >> 8) as ClassId as usize;
+                    grow(&mut held_now, class);
+                    held_now[class] += 1;
+                }
             }
         }
-        let epoch = h.epoch.get();
+        let classes = (HOT_CLASSES + self.acquired.len()).max(self.contended.len()).max(held_now.len());
+        for class in 0..classes {
+            let acquired = match h.acquired.get(class) {
+                Some(n) => n.get(),
+                None => self.acquired.get(class - HOT_CLASSES).copied().unwrap_or(0),
+            };
+            let carried = self.carried.get(class).copied().unwrap_or(0);
+            let contended = self.contended.get(class).copied().unwrap_or(0);
+            let still = held_now.get(class).copied().unwrap_or(0);
+            if acquired == 0 {
+                continue;
+            }
+            let s = self.stats.class(class as ClassId);
+            s.wait.record_zeros((acquired - carried).saturating_sub(contended));
+            s.hold.count += acquired.saturating_sub(still);
+            match h.acquired.get(class) {
+                Some(n) => n.set(still),
+                None => self.acquired[class - HOT_CLASSES] = still,
+            }
+        }
+        self.carried = held_now;
+        self.contended.clear();
         if epoch != 0 {
             folded::merge(epoch, &mut self.stats);
         }
         self.stats = LocalStats::default();
     }
 
-    fn count(&mut self, class: ClassId) -> &mut (u64, u64) {
-        let i = class as usize - HOT_CLASSES;
-        if i >= self.counts.len() {
-            self.counts.resize(i + 1, (0, 0));
-        }
-        &mut self.counts[i]
+    /// Starts the counters afresh for a new session (holds of the old one are not counted).
+    fn reset_counts(&mut self, h: &Hot) {
+        h.acquired.iter().for_each(|n| n.set(0));
+        self.acquired.clear();
+        self.carried.clear();
+    }
+}
+
+/// Makes `v[i]` exist.
+fn grow(v: &mut Vec<u64>, i: usize) {
+    if i >= v.len() {
+        v.resize(i + 1, 0);
     }
 }
 
@@ -147,6 +186,7 @@ impl Drop for Cold {
             h.epoch.set(0);
             h.rec.set(None);
             h.len.set(0);
+            self.reset_counts(h);
         });
         registry::unregister_thread(rec);
     }
@@ -172,6 +212,7 @@ fn pair_key(held: ClassId, new: ClassId) -> u64 {
 fn sync(h: &Hot, epoch: u64) -> bool {
     with_cold(|c| {
         c.flush(h);
+        c.reset_counts(h);
         h.epoch.set(epoch);
         c.pairs.clear();
         h.pair_cache.iter().for_each(|p| p.set(0));
@@ -197,8 +238,46 @@ pub(crate) fn check_order_of(a: &Acquisition) {
 
 /// Records a tracked acquisition in session `epoch`; returns its slot index + 1, or 0 if it
 /// went untracked (more than [`MAX_HELD`] locks held, or the thread is exiting).
+///
+/// The common case (nothing else held or a try-lock, no wait, a known site, not the sampled
+/// one) is handled here with no call, so the function needs no stack frame; everything
+/// else goes to [`acquired_full`].
 #[inline(never)]
 pub(crate) fn acquired(a: &Acquisition, epoch: u64) -> u32 {
+    HOT.with(|h| {
+        let i = h.len.get();
+        let site = a.site as *const Location as usize;
+        let class = a.meta.class as usize;
+        let sample = h.sample.get();
+        if h.epoch.get() != epoch
+            || h.sites[(site >> 3) % SITE_CACHE].get() != site
+            || (a.ordered && i != 0)
+            || a.wait_ns.is_some()
+            || sample <= 1
+        {
+            return acquired_full(a, epoch);
+        }
+        let Some(rec) = h.rec.get() else { return acquired_full(a, epoch) };
+        let (Some(count), Some(s)) = (h.acquired.get(class), rec.slots.get(i)) else {
+            return acquired_full(a, epoch);
+        };
+        h.sample.set(sample - 1);
+        count.set(count.get() + 1);
+        s.lock.store(a.meta.id, Relaxed);
+        s.word.store(word(epoch, class as ClassId, a.mode), Relaxed);
+        s.site.store(site, Relaxed);
+        s.since.store(registry::tick(), Relaxed);
+        h.len.set(i + 1);
+        // Release: a reader that sees the new length sees the entry's fields.
+        rec.len.store(i + 1, Release);
+        i as u32 + 1
+    })
+}
+
+/// [`acquired`], every case.
+#[cold]
+#[inline(never)]
+fn acquired_full(a: &Acquisition, epoch: u64) -> u32 {
     HOT.with(|h| {
         if h.epoch.get() != epoch && !sync(h, epoch) {
             return 0;
@@ -214,26 +293,28 @@ pub(crate) fn acquired(a: &Acquisition, epoch: u64) -> u32 {
             check_order(h, rec, a);
         }
         let class = a.meta.class;
-        match (a.wait_ns, h.uncontended.get(class as usize)) {
-            (None, Some(n)) => n.set(n.get() + 1),
-            (wait, _) => count_cold(class, wait),
-        }
         let mut i = h.len.get();
         if i == MAX_HELD {
             i = compact(h, rec);
             if i == MAX_HELD {
+                count_cold(class, a.wait_ns, false);
                 return 0;
             }
         }
+        match (a.wait_ns, h.acquired.get(class as usize)) {
+            (None, Some(n)) => n.set(n.get() + 1),
+            (wait, _) => count_cold(class, wait, true),
+        }
+        let mut w = word(epoch, class, a.mode);
         // A countdown, not a modulo: a division would cost more than the lock itself.
         let sample = h.sample.get() - 1;
         h.sample.set(sample);
         if sample == 0 {
-            start_timing(h, i);
+            w |= start_timing(h, i);
         }
         let s = &rec.slots[i];
         s.lock.store(a.meta.id, Relaxed);
-        s.word.store(word(epoch, class, a.mode), Relaxed);
+        s.word.store(w, Relaxed);
         s.site.store(site, Relaxed);
         s.since.store(registry::tick(), Relaxed);
         h.len.set(i + 1);
@@ -243,24 +324,55 @@ pub(crate) fn acquired(a: &Acquisition, epoch: u64) -> u32 {
     })
 }
 
-/// Counts an acquisition that waited `wait` ns, or one of a class beyond the hot arrays.
+/// Counts an acquisition that waited `wait` ns, or one of a class beyond the hot arrays,
+/// or (not `tracked`) one that found the held stack full.
 #[cold]
 #[inline(never)]
-fn count_cold(class: ClassId, wait: Option<u64>) {
-    with_cold(|c| match wait {
-        Some(ns) => c.stats.class(class).wait.record(ns),
-        None => c.count(class).0 += 1,
+fn count_cold(class: ClassId, wait: Option<u64>, tracked: bool) {
+    HOT.with(|h| {
+        with_cold(|c| {
+            let i = class as usize;
+            match wait {
+                Some(ns) => c.stats.class(class).wait.record(ns),
+                None if !tracked => c.stats.class(class).wait.record_zeros(1),
+                None => {}
+            }
+            if !tracked {
+                return;
+            }
+            if wait.is_some() {
+                grow(&mut c.contended, i);
+                c.contended[i] += 1;
+            }
+            match h.acquired.get(i) {
+                Some(n) => n.set(n.get() + 1),
+                None => {
+                    grow(&mut c.acquired, i - HOT_CLASSES);
+                    c.acquired[i - HOT_CLASSES] += 1;
+                }
+            }
+        })
     });
 }
 
+/// Starts timing the hold about to go in slot `i`; returns the word bit that says so. Also
+/// counts down to the next merge of the statistics, off the common path.
 #[cold]
 #[inline(never)]
-fn start_timing(h: &Hot, i: usize) {
-    with_cold(|c| {
+fn start_timing(h: &Hot, i: usize) -> u64 {
+    let started = with_cold(|c| {
         h.sample.set(c.sample_period);
-        h.timed_mask.set(h.timed_mask.get() | 1 << i);
         c.timed_from[i] = Some(Instant::now());
+        c.until_flush -= 1;
+        if c.until_flush == 0 {
+            c.flush(h);
+        }
     });
+    if started.is_some() {
+        TIMED
+    } else {
+        0
+    }
 }
 
 /// Adds the lock-order edges of acquisition `a` from every lock held in this session.
@@ -317,24 +429,44 @@ fn find(rec: &ThreadRec, len: usize, lock: u64, mode: Mode, hint: u32) -> Option
     (0..len).rev().find(|&i| matches(i))
 }
 
-/// Records the release of the hold its guard knows as slot `hint`.
+/// Records the release of the hold its guard knows as slot `hint`. Nothing is counted here
+/// (see [`Cold::flush`]): the entry is dropped, and a timed hold charged.
+///
+/// The common case (the top of the stack, not timed, no hole below) is a leaf; everything
+/// else goes to [`released_full`].
 #[inline(never)]
 pub(crate) fn released(lock: u64, mode: Mode, hint: u32) {
+    HOT.with(|h| {
+        let i = (hint as usize).wrapping_sub(1);
+        if let Some(rec) = h.rec.get() {
+            if i + 1 == h.len.get() && i < MAX_HELD {
+                let s = &rec.slots[i];
+                let below_held = i == 0 || rec.slots[i - 1].lock.load(Relaxed) != 0;
+                if s.lock.load(Relaxed) == lock
+                    && s.word.load(Relaxed) & (3 | TIMED) == mode.bits()
+                    && below_held
+                {
+                    h.len.set(i);
+                    rec.len.store(i, Release);
+                    return;
+                }
+            }
+        }
+        released_full(lock, mode, hint)
+    })
+}
+
+/// [`released`], every case.
+#[cold]
+#[inline(never)]
+fn released_full(lock: u64, mode: Mode, hint: u32) {
     HOT.with(|h| {
         let Some(rec) = h.rec.get() else { return };
         let Some(i) = find(rec, h.len.get(), lock, mode, hint) else { return };
         let w = rec.slots[i].word.load(Relaxed);
-        let bit = 1 << i;
-        if w >> 40 == h.epoch.get() & EPOCH_TAG_MASK {
-            match h.released.get((w >> 8) as u32 as usize) {
-                Some(n) => n.set(n.get() + 1),
-                None => count_released_cold((w >> 8) as ClassId),
-            }
-            if h.timed_mask.get() & bit != 0 {
-                end_timing(rec, i, w);
-            }
+        if w & TIMED != 0 {
+            end_timing(h, rec, i, w);
         }
-        h.timed_mask.set(h.timed_mask.get() & !bit);
         if i + 1 == h.len.get() {
             // The usual case, a stack pop: also drop the holes left below it.
             let mut len = i;
@@ -346,25 +478,17 @@ pub(crate) fn released(lock: u64, mode: Mode, hint: u32) {
         } else {
             rec.slots[i].lock.store(0, Relaxed);
         }
-        let until_flush = h.until_flush.get() - 1;
-        h.until_flush.set(until_flush);
-        if until_flush == 0 {
-            flush();
-        }
     })
 }
 
 #[cold]
 #[inline(never)]
-fn count_released_cold(class: ClassId) {
-    with_cold(|c| c.count(class).1 += 1);
-}
-
-#[cold]
-#[inline(never)]
-fn end_timing(rec: &ThreadRec, i: usize, w: u64) {
+fn end_timing(h: &Hot, rec: &ThreadRec, i: usize, w: u64) {
     with_cold(|c| {
         let Some(from) = c.timed_from[i].take() else { return };
+        if w >> 40 != h.epoch.get() & EPOCH_TAG_MASK {
+            return;
+        }
         let ns = from.elapsed().as_nanos() as u64;
         let (class, mode) = ((w >> 8) as ClassId, Mode::from_bits(w));
         c.stats.class(class).hold.record_timed(ns);
@@ -390,7 +514,7 @@ pub(crate) fn changed_mode(lock: u64, from: Mode, to: Mode, hint: u32) -> u32 {
 #[inline(never)]
 fn compact(h: &Hot, rec: &ThreadRec) -> usize {
     let mut timed_from = with_cold(|c| std::mem::take(&mut c.timed_from)).unwrap_or_default();
-    let (mut to, mut mask) = (0, 0u32);
+    let mut to = 0;
     for from in 0..h.len.get() {
         let (src, dst) = (&rec.slots[from], &rec.slots[to]);
         let lock = src.lock.load(Relaxed);
@@ -406,11 +530,9 @@ fn compact(h: &Hot, rec: &ThreadRec) -> usize {
             dst.lock.store(lock, Relaxed);
             timed_from[to] = timed_from[from].take();
         }
-        mask |= ((h.timed_mask.get() >> from) & 1) << to;
         to += 1;
     }
     with_cold(|c| c.timed_from = timed_from);
-    h.timed_mask.set(mask);
     h.len.set(to);
     rec.len.store(to, Release);
     to

@@ -13,6 +13,7 @@
 mod acquire;
 mod class;
 mod folded;
+mod local;
 mod mutex;
 mod order;
 mod registry;
@@ -56,7 +57,7 @@ impl Mode {
         }
     }
 
-    fn from_bits(bits: u64) -> Mode {
+    pub(crate) fn from_bits(bits: u64) -> Mode {
         match bits & 3 {
             1 => Mode::Read,
             2 => Mode::Upgradable,
@@ -64,7 +65,7 @@ impl Mode {
         }
     }
 
-    fn bits(self) -> u64 {
+    pub(crate) fn bits(self) -> u64 {
         match self {
             Mode::Write => 0,
             Mode::Read => 1,

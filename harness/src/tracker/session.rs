@@ -42,7 +42,7 @@ impl Default for TrackOptions {
             time_limit: Duration::from_secs(30),
             watchdog_threshold: Duration::from_millis(500),
             hang_timeout: Duration::from_secs(5),
-            hold_sample_period: 16,
+            hold_sample_period: 64,
         }
     }
 }

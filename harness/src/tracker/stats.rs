@@ -48,12 +48,12 @@ impl Durations {
         self.record_timed(ns);
     }
 
-    /// Records an event that took no measurable time (an uncontended acquisition), cheaply.
-    #[inline]
-    pub fn record_zero(&mut self) {
-        self.count += 1;
-        self.timed += 1;
-        self.hist[0] += 1;
+    /// Records `n` events that took no measurable time (uncontended acquisitions, counted
+    /// on the hot path as a bare counter).
+    pub fn record_zeros(&mut self, n: u64) {
+        self.count += n;
+        self.timed += n;
+        self.hist[0] += n;
     }
 
     /// Records the duration of an event already counted.
