@@ -1,16 +1,90 @@
-//! The guard allocator's cost on an allocation-heavy workload, against the system allocator.
-//! One global allocator per binary, so one `GuardAlloc` is installed and its mode switched
-//! between measurements: `off` is the baseline (the system allocator plus one relaxed load).
+//! The guard allocator's cost on an allocation-heavy workload, against the system allocator,
+//! measured in the same run.
 //!
-//! `cargo bench --bench guard -- --warm-up-time 1 --measurement-time 3`
+//! A binary has one global allocator, so the one installed here is a switch: `system` sends
+//! every call straight to [`System`], the other arms to a [`GuardAlloc`] in the mode named.
+//! Both sides pay the same relaxed load of the switch, so the difference between `system`
+//! and a guard arm is exactly the guard allocator's cost.
+//!
+//! - `cargo bench --bench guard -- --warm-up-time 1 --measurement-time 3`: criterion, one
+//!   arm after the other.
+//! - `cargo bench --bench guard -- paired`: the arms interleaved in short alternating
+//!   batches, median ratio to `system` over the rounds. On a noisy machine (other builds,
+//!   frequency changes) this is the number to trust: load that drifts over seconds hits
+//!   both arms of a round alike.
+//! - `valgrind --tool=callgrind <bench binary> workload MODE ITERATIONS`: runs the workload
+//!   only, for deterministic instruction counts (`system`, `off`, `sample:N`, `all`).
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use lockhound::guard::{GuardAlloc, GuardConfig, Mode};
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
+use lockhound::guard::{parse_mode, GuardAlloc, GuardConfig, Mode};
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
 use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+/// `System` while `SYSTEM` is set, else the guard allocator.
+struct Switch {
+    system: AtomicBool,
+    guard: GuardAlloc,
+}
+
+// SAFETY: a block goes back to the allocator that made it: `dealloc` asks the guard
+// allocator whether it owns the pointer (an address-range test, valid for any pointer), and
+// the guard allocator hands everything it does not own to `System` itself.
+unsafe impl GlobalAlloc for Switch {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded from our caller.
+        unsafe {
+            if self.system.load(Relaxed) {
+                System.alloc(layout)
+            } else {
+                self.guard.alloc(layout)
+            }
+        }
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded from our caller; `System` blocks are never in the guarded region.
+        unsafe {
+            if self.system.load(Relaxed) && !lockhound::guard::is_guarded(ptr) {
+                System.dealloc(ptr, layout)
+            } else {
+                self.guard.dealloc(ptr, layout)
+            }
+        }
+    }
+
+    #[inline]
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded from our caller, as in `dealloc`.
+        unsafe {
+            if self.system.load(Relaxed) && !lockhound::guard::is_guarded(ptr) {
+                System.realloc(ptr, layout, new_size)
+            } else {
+                self.guard.realloc(ptr, layout, new_size)
+            }
+        }
+    }
+}
 
 #[global_allocator]
-static ALLOC: GuardAlloc = GuardAlloc::new(GuardConfig::new());
+static ALLOC: Switch = Switch { system: AtomicBool::new(true), guard: GuardAlloc::new(GuardConfig::new()) };
+
+/// `None`: the system allocator.
+fn select(mode: Option<Mode>) {
+    ALLOC.guard.set_mode(mode.unwrap_or(Mode::Off));
+    ALLOC.system.store(mode.is_none(), Relaxed);
+}
+
+const ARMS: [(&str, Option<Mode>); 4] = [
+    ("system", None),
+    ("off", Some(Mode::Off)),
+    ("sampled-1000", Some(Mode::Sampled(1000))),
+    ("all", Some(Mode::All)),
+];
 
 /// Allocations one call of `workload` performs, about: 256 boxes, 128 strings (each formatted
 /// into a fresh `String`), a vector grown by pushing (~10 reallocations) and a small map.
@@ -45,8 +119,8 @@ fn workload(round: usize) -> usize {
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("guard");
     group.throughput(Throughput::Elements(OPS));
-    for (name, mode) in [("system", Mode::Off), ("sampled-1000", Mode::Sampled(1000)), ("all", Mode::All)] {
-        ALLOC.set_mode(mode);
+    for (name, mode) in ARMS {
+        select(mode);
         let mut round = 0;
         group.bench_function(BenchmarkId::new("mixed-allocations", name), |b| {
             b.iter(|| {
@@ -54,10 +128,85 @@ fn bench(c: &mut Criterion) {
                 black_box(workload(black_box(round)))
             })
         });
-        ALLOC.set_mode(Mode::Off);
+        select(None);
     }
     group.finish();
 }
 
+/// Time of `iterations` workload calls in `mode`.
+fn timed(mode: Option<Mode>, iterations: usize, round: &mut usize) -> Duration {
+    select(mode);
+    let start = Instant::now();
+    for _ in 0..iterations {
+        *round += 1;
+        black_box(workload(black_box(*round)));
+    }
+    let t = start.elapsed();
+    select(None);
+    t
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Each guard arm against `system` in alternating batches of about 20 ms each.
+fn paired() {
+    let mut round = 0;
+    let per_iter = timed(None, 200, &mut round).as_secs_f64() / 200.0;
+    let batch = ((0.02 / per_iter) as usize).max(10);
+    println!("paired: batches of {batch} iterations ({:.1} us each on system)", per_iter * 1e6);
+    for (name, mode) in &ARMS[1..] {
+        let (rounds, batch) = if *mode == Some(Mode::All) { (5, (batch / 200).max(2)) } else { (41, batch) };
+        timed(*mode, batch, &mut round); // warm up (first-touch faults of fresh slots)
+        let (mut ratios, mut sys_total, mut arm_total) = (Vec::new(), 0.0, 0.0);
+        for r in 0..rounds {
+            let (sys, arm) = if r % 2 == 0 {
+                let s = timed(None, batch, &mut round);
+                (s, timed(*mode, batch, &mut round))
+            } else {
+                let a = timed(*mode, batch, &mut round);
+                (timed(None, batch, &mut round), a)
+            };
+            ratios.push(arm.as_secs_f64() / sys.as_secs_f64());
+            sys_total += sys.as_secs_f64();
+            arm_total += arm.as_secs_f64();
+        }
+        let n = (rounds * batch) as f64;
+        println!(
+            "{name:>13}: median ratio {:.3}, total ratio {:.3} ({:.2} us vs {:.2} us per iteration, {rounds} rounds)",
+            median(ratios),
+            arm_total / sys_total,
+            arm_total / n * 1e6,
+            sys_total / n * 1e6,
+        );
+    }
+}
+
+/// The workload alone, for instruction counting.
+fn workload_only(mode: &str, iterations: usize) {
+    let mode = if mode == "system" {
+        None
+    } else {
+        Some(parse_mode(mode.as_bytes()).expect("off, all or sample:N"))
+    };
+    let mut round = 0;
+    black_box(timed(mode, iterations, &mut round));
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "paired") {
+        return paired();
+    }
+    if let Some(i) = args.iter().position(|a| a == "workload") {
+        let mode = args.get(i + 1).map_or("system", String::as_str);
+        let iterations = args.get(i + 2).and_then(|n| n.parse().ok()).unwrap_or(1000);
+        return workload_only(mode, iterations);
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

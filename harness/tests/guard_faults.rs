@@ -118,6 +118,51 @@ fn use_after_free() {
 }
 
 #[inline(never)]
+fn make_entry(seed: u64) -> Box<[u64; 32]> {
+    Box::new([seed; 32])
+}
+
+#[inline(never)]
+fn drop_entry(entry: Box<[u64; 32]>) {
+    drop(black_box(entry));
+}
+
+/// The same allocation and free sites many times first, so the faulting block's stacks come
+/// from the unwinder's table of learned frames rather than a fresh DWARF unwind.
+#[inline(never)]
+fn use_after_free_learned_case() {
+    let mut dangling: *const u64 = std::ptr::null();
+    // The last round's block is the one read after its free: its stacks are captured at
+    // return addresses the earlier rounds taught the unwinder.
+    for i in 0..300 {
+        let entry = make_entry(black_box(i));
+        dangling = black_box(&entry[3]);
+        drop_entry(entry);
+    }
+    // SAFETY: none; this is the bug under test, a read through a dangling pointer.
+    black_box(unsafe { dangling.read_volatile() });
+}
+
+#[test]
+fn use_after_free_with_learned_stacks() {
+    let Some(run) = guarded("use_after_free_with_learned_stacks", Side::Random, use_after_free_learned_case)
+    else {
+        return;
+    };
+    let r = fault(run);
+    assert_eq!(r.kind, FaultKind::UseAfterFree);
+    assert_eq!(r.access, Access::Read);
+    assert_eq!((r.offset, r.size), (24, 256));
+    assert_site(&r.alloc_site, "make_entry");
+    assert_site(&r.alloc_site, "use_after_free_learned_case");
+    assert_site(&r.free_site, "drop_entry");
+    assert_site(&r.free_site, "use_after_free_learned_case");
+    // The walk goes on past the case, through its callers.
+    assert_site(&r.alloc_site, "use_after_free_with_learned_stacks");
+    assert_site(&r.free_site, "use_after_free_with_learned_stacks");
+}
+
+#[inline(never)]
 fn double_free_case() {
     let layout = Layout::from_size_align(40, 8).unwrap();
     // SAFETY: none; the second dealloc is the bug under test.

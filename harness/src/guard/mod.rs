@@ -23,6 +23,8 @@ pub mod report;
 mod signal;
 #[cfg(target_os = "linux")]
 mod stacks;
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+mod unwind;
 
 pub use child::{run_guarded, Frame, GuardOptions, GuardOutcome, GuardReport, GuardRun, ThreadInfo};
 pub use config::{
@@ -138,7 +140,9 @@ impl GuardAlloc {
         let Some(_busy) = stacks::Reentry::enter() else {
             return std::ptr::null_mut();
         };
-        let Some(pool) = pages::pool_or_init(&self.config()) else {
+        // The configuration (which may read the environment) only matters for the first
+        // mapping: every later guarded allocation finds the pool with one load.
+        let Some(pool) = pages::pool().or_else(|| pages::pool_or_init(&self.config())) else {
             return std::ptr::null_mut();
         };
         signal::ensure_altstack();
@@ -262,6 +266,22 @@ fn sample_hit(n: u32) -> bool {
         .unwrap_or(false)
 }
 
+/// The inlined part of the sampler: `true` (not sampled) while this thread's countdown has
+/// more than one allocation left, decrementing it. The last step (and the first draw) is
+/// [`sample_hit`]'s, on the slow path. A thread being torn down is never sampled.
+#[inline(always)]
+fn countdown_tick() -> bool {
+    COUNTDOWN
+        .try_with(|c| {
+            let left = c.get();
+            if left > 1 {
+                c.set(left - 1);
+            }
+            left > 1
+        })
+        .unwrap_or(true)
+}
+
 #[cold]
 fn draw(n: u32) -> u32 {
     let span = u64::from(n).saturating_mul(2).saturating_sub(1).max(1);
@@ -275,8 +295,10 @@ fn draw(n: u32) -> u32 {
 unsafe impl GlobalAlloc for GuardAlloc {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // The hot path reads the mode word (never written while the program allocates) and,
+        // when sampling, this thread's countdown: no shared cache line is written.
         let word = self.mode.load(Relaxed);
-        if word == 0 {
+        if word == 0 || (word != 1 && word != UNREAD && countdown_tick()) {
             // SAFETY: forwarded from our caller.
             return unsafe { System.alloc(layout) };
         }

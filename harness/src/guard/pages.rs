@@ -45,13 +45,22 @@ pub(crate) struct Pool {
 
 static POOL: OnceLock<Option<Pool>> = OnceLock::new();
 /// The region, readable with two relaxed loads on `dealloc`'s hot path (0, 0 until mapped).
-static REGION_BASE: AtomicUsize = AtomicUsize::new(0);
-static REGION_LEN: AtomicUsize = AtomicUsize::new(0);
+/// On a cache line of its own, written once: the pool's lock and counters, written on every
+/// guarded allocation, must not share it, or every `dealloc` in every thread would miss.
+#[repr(align(128))]
+struct Region {
+    base: AtomicUsize,
+    len: AtomicUsize,
+}
+static REGION: Region = Region { base: AtomicUsize::new(0), len: AtomicUsize::new(0) };
 
 /// Whether `ptr` lies in the guarded region.
 #[inline]
 pub(crate) fn owns(ptr: *mut u8) -> bool {
-    (ptr as usize).wrapping_sub(REGION_BASE.load(Relaxed)) < REGION_LEN.load(Relaxed)
+    // `len` first, with acquire: a non-zero length guarantees the base is visible, so a
+    // system block freed while another thread maps the region is never taken for ours.
+    let len = REGION.len.load(Acquire);
+    (ptr as usize).wrapping_sub(REGION.base.load(Relaxed)) < len
 }
 
 /// The pool, if mapped. A plain atomic load: usable in the signal handler.
@@ -106,8 +115,8 @@ impl Pool {
             )
         };
         signal::ensure_installed();
-        REGION_LEN.store(geo.region_len(), Relaxed);
-        REGION_BASE.store(geo.base, Release);
+        REGION.base.store(geo.base, Relaxed);
+        REGION.len.store(geo.region_len(), Release);
         Some(Pool {
             geo,
             meta,

@@ -2,7 +2,9 @@
 //! never symbolized here (the parent does that). A thread-local flag makes the allocator's
 //! slow path non-reentrant: whatever runs inside it and allocates gets the system allocator.
 
-use super::report::{Frames, MAX_FRAMES};
+use super::report::Frames;
+#[cfg(not(target_arch = "x86_64"))]
+use super::report::MAX_FRAMES;
 use std::cell::Cell;
 
 thread_local! {
@@ -27,7 +29,17 @@ impl Drop for Reentry {
 }
 
 /// The calling thread's return addresses, innermost first (allocator frames included; the
+/// parent strips them once it has names). On x86_64, libgcc's unwinder behind a table of
+/// what it found (see `unwind`).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub(crate) fn capture() -> Frames {
+    super::unwind::capture()
+}
+
+/// The calling thread's return addresses, innermost first (allocator frames included; the
 /// parent strips them once it has names).
+#[cfg(not(target_arch = "x86_64"))]
 #[inline(never)]
 pub(crate) fn capture() -> Frames {
     let mut frames = Frames::EMPTY;
