@@ -5,9 +5,10 @@
 //! The uncontended path must stay close to parking_lot's cost (about 5 ns for a lock and
 //! unlock), so it reads no clock and takes no shared lock: "since when" is a coarse tick kept
 //! by the watchdog, hold times are measured for one acquisition in `hold_sample_period`, and
-//! statistics are kept per thread and merged into the session's aggregate now and then.
-//! Held entries are published through relaxed atomics without a seqlock: a reader may see a
-//! torn entry, so the watchdog only trusts what two scans agree on.
+//! statistics are kept per thread and merged into the session's aggregate now and then (the
+//! per-thread side is in `local`). A thread's held stack *is* its published record: entries
+//! are written in place through relaxed atomics, without a seqlock or a private copy; a
+//! reader may see a torn entry, so the watchdog only trusts what two scans agree on.
 
 use super::class::{ClassId, LockMeta};
 use super::folded;
