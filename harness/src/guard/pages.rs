@@ -115,6 +115,7 @@ impl Pool {
             )
         };
         signal::ensure_installed();
+        stacks::forget_tid_on_fork();
         REGION.base.store(geo.base, Relaxed);
         REGION.len.store(geo.region_len(), Release);
         Some(Pool {
@@ -177,7 +178,7 @@ impl Pool {
         let m = &self.meta[slot];
         m.ptr.store(ptr, Relaxed);
         m.size.store(size, Relaxed);
-        m.alloc_tid.store(stacks::tid(), Relaxed);
+        m.alloc_tid.store(stacks::cached_tid(), Relaxed);
         store_frames(&m.alloc, &m.alloc_len, &frames);
         m.free_len.store(0, Relaxed);
         m.free_tid.store(0, Relaxed);
@@ -206,7 +207,7 @@ impl Pool {
         if m.state.compare_exchange(LIVE, FREED, AcqRel, Relaxed).is_err() {
             return Err(bad(FaultKind::DoubleFree, Some(slot)));
         }
-        m.free_tid.store(stacks::tid(), Relaxed);
+        m.free_tid.store(stacks::cached_tid(), Relaxed);
         store_frames(&m.free, &m.free_len, &stacks::capture());
         let (start, end) = self.geo.pages_of(addr, m.size.load(Relaxed));
         protect(start, end, libc::PROT_NONE);

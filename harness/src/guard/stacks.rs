@@ -63,6 +63,38 @@ pub(crate) fn tid() -> u32 {
     unsafe { libc::syscall(libc::SYS_gettid) as u32 }
 }
 
+thread_local! {
+    // The thread's id, 0 until first asked (or after a fork, in the child). `const`, no
+    // destructor: no allocation, no registration.
+    static TID: Cell<u32> = const { Cell::new(0) };
+}
+
+/// [`tid`], remembered per thread: a guarded allocation and its free each need it, and
+/// every system call costs the program more than its own time (with today's mitigations,
+/// the caches and TLB it leaves cold). Not for the signal handler, which calls [`tid`].
+pub(crate) fn cached_tid() -> u32 {
+    TID.try_with(|t| match t.get() {
+        0 => {
+            let id = tid();
+            t.set(id);
+            id
+        }
+        id => id,
+    })
+    .unwrap_or_else(|_| tid())
+}
+
+/// Forgets the remembered id in a forked child, whose only thread is the one that forked
+/// and has an id of its own. Registered once, when the pool is mapped.
+pub(crate) fn forget_tid_on_fork() {
+    extern "C" fn forget() {
+        let _ = TID.try_with(|t| t.set(0));
+    }
+    // SAFETY: `forget` is a plain function that only writes this thread's TLS; glibc keeps
+    // the registration (in its own malloc'd list, not ours) for the life of the process.
+    unsafe { libc::pthread_atfork(None, None, Some(forget)) };
+}
+
 /// The kernel's name for the calling thread (`comm`, at most 15 bytes), via `prctl`, which is
 /// async-signal-safe.
 pub(crate) fn thread_name() -> [u8; 16] {
