@@ -152,3 +152,39 @@ fn check_panics_with_a_replay_command() {
     let message = *result.unwrap_err().downcast::<String>().unwrap();
     assert!(message.contains("LOCKHOUND_REPLAY='lh1:shuttle:"), "{message}");
 }
+
+#[test]
+fn loom_reports_a_leaked_arc() {
+    fn leaky() {
+        let a = Arc::new(5);
+        std::mem::forget(a.clone());
+        assert_eq!(*a, 5);
+    }
+    let finding = check(Backend::Loom).explore(leaky).finding.expect("leak");
+    assert_eq!(finding.kind, FindingKind::Leak, "{}", finding.message);
+}
+
+#[test]
+fn the_environment_configures_check_and_typos_are_named() {
+    let env = |pairs: &'static [(&'static str, &'static str)]| {
+        move |key: &str| pairs.iter().find(|(k, _)| *k == key).map(|(_, v)| v.to_string())
+    };
+    let c = Check::try_from_env(env(&[
+        ("LOCKHOUND_BACKEND", "shuttle-pct"),
+        ("LOCKHOUND_ITERATIONS", "77"),
+        ("LOCKHOUND_PREEMPTION_BOUND", "none"),
+    ]))
+    .unwrap();
+    assert_eq!(c.config.backend, Backend::ShuttlePct);
+    assert_eq!(c.config.budget.executions, 77);
+    assert_eq!(c.config.loom.preemption_bound, None);
+    for (pairs, named) in [
+        (&[("LOCKHOUND_BACKEND", "lom")][..], "LOCKHOUND_BACKEND"),
+        (&[("LOCKHOUND_ITERATIONS", "0")][..], "LOCKHOUND_ITERATIONS"),
+        (&[("LOCKHOUND_TIME_LIMIT", "soon")][..], "LOCKHOUND_TIME_LIMIT"),
+        (&[("LOCKHOUND_REPLAY", "lh1:shuttle:x")][..], "LOCKHOUND_REPLAY"),
+    ] {
+        let err = Check::try_from_env(env(pairs)).unwrap_err();
+        assert!(err.starts_with(named), "{err}");
+    }
+}

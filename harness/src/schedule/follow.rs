@@ -10,13 +10,22 @@ use std::time::Instant;
 
 /// The default policy: keep the running thread while it can run and does not yield; otherwise
 /// the next runnable thread in id order after it, wrapping around.
-fn default_choice(runnable: &[usize], current: Option<usize>, yielding: bool) -> usize {
-    let lowest = runnable.iter().copied().min().expect("shuttle passes a non-empty runnable set");
+fn default_choice(runnable: &[&Task], current: Option<usize>, yielding: bool) -> usize {
+    let lowest = ids(runnable).min().expect("shuttle passes a non-empty runnable set");
     let Some(c) = current else { return lowest };
-    if !yielding && runnable.contains(&c) {
+    if !yielding && can_run(runnable, c) {
         return c;
     }
-    runnable.iter().copied().filter(|&t| t > c).min().unwrap_or(lowest)
+    ids(runnable).filter(|&t| t > c).min().unwrap_or(lowest)
+}
+
+/// The ids of the runnable tasks (no allocation: this runs at every scheduling point).
+fn ids<'a>(runnable: &'a [&'a Task]) -> impl Iterator<Item = usize> + 'a {
+    runnable.iter().map(|t| usize::from(t.id()))
+}
+
+fn can_run(runnable: &[&Task], thread: usize) -> bool {
+    ids(runnable).any(|t| t == thread)
 }
 
 /// The scheduling points of one execution, counted per thread, and its departures from the
@@ -40,12 +49,12 @@ impl Recording {
         Some((c, self.steps_of[c]))
     }
 
-    fn note(&mut self, anchor: Option<(usize, usize)>, runnable: &[usize], chosen: usize, default: usize) {
+    fn note(&mut self, anchor: Option<(usize, usize)>, runnable: &[&Task], chosen: usize, default: usize) {
         if chosen == default {
             return;
         }
         if let Some((thread, step)) = anchor {
-            let preemptive = runnable.contains(&thread);
+            let preemptive = can_run(runnable, thread);
             self.switches.push(Switch { thread, step, to: chosen, preemptive });
         }
     }
@@ -53,10 +62,6 @@ impl Recording {
     pub(crate) fn schedule(&self) -> SwitchList {
         SwitchList { switches: self.switches.clone() }
     }
-}
-
-fn ids(runnable: &[&Task]) -> Vec<usize> {
-    runnable.iter().map(|t| usize::from(t.id())).collect()
 }
 
 /// Executions started and whether the strategy ran out of schedules.
@@ -91,11 +96,10 @@ impl<S: Scheduler> Scheduler for Recorder<S> {
 
     fn next_task(&mut self, runnable: &[&Task], current: Option<TaskId>, yielding: bool) -> Option<TaskId> {
         let chosen = self.inner.next_task(runnable, current, yielding)?;
-        let runnable = ids(runnable);
         let current = current.map(usize::from);
         let mut rec = self.recording.borrow_mut();
         let anchor = rec.advance(current);
-        rec.note(anchor, &runnable, usize::from(chosen), default_choice(&runnable, current, yielding));
+        rec.note(anchor, runnable, usize::from(chosen), default_choice(runnable, current, yielding));
         Some(chosen)
     }
 
@@ -138,14 +142,13 @@ impl Scheduler for Follower {
     }
 
     fn next_task(&mut self, runnable: &[&Task], current: Option<TaskId>, yielding: bool) -> Option<TaskId> {
-        let runnable = ids(runnable);
         let current = current.map(usize::from);
-        let default = default_choice(&runnable, current, yielding);
+        let default = default_choice(runnable, current, yielding);
         let mut report = self.report.borrow_mut();
         let anchor = report.recording.advance(current);
         let planned = anchor.and_then(|a| self.plan.get(&a).copied());
         let chosen = match (planned, anchor) {
-            (Some(to), _) if runnable.contains(&to) => {
+            (Some(to), _) if can_run(runnable, to) => {
                 report.applied += 1;
                 to
             }
@@ -159,7 +162,7 @@ impl Scheduler for Follower {
             }
             _ => default,
         };
-        report.recording.note(anchor, &runnable, chosen, default);
+        report.recording.note(anchor, runnable, chosen, default);
         Some(TaskId::from(chosen))
     }
 
