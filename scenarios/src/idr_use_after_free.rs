@@ -58,6 +58,12 @@ impl Drop for Entry {
     fn drop(&mut self) {
         // Poison on drop, so a reader that gets through to freed memory without guard pages
         // most likely reads DEAD (volatile: a store just before the free is otherwise dead).
+        // Not in a guarded block: there the guard page catches the reader's access itself,
+        // and a reader landing between this store and the free would see the poison instead,
+        // a failure the allocator cannot attribute.
+        if lockhound::guard::is_guarded(self as *const Entry as *const u8) {
+            return;
+        }
         // SAFETY: `self.magic` is a valid, aligned field of a live value.
         unsafe { std::ptr::write_volatile(&mut self.magic, DEAD) };
     }
