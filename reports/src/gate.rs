@@ -66,7 +66,12 @@ fn headline(r: &CaseResult) -> String {
     let spent = format!("{} executions in {}", r.executions, millis(r.elapsed));
     match (r.expect, &r.finding) {
         (Expect::Fail, Some(f)) => {
-            format!("bug detected: {} found by {} after {} executions", f.kind.name(), f.backend, f.executions)
+            format!(
+                "bug detected: {} found by {} after {} executions",
+                f.kind.name(),
+                f.backend,
+                f.executions
+            )
         }
         (Expect::Fail, None) => format!(
             "the known bug was NOT detected in {spent}: the checker has regressed or the budget is too small"
@@ -84,7 +89,9 @@ fn headline(r: &CaseResult) -> String {
         (Expect::Pass, Some(f)) => {
             let first = f.message.lines().next().unwrap_or_default();
             match &r.source {
-                Source::Corpus(_) => format!("expected to pass, a recorded schedule fails again: {}: {first}", f.kind.name()),
+                Source::Corpus(_) => {
+                    format!("expected to pass, a recorded schedule fails again: {}: {first}", f.kind.name())
+                }
                 Source::Explore => format!(
                     "expected to pass, {} found by {} after {} executions: {first}",
                     f.kind.name(),
@@ -110,7 +117,9 @@ fn details(program: &str, r: &CaseResult, f: &Finding) -> Vec<String> {
     }
     match replay_command(program, r) {
         Some(cmd) => out.push(format!("replay: {cmd}")),
-        None => out.push("replay: none (found on real threads; a model-checking backend gives a schedule)".into()),
+        None => {
+            out.push("replay: none (found on real threads; a model-checking backend gives a schedule)".into())
+        }
     }
     if let Source::Corpus(file) = &r.source {
         out.push(format!("reproduced by corpus entry {}", file.display()));

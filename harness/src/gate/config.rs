@@ -118,7 +118,7 @@ struct RawFile {
 #[serde(deny_unknown_fields)]
 struct RawDefaults {
     include: Option<RawInclude>,
-    backends: Option<Spanned<Vec<RawBackend>>>,
+    backends: Option<Spanned<Vec<Spanned<String>>>>,
     iterations: Option<Positive>,
     time_limit: Option<Positive>,
     preemption_bound: Option<RawBound>,
@@ -130,7 +130,7 @@ struct RawDefaults {
 #[serde(deny_unknown_fields)]
 struct RawScenario {
     variants: Option<Vec<Spanned<String>>>,
-    backends: Option<Spanned<Vec<RawBackend>>>,
+    backends: Option<Spanned<Vec<Spanned<String>>>>,
     iterations: Option<Positive>,
     time_limit: Option<Positive>,
     preemption_bound: Option<RawBound>,
@@ -143,22 +143,12 @@ struct RawScenario {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSettings {
-    backends: Option<Spanned<Vec<RawBackend>>>,
+    backends: Option<Spanned<Vec<Spanned<String>>>>,
     iterations: Option<Positive>,
     time_limit: Option<Positive>,
     preemption_bound: Option<RawBound>,
     pct_depth: Option<Positive>,
     seed: Option<u64>,
-}
-
-/// A backend name, checked while parsing so that the error carries its line.
-struct RawBackend(Backend);
-
-impl<'de> Deserialize<'de> for RawBackend {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(d)?;
-        name.parse().map(RawBackend).map_err(de::Error::custom)
-    }
 }
 
 /// A count that must be at least 1 (a budget of zero would make a gate that checks nothing).
@@ -225,24 +215,34 @@ impl Ctx<'_> {
         ConfigError { file: self.file.to_string(), line: span.map(|s| line_of(self.text, s.start)), message }
     }
 
-    /// One level's settings; an empty backend list is refused (the gate would check nothing).
+    /// One level's settings.
     #[allow(clippy::too_many_arguments)]
     fn settings(
         &self,
-        backends: Option<Spanned<Vec<RawBackend>>>,
+        backends: Option<Spanned<Vec<Spanned<String>>>>,
         iterations: Option<Positive>,
         time_limit: Option<Positive>,
         preemption_bound: Option<RawBound>,
         pct_depth: Option<Positive>,
         seed: Option<u64>,
     ) -> Result<Settings, ConfigError> {
-        if let Some(list) = &backends {
-            if list.get_ref().is_empty() {
-                return Err(self.error(Some(list.span()), "backends is empty: the gate would check nothing".into()));
+        // Checked here rather than while deserializing: toml gives a custom error inside an
+        // array the array's span, and the line should point at the bad name itself.
+        let backends = match backends {
+            Some(list) if list.get_ref().is_empty() => {
+                let message = "backends is empty: the gate would check nothing".to_string();
+                return Err(self.error(Some(list.span()), message));
             }
-        }
+            Some(list) => Some(
+                list.into_inner()
+                    .into_iter()
+                    .map(|name| name.get_ref().parse().map_err(|e| self.error(Some(name.span()), e)))
+                    .collect::<Result<Vec<Backend>, _>>()?,
+            ),
+            None => None,
+        };
         Ok(Settings {
-            backends: backends.map(|list| list.into_inner().into_iter().map(|b| b.0).collect()),
+            backends,
             iterations: iterations.map(|p| p.0),
             time_limit: time_limit.map(|p| p.0),
             preemption_bound: preemption_bound.map(|b| b.0),
@@ -300,15 +300,22 @@ impl GateConfig {
             let mut per_variant = BTreeMap::new();
             for (v, r) in s.variant {
                 let name = check_variant(&v)?;
-                let settings =
-                    cx.settings(r.backends, r.iterations, r.time_limit, r.preemption_bound, r.pct_depth, r.seed)?;
+                let settings = cx.settings(
+                    r.backends,
+                    r.iterations,
+                    r.time_limit,
+                    r.preemption_bound,
+                    r.pct_depth,
+                    r.seed,
+                )?;
                 per_variant.insert(name, settings);
             }
             let settings =
                 cx.settings(s.backends, s.iterations, s.time_limit, s.preemption_bound, s.pct_depth, s.seed)?;
-            config
-                .scenarios
-                .insert(scenario.name.to_string(), ScenarioConfig { variants, settings, variant: per_variant });
+            config.scenarios.insert(
+                scenario.name.to_string(),
+                ScenarioConfig { variants, settings, variant: per_variant },
+            );
         }
         Ok(config)
     }

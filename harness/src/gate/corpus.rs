@@ -65,7 +65,9 @@ impl Corpus {
             let text = match std::fs::read_to_string(&path) {
                 Ok(text) => text,
                 Err(e) => {
-                    corpus.notes.push(format!("corpus entry {} cannot be read: {e}; skipped", path.display()));
+                    corpus
+                        .notes
+                        .push(format!("corpus entry {} cannot be read: {e}; skipped", path.display()));
                     continue;
                 }
             };
