@@ -127,3 +127,19 @@ fn every_buggy_variant_panics_with_a_replayable_finding() {
 fn every_fixed_variant_passes_loom_bounded_and_shuttle() {
     run_catalog(Expect::Pass);
 }
+
+/// Each fixed variant once on real threads (the facade's `Std` arms). Run under miri by
+/// scripts/miri.sh (`cargo +nightly miri test -p lockhound-scenarios --test regression
+/// on_real_threads`), where a fixed variant that still touches freed or unsynchronized memory
+/// is undefined behaviour that miri reports, with no oracle needed.
+#[test]
+fn fixed_variants_run_once_on_real_threads() {
+    let once = Check::new().backend(lockhound::Backend::Stress).iterations(1);
+    for scenario in catalog() {
+        for variant in scenario.variants.iter().filter(|v| v.expect == Expect::Pass) {
+            let report = once.explore(variant.body);
+            assert_eq!(report.executions, 1, "{} ({})", scenario.name, variant.name);
+            assert!(report.passed(), "{} ({}): {:?}", scenario.name, variant.name, report.finding);
+        }
+    }
+}
