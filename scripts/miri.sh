@@ -53,6 +53,10 @@ step() {
   fi
 }
 
+# The harness's own unsafe helper that miri can run: LeakOnUnwind.
+echo "== miri: rt::unwind (LeakOnUnwind)"
+cargo +nightly miri test -p lockhound --lib rt::unwind
+
 # The pure code never touches threads or parking: it must always pass.
 echo "== miri: schedules, gate config and shards, guard slot logic and report format"
 cargo +nightly miri test -p lockhound --test miri -- \

@@ -36,8 +36,13 @@ pub(crate) fn install_quiet_hook() {
         });
         let first = quiet.clone();
         panic::set_hook(Box::new(move |info| first(info)));
-        let config = shuttle::Config::default();
-        shuttle::Runner::new(shuttle::scheduler::RoundRobinScheduler::new(1), config).run(|| {});
+        // miri cannot run shuttle (its coroutine stacks need PROT_NONE mappings); under miri
+        // only the real-thread engine runs, and shuttle's hook is never installed.
+        #[cfg(not(miri))]
+        {
+            let config = shuttle::Config::default();
+            shuttle::Runner::new(shuttle::scheduler::RoundRobinScheduler::new(1), config).run(|| {});
+        }
         drop(panic::take_hook());
         panic::set_hook(Box::new(move |info| quiet(info)));
     });
