@@ -134,7 +134,7 @@ pub struct ReplayArgs {
     pub json: bool,
 }
 
-fn parse_backend(s: &str) -> Result<Backend, String> {
+pub fn parse_backend(s: &str) -> Result<Backend, String> {
     s.parse()
 }
 
@@ -142,7 +142,7 @@ fn parse_backend(s: &str) -> Result<Backend, String> {
 #[derive(Clone, Copy)]
 pub struct PreemptionBound(pub Option<usize>);
 
-fn parse_bound(s: &str) -> Result<PreemptionBound, String> {
+pub fn parse_bound(s: &str) -> Result<PreemptionBound, String> {
     match s {
         "none" => Ok(PreemptionBound(None)),
         n => n

@@ -2,7 +2,7 @@
 //! harness's gate plans, and prints what lockhound-reports renders.
 
 use super::program;
-use crate::args::PreemptionBound;
+use crate::args::{parse_backend, parse_bound, PreemptionBound};
 use crate::{output, Outcome, UsageError};
 use clap::Args;
 use lockhound::gate::{self, Corpus, GateConfig, Settings, Shard};
@@ -56,20 +56,6 @@ pub struct CheckArgs {
 
 fn parse_shard(s: &str) -> Result<Shard, String> {
     s.parse()
-}
-
-fn parse_backend(s: &str) -> Result<Backend, String> {
-    s.parse()
-}
-
-fn parse_bound(s: &str) -> Result<PreemptionBound, String> {
-    match s {
-        "none" => Ok(PreemptionBound(None)),
-        n => n
-            .parse()
-            .map(|n| PreemptionBound(Some(n)))
-            .map_err(|_| format!("'{s}' is not a number or 'none'")),
-    }
 }
 
 /// The config to use and the name it is shown under.

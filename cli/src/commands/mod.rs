@@ -36,6 +36,31 @@ pub fn variant(scenario: &'static Scenario, name: &str) -> Result<&'static Varia
     })
 }
 
+/// The variant called `name`, or every variant of `scenario` when no name is given.
+pub fn variants(
+    scenario: &'static Scenario,
+    name: Option<&str>,
+) -> Result<Vec<&'static Variant>, UsageError> {
+    match name {
+        Some(name) => Ok(vec![variant(scenario, name)?]),
+        None => Ok(scenario.variants.iter().collect()),
+    }
+}
+
+/// Where a variant's report files go: `out` itself, or a folder per variant when several
+/// variants share one `--out`.
+pub fn variant_out_dir(
+    out: Option<&std::path::Path>,
+    variants: usize,
+    variant: &str,
+) -> Option<std::path::PathBuf> {
+    match out {
+        Some(dir) if variants > 1 => Some(dir.join(variant)),
+        Some(dir) => Some(dir.to_path_buf()),
+        None => None,
+    }
+}
+
 /// The way this program was started, to print commands a user can paste.
 pub fn program() -> String {
     let arg0 = std::env::args().next().unwrap_or_else(|| "lockhound".into());

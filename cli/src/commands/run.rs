@@ -1,17 +1,13 @@
-use super::{program, scenario, shell_quote, variant};
+use super::{program, scenario, shell_quote, variant_out_dir, variants};
 use crate::args::RunArgs;
 use crate::{output, Outcome, UsageError};
-use lockhound::scenario::Variant;
 use lockhound::{explore, Budget, LoomOptions, RunConfig, RunReport};
 use lockhound_reports::run::{self as render, RunView};
 use std::time::Duration;
 
 pub fn run(args: RunArgs) -> Result<Outcome, UsageError> {
     let scenario = scenario(&args.scenario)?;
-    let variants: Vec<&'static Variant> = match &args.variant {
-        Some(name) => vec![variant(scenario, name)?],
-        None => scenario.variants.iter().collect(),
-    };
+    let variants = variants(scenario, args.variant.as_deref())?;
     if let Some(dir) = &args.out {
         output::prepare_out_dir(dir)?;
     }
@@ -28,12 +24,7 @@ pub fn run(args: RunArgs) -> Result<Outcome, UsageError> {
     let mut found = false;
     let mut documents = Vec::new();
     for v in &variants {
-        let out_dir = match &args.out {
-            // Several variants share one --out: each gets a folder of its own.
-            Some(dir) if variants.len() > 1 => Some(dir.join(v.name)),
-            Some(dir) => Some(dir.clone()),
-            None => None,
-        };
+        let out_dir = variant_out_dir(args.out.as_deref(), variants.len(), v.name);
         if args.guard_pages {
             let (failed, doc) = super::guard::run(scenario.name, v.name, &args, out_dir.as_deref())?;
             found |= failed;

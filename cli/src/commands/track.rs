@@ -1,7 +1,6 @@
-use super::{scenario, variant};
+use super::{scenario, variant_out_dir, variants};
 use crate::args::TrackArgs;
 use crate::{output, Outcome, UsageError};
-use lockhound::scenario::Variant;
 use lockhound::tracker::{track as track_body, TrackOptions, TrackReport};
 use lockhound_reports::tracking as render;
 use std::path::Path;
@@ -9,10 +8,7 @@ use std::time::Duration;
 
 pub fn track(args: TrackArgs) -> Result<Outcome, UsageError> {
     let scenario = scenario(&args.scenario)?;
-    let variants: Vec<&'static Variant> = match &args.variant {
-        Some(name) => vec![variant(scenario, name)?],
-        None => scenario.variants.iter().collect(),
-    };
+    let variants = variants(scenario, args.variant.as_deref())?;
     if let Some(dir) = &args.out {
         output::prepare_out_dir(dir)?;
     }
@@ -31,11 +27,7 @@ pub fn track(args: TrackArgs) -> Result<Outcome, UsageError> {
             || report.hung
             || report.panic.is_some();
         found |= problems;
-        let out_dir = match &args.out {
-            Some(dir) if variants.len() > 1 => Some(dir.join(v.name)),
-            Some(dir) => Some(dir.clone()),
-            None => None,
-        };
+        let out_dir = variant_out_dir(args.out.as_deref(), variants.len(), v.name);
         if let Some(dir) = &out_dir {
             write_files(dir, &report)?;
         }
