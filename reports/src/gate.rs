@@ -1,11 +1,11 @@
 //! `lockhound check`: the gate's results as text lines, one JSON document, and JUnit XML.
 
+use crate::{millis, shell_quote};
 use lockhound::gate::{CaseResult, Shard, Source};
 use lockhound::scenario::Expect;
 use lockhound::Finding;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use serde_json::{json, Value};
-use std::time::Duration;
 
 pub use quick_junit;
 
@@ -21,26 +21,6 @@ pub struct GateView<'a> {
     pub corpus: Option<&'a str>,
     /// Notes that belong to no case (unusable corpus files).
     pub notes: &'a [String],
-}
-
-fn millis(d: Duration) -> String {
-    let ms = d.as_secs_f64() * 1000.0;
-    if ms < 10.0 {
-        format!("{ms:.1} ms")
-    } else if ms < 10_000.0 {
-        format!("{ms:.0} ms")
-    } else {
-        format!("{:.1} s", ms / 1000.0)
-    }
-}
-
-/// Quotes `text` for a POSIX shell when it needs it.
-fn shell_quote(text: &str) -> String {
-    if !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:@,=+".contains(c)) {
-        text.to_string()
-    } else {
-        format!("'{}'", text.replace('\'', "'\\''"))
-    }
 }
 
 /// The command that replays a case's finding, when it has a schedule.

@@ -1,6 +1,7 @@
 //! `lockhound run` and `lockhound replay`: results as text and as the JSON of the design's
 //! command-line contract.
 
+use crate::millis;
 use lockhound::{Finding, RunReport};
 use serde_json::{json, Value};
 
@@ -24,17 +25,6 @@ pub struct ReplayView<'a> {
     pub finding: Option<&'a Finding>,
     /// The execution step by step, when asked for.
     pub trace: Option<&'a lockhound::trace::Trace>,
-}
-
-fn millis(d: std::time::Duration) -> String {
-    let ms = d.as_secs_f64() * 1000.0;
-    if ms < 10.0 {
-        format!("{ms:.1} ms")
-    } else if ms < 10_000.0 {
-        format!("{ms:.0} ms")
-    } else {
-        format!("{:.1} s", ms / 1000.0)
-    }
 }
 
 /// The human report of a run.

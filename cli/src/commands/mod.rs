@@ -75,12 +75,3 @@ pub fn program() -> String {
         None => arg0,
     }
 }
-
-/// Quotes `text` for a POSIX shell when it needs it.
-pub fn shell_quote(text: &str) -> String {
-    if !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:@,=+".contains(c)) {
-        text.to_string()
-    } else {
-        format!("'{}'", text.replace('\'', "'\\''"))
-    }
-}

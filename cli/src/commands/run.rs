@@ -1,8 +1,9 @@
-use super::{program, scenario, shell_quote, variant_out_dir, variants};
+use super::{program, scenario, variant_out_dir, variants};
 use crate::args::RunArgs;
 use crate::{output, Outcome, UsageError};
 use lockhound::{explore, Budget, LoomOptions, RunConfig, RunReport};
 use lockhound_reports::run::{self as render, RunView};
+use lockhound_reports::shell_quote;
 use std::time::Duration;
 
 pub fn run(args: RunArgs) -> Result<Outcome, UsageError> {
