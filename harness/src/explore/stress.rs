@@ -5,11 +5,8 @@
 use super::{Body, EngineRun};
 use crate::backend::{Backend, Budget, RunConfig};
 use crate::finding::{Finding, FindingKind};
-use crate::rt::panic::{payload_message, PanicRecord};
-use crate::rt::std_run::{self, StdRun};
-use crate::rt::{self, Engine};
-use std::sync::mpsc;
-use std::sync::Arc;
+use crate::rt::panic::PanicRecord;
+use crate::rt::std_run::{self, Iteration};
 use std::time::Instant;
 
 pub(super) fn explore(body: &Body, config: &RunConfig, budget: Budget) -> EngineRun {
@@ -18,28 +15,12 @@ pub(super) fn explore(body: &Body, config: &RunConfig, budget: Budget) -> Engine
     let mut finding = None;
     while executions < budget.executions && start.elapsed() < budget.time {
         executions += 1;
-        let run = Arc::new(StdRun::default());
-        let (done, finished) = mpsc::channel();
-        let (body, iteration_run) = (body.clone(), run.clone());
-        let spawned = std::thread::Builder::new().name("lockhound-body".into()).spawn(move || {
-            let _scope = rt::enter(Engine::Std);
-            std_run::set_current(Some(iteration_run));
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body()));
-            let _ = done.send(result.err().map(|p| payload_message(&*p)));
-        });
-        if let Err(e) = spawned {
-            finding = Some(PanicRecord { message: format!("cannot start a thread: {e}"), location: None });
-            break;
-        }
-        let failure = match finished.recv_timeout(config.hang_timeout) {
-            Ok(None) => run.first_panic(),
-            Ok(Some(message)) => Some(run.first_panic().unwrap_or(PanicRecord { message, location: None })),
-            Err(_) => {
-                // A thread that panicked first is the cause; the hang is its effect.
-                if let Some(record) = run.first_panic() {
-                    finding = Some(record);
-                    break;
-                }
+        let failure = match std_run::run_iteration(body, config.hang_timeout, || {}) {
+            Err(e) => Some(PanicRecord { message: format!("cannot start a thread: {e}"), location: None }),
+            Ok(Iteration::Finished(failure)) => failure,
+            // A thread that panicked first is the cause; the hang is its effect.
+            Ok(Iteration::Hung(Some(record))) => Some(record),
+            Ok(Iteration::Hung(None)) => {
                 let elapsed = start.elapsed();
                 return EngineRun {
                     backend: Backend::Stress,

@@ -1,9 +1,13 @@
 //! The shared context of one execution on real threads: the threads it started and the first
 //! panic any of them raised, which the stress engine reports even if no one joined the thread.
 
-use super::panic::PanicRecord;
+use super::panic::{payload_message, PanicRecord};
+use super::Engine;
+use crate::explore::Body;
 use std::cell::RefCell;
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 #[derive(Default)]
 pub(crate) struct StdRun {
@@ -40,4 +44,37 @@ pub(crate) fn record_panic(record: &PanicRecord) {
             }
         }
     });
+}
+
+/// How one real-thread iteration of a body ended.
+pub(crate) enum Iteration {
+    /// The body returned or panicked: the first panic of any of its threads, if one did.
+    Finished(Option<PanicRecord>),
+    /// No end within the hang timeout; its threads are abandoned. A thread that panicked
+    /// first is the likely cause.
+    Hung(Option<PanicRecord>),
+}
+
+/// Runs `body` once in a fresh thread entered into the Std engine (`after` runs on that
+/// thread when the body is done) and waits at most `hang_timeout`: a real thread cannot be
+/// interrupted, so a body that blocks forever is abandoned, never waited for. `Err` when no
+/// thread can be started.
+pub(crate) fn run_iteration(body: &Body, hang_timeout: Duration, after: fn()) -> std::io::Result<Iteration> {
+    let run = Arc::new(StdRun::default());
+    let (done, finished) = mpsc::channel();
+    let (body, iteration_run) = (body.clone(), run.clone());
+    std::thread::Builder::new().name("lockhound-body".into()).spawn(move || {
+        let _scope = super::enter(Engine::Std);
+        set_current(Some(iteration_run));
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body()));
+        after();
+        let _ = done.send(result.err().map(|p| payload_message(&*p)));
+    })?;
+    Ok(match finished.recv_timeout(hang_timeout) {
+        Ok(None) => Iteration::Finished(run.first_panic()),
+        Ok(Some(message)) => {
+            Iteration::Finished(Some(run.first_panic().unwrap_or(PanicRecord { message, location: None })))
+        }
+        Err(_) => Iteration::Hung(run.first_panic()),
+    })
 }

@@ -10,12 +10,9 @@ use super::stats::Durations;
 use super::watchdog::Watchdog;
 use super::{registry, Mode};
 use crate::explore::Body;
-use crate::rt::panic::payload_message;
-use crate::rt::std_run::{self, StdRun};
-use crate::rt::{self, Engine};
+use crate::rt::std_run::{self, Iteration};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 /// How a session runs.
@@ -82,26 +79,13 @@ pub fn track(body: &Body, options: TrackOptions) -> TrackReport {
     build(epoch, &options, iterations, hung, panic, episodes, started)
 }
 
-/// One iteration, in a fresh thread entered into the Std engine exactly as the stress
-/// engine does. `Err` when it hung.
+/// One iteration on real threads, as the stress engine runs it, with this thread's tracking
+/// statistics flushed when the body is done. `Err` when it hung.
 fn run_once(body: &Body, hang_timeout: Duration) -> Result<Option<String>, ()> {
-    let run = Arc::new(StdRun::default());
-    let (done, finished) = mpsc::channel();
-    let (body, iteration_run) = (body.clone(), run.clone());
-    let spawned = std::thread::Builder::new().name("lockhound-body".into()).spawn(move || {
-        let _scope = rt::enter(Engine::Std);
-        std_run::set_current(Some(iteration_run));
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body()));
-        registry::flush_thread();
-        let _ = done.send(result.err().map(|p| payload_message(&*p)));
-    });
-    if let Err(e) = spawned {
-        return Ok(Some(format!("cannot start a thread: {e}")));
-    }
-    match finished.recv_timeout(hang_timeout) {
-        Ok(None) => Ok(run.first_panic().map(|r| r.message)),
-        Ok(Some(message)) => Ok(Some(run.first_panic().map_or(message, |r| r.message))),
-        Err(_) => Err(()),
+    match std_run::run_iteration(body, hang_timeout, registry::flush_thread) {
+        Err(e) => Ok(Some(format!("cannot start a thread: {e}"))),
+        Ok(Iteration::Finished(panic)) => Ok(panic.map(|r| r.message)),
+        Ok(Iteration::Hung(_)) => Err(()),
     }
 }
 
