@@ -64,6 +64,10 @@ pub struct RunArgs {
     /// Depth of shuttle-pct.
     #[arg(long = "pct-depth", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..64))]
     pub pct_depth: u64,
+    /// Threads exploring at once (default: the number of cores). The result depends on the
+    /// seed and the job count, not on thread timing.
+    #[arg(long, value_name = "N", value_parser = parse_jobs)]
+    pub jobs: Option<usize>,
     /// Report the failing schedule as found, without shrinking it first.
     #[arg(long = "no-minimize")]
     pub no_minimize: bool,
@@ -149,5 +153,14 @@ pub fn parse_bound(s: &str) -> Result<PreemptionBound, String> {
             .parse()
             .map(|n| PreemptionBound(Some(n)))
             .map_err(|_| format!("'{s}' is not a number or 'none'")),
+    }
+}
+
+/// A job count: 1 to 256 threads.
+pub fn parse_jobs(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n @ 1..=256) => Ok(n),
+        Ok(_) => Err(format!("'{s}' is out of range: 1 to 256 jobs")),
+        Err(_) => Err(format!("'{s}' is not a number")),
     }
 }

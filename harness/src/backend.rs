@@ -112,6 +112,17 @@ pub struct RunConfig {
     pub hang_timeout: Duration,
     /// Shrink a failing shuttle schedule before reporting it.
     pub minimize: bool,
+    /// Threads exploring at once: shuttle seeds and portfolio members run side by side, and
+    /// the first finding stops the others. The outcome is the same for a given seed and job
+    /// count however the threads are scheduled (see `explore::race`).
+    pub jobs: usize,
+}
+
+impl RunConfig {
+    /// The cores this machine offers: the command line's default job count.
+    pub fn available_jobs() -> usize {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    }
 }
 
 impl Default for RunConfig {
@@ -125,6 +136,7 @@ impl Default for RunConfig {
             max_steps: 100_000,
             hang_timeout: Duration::from_secs(3),
             minimize: true,
+            jobs: 1,
         }
     }
 }

@@ -29,8 +29,10 @@ pub fn check<F: Fn() + Send + Sync + 'static>(body: F) {
 /// A configured check. Environment variables, read by [`Check::from_env`]:
 /// `LOCKHOUND_BACKEND` (auto, loom, shuttle-random, shuttle-pct, shuttle-dfs, stress),
 /// `LOCKHOUND_ITERATIONS`, `LOCKHOUND_TIME_LIMIT` (seconds), `LOCKHOUND_SEED`,
-/// `LOCKHOUND_PREEMPTION_BOUND` (a number, or `none`), and `LOCKHOUND_REPLAY` (a schedule
-/// printed by an earlier failure, replayed instead of exploring).
+/// `LOCKHOUND_PREEMPTION_BOUND` (a number, or `none`), `LOCKHOUND_JOBS` (threads exploring
+/// at once; 1 by default, since test harnesses already run tests in parallel), and
+/// `LOCKHOUND_REPLAY` (a schedule printed by an earlier failure, replayed instead of
+/// exploring).
 #[derive(Clone, Debug, Default)]
 pub struct Check {
     pub config: RunConfig,
@@ -75,6 +77,10 @@ impl Check {
                 n => Some(n.parse().map_err(|_| format!("{k}: '{v}' is not a number or 'none'"))?),
             };
         }
+        if let Some((k, v)) = parse("LOCKHOUND_JOBS") {
+            check.config.jobs =
+                usize::try_from(positive(&k, &v)?).map_err(|_| format!("{k}: '{v}' is too large"))?;
+        }
         if let Some((k, v)) = parse("LOCKHOUND_REPLAY") {
             check.replay = Some(v.parse().map_err(|e| format!("{k}: {e}"))?);
         }
@@ -103,6 +109,13 @@ impl Check {
 
     pub fn preemption_bound(mut self, bound: Option<usize>) -> Self {
         self.config.loom.preemption_bound = bound;
+        self
+    }
+
+    /// Threads exploring at once (at least 1). The outcome depends on the seed and the job
+    /// count, never on how the threads happen to be scheduled.
+    pub fn jobs(mut self, jobs: usize) -> Self {
+        self.config.jobs = jobs.max(1);
         self
     }
 

@@ -106,6 +106,10 @@ pub struct RunReport {
     pub executions: u64,
     #[serde(serialize_with = "as_millis")]
     pub elapsed: Duration,
+    /// Time the exploration took: to the first finding (every lane stopped), or to the end of
+    /// the budget; `elapsed` less minimization and the recording of the trace.
+    #[serde(serialize_with = "as_millis")]
+    pub search_elapsed: Duration,
     /// Some engine of the run explored every schedule within its bounds and found nothing.
     pub exhaustive: bool,
     /// The preemption bound of loom's exhaustive search, when loom ran.

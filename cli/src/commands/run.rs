@@ -19,6 +19,7 @@ pub fn run(args: RunArgs) -> Result<Outcome, UsageError> {
         loom: LoomOptions { preemption_bound: args.preemption_bound.0, ..LoomOptions::default() },
         pct_depth: args.pct_depth as usize,
         minimize: !args.no_minimize,
+        jobs: args.jobs.unwrap_or_else(RunConfig::available_jobs),
         ..RunConfig::default()
     };
 

@@ -2,7 +2,7 @@
 //! and data-race checks. A failure's schedule is loom's own exploration path, taken from
 //! loom's checkpoint file, which loom writes before every execution when asked to.
 
-use super::{finding_from_panic, Body, EngineRun, ReplayOutcome};
+use super::{finding_from_panic, Body, EngineRun, ReplayOutcome, Seat};
 use crate::backend::{Backend, Budget, RunConfig};
 use crate::rt::{self, panic, Engine};
 use crate::schedule::{LoomPath, Schedule};
@@ -58,24 +58,49 @@ fn path_of_execution(body: &Body, config: &RunConfig, bound: Option<usize>, n: u
     let mut b = builder(config, bound, n.saturating_add(1), Duration::from_secs(3600));
     b.checkpoint_interval = n_usize;
     b.checkpoint_file = Some(checkpoint.0.clone());
-    let (_, result) = check(b, body);
-    result.err()?;
+    check(b, body, None).result.err()?;
     std::fs::read_to_string(&checkpoint.0).ok().map(|json| LoomPath { json })
 }
 
-/// Runs loom's builder on `body`, counting executions; `Err` carries the panic payload.
-fn check(b: ::loom::model::Builder, body: &Body) -> (u64, Result<(), Box<dyn std::any::Any + Send>>) {
+/// The payload that ends a loom search another lane has made pointless (loom has no other
+/// way to stop from outside): raised before the execution creates anything.
+struct Cancelled;
+
+/// Asked before each execution, by its number in this search (from 1).
+type MayStart = Box<dyn Fn(u64) -> bool + Send + Sync>;
+
+/// What one loom search did.
+struct Search {
+    /// Executions run to the end or to a failure.
+    executions: u64,
+    /// `Err` carries the failing execution's panic payload.
+    result: Result<(), Box<dyn std::any::Any + Send>>,
+    /// `may_start` stopped the search.
+    cancelled: bool,
+}
+
+/// Runs loom's builder on `body`, counting executions.
+fn check(b: ::loom::model::Builder, body: &Body, may_start: Option<MayStart>) -> Search {
     let count = Arc::new(AtomicU64::new(0));
     let _scope = rt::enter(Engine::Loom);
     let (body, counter) = (body.clone(), count.clone());
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         b.check(move || {
             panic::clear();
-            counter.fetch_add(1, Ordering::Relaxed);
+            let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
+            if may_start.as_ref().is_some_and(|may_start| !may_start(n)) {
+                std::panic::resume_unwind(Box::new(Cancelled));
+            }
             body()
         })
     }));
-    (count.load(Ordering::Relaxed), result)
+    let executions = count.load(Ordering::Relaxed);
+    match result {
+        Err(payload) if payload.is::<Cancelled>() => {
+            Search { executions: executions - 1, result: Ok(()), cancelled: true }
+        }
+        result => Search { executions, result, cancelled: false },
+    }
 }
 
 /// The preemption bounds to search, in order: iterative preemption bounding, so that the
@@ -88,7 +113,7 @@ fn bounds(limit: Option<usize>) -> Vec<Option<usize>> {
     }
 }
 
-pub(super) fn explore(body: &Body, config: &RunConfig, budget: Budget) -> EngineRun {
+pub(super) fn explore(body: &Body, config: &RunConfig, budget: Budget, seat: &Seat) -> EngineRun {
     let start = Instant::now();
     let mut executions = 0;
     let mut exhaustive = false;
@@ -100,22 +125,36 @@ pub(super) fn explore(body: &Body, config: &RunConfig, budget: Budget) -> Engine
             exhaustive = false;
             break;
         }
-        let (ran, result) = check(builder(config, bound, left, time_left), body);
+        let may_start: Option<MayStart> = seat.clock.is_some().then(|| {
+            let (seat, before) = (seat.clone(), executions);
+            Box::new(move |n| seat.may_start(before + n)) as MayStart
+        });
+        let Search { executions: ran, result, cancelled } =
+            check(builder(config, bound, left, time_left), body, may_start);
         executions += ran;
         if let Err(payload) = result {
             // Take the finding's panic record before the second search overwrites it.
             let mut found = finding_from_panic(Backend::Loom, payload, executions, start.elapsed(), None);
-            found.schedule = path_of_execution(body, config, bound, ran).map(Schedule::Loom);
+            seat.post(executions);
+            // Capturing the path re-runs the search: not worth it for a finding another lane
+            // has already beaten.
+            if seat.leads(executions) {
+                found.schedule = path_of_execution(body, config, bound, ran).map(Schedule::Loom);
+            }
             // Every schedule with fewer preemptions passed in the rounds before.
             found.preemptions = bound;
             finding = Some(found);
             break;
         }
-        // loom stopped on its own (neither budget ran out): it explored every schedule.
-        exhaustive = ran < left && start.elapsed() < budget.time;
+        // loom stopped on its own (neither budget ran out, no other lane settled the run): it
+        // explored every schedule.
+        exhaustive = ran < left && start.elapsed() < budget.time && !cancelled;
         if !exhaustive {
             break;
         }
+    }
+    if exhaustive {
+        seat.post(executions);
     }
     EngineRun { backend: Backend::Loom, executions, elapsed: start.elapsed(), exhaustive, finding }
 }
@@ -138,7 +177,7 @@ pub(super) fn replay(body: &Body, path: &LoomPath, config: &RunConfig) -> Replay
     b.checkpoint_file = Some(checkpoint.0.clone());
     // loom reads the path with `unwrap`: a path that is not loom's is a panic before any
     // execution started.
-    let (executions, result) = check(b, body);
+    let Search { executions, result, .. } = check(b, body, None);
     match result {
         Ok(()) => ReplayOutcome::Passed,
         Err(_) if executions == 0 => {

@@ -4,6 +4,8 @@
 mod auto;
 mod loom;
 mod minimize;
+mod parallel;
+mod race;
 mod shuttle;
 mod stress;
 
@@ -46,37 +48,94 @@ pub fn run(body: &Body, config: &RunConfig) -> RunReport {
     let start = Instant::now();
     let runs = match config.backend {
         Backend::Auto => auto::explore(body, config),
-        backend => vec![explore_with(backend, body, config, config.budget)],
+        backend if config.jobs > 1 && parallel::splits(backend) => {
+            parallel::explore(body, config, parallel::seeds_of(backend, config))
+        }
+        backend => vec![explore_with(backend, body, config, config.budget, &Seat::alone(config))],
     };
+    let search_elapsed = start.elapsed();
     let loom_ran = runs.iter().any(|r| r.backend == Backend::Loom);
+    let executions = runs.iter().map(|r| r.executions).sum();
+    let exhaustive = runs.iter().any(|r| r.exhaustive && r.finding.is_none());
+    let attempts = runs.iter().map(EngineRun::attempt).collect();
+    let finding = runs.into_iter().find_map(|r| r.finding).map(|mut finding| {
+        if config.minimize {
+            minimize::minimize(body, &mut finding, config);
+        }
+        if let Some(schedule) = finding.schedule.clone() {
+            finding.trace = Some(replay_traced(body, &schedule, config).1);
+        }
+        finding
+    });
     RunReport {
         backend: config.backend,
-        executions: runs.iter().map(|r| r.executions).sum(),
+        executions,
         elapsed: start.elapsed(),
-        exhaustive: runs.iter().any(|r| r.exhaustive && r.finding.is_none()),
+        search_elapsed,
+        exhaustive,
         preemption_bound: if loom_ran { config.loom.preemption_bound } else { None },
-        attempts: runs.iter().map(EngineRun::attempt).collect(),
-        finding: runs.into_iter().find_map(|r| r.finding).map(|mut finding| {
-            if config.minimize {
-                minimize::minimize(body, &mut finding, config);
-            }
-            if let Some(schedule) = finding.schedule.clone() {
-                finding.trace = Some(replay_traced(body, &schedule, config).1);
-            }
-            finding
-        }),
+        attempts,
+        finding,
     }
 }
 
-fn explore_with(backend: Backend, body: &Body, config: &RunConfig, budget: Budget) -> EngineRun {
+/// Where an engine runs: alone, or as one lane of a parallel run.
+#[derive(Clone, Debug)]
+struct Seat {
+    /// The seed of the engine's randomized strategy.
+    seed: u64,
+    /// The lane's virtual clock, in a parallel run.
+    clock: Option<race::Clock>,
+}
+
+impl Seat {
+    fn alone(config: &RunConfig) -> Seat {
+        Seat { seed: config.seed, clock: None }
+    }
+
+    /// Whether the engine's execution number `n` (from 1) is worth starting.
+    fn may_start(&self, n: u64) -> bool {
+        self.clock.as_ref().is_none_or(|clock| clock.may_start(n))
+    }
+
+    /// Posts a finding or a proof at the end of execution number `n`, in a parallel run.
+    fn post(&self, n: u64) {
+        if let Some(clock) = &self.clock {
+            clock.post(n);
+        }
+    }
+
+    /// Whether an event posted at execution number `n` still leads the race (always, alone):
+    /// a finding that no longer does will be dropped, so it need not be dressed up.
+    fn leads(&self, n: u64) -> bool {
+        self.clock.as_ref().is_none_or(|clock| clock.race.winner() == Some(clock.mark(n)))
+    }
+}
+
+fn explore_with(backend: Backend, body: &Body, config: &RunConfig, budget: Budget, seat: &Seat) -> EngineRun {
     match backend {
-        Backend::Loom => loom::explore(body, config, budget),
+        Backend::Loom => loom::explore(body, config, budget, seat),
         Backend::ShuttleRandom | Backend::ShuttlePct | Backend::ShuttleDfs => {
-            shuttle::explore(backend, body, config, budget)
+            shuttle::explore(backend, body, config, budget, seat)
         }
         Backend::Stress => stress::explore(body, config, budget),
         Backend::Auto => unreachable!("auto is a portfolio of the other backends"),
     }
+}
+
+/// Runs `f` with the facade dispatching to the model checker of `backend` on this thread, so
+/// that a facade body can be driven by loom's or shuttle's own entry points and settings
+/// (`loom::model`, `shuttle::check_pct`, a scheduler of your own). Panics inside `f` are
+/// recorded quietly, as in a run. Panics if `backend` is not loom or a shuttle strategy: real
+/// threads need the stress engine's set-up, and `auto` is not one engine.
+pub fn with_engine<R>(backend: Backend, f: impl FnOnce() -> R) -> R {
+    let engine = match backend {
+        Backend::Loom => crate::rt::Engine::Loom,
+        Backend::ShuttleRandom | Backend::ShuttlePct | Backend::ShuttleDfs => crate::rt::Engine::Shuttle,
+        other => panic!("with_engine: {other} is not a model checker; use explore::run"),
+    };
+    let _scope = crate::rt::enter(engine);
+    f()
 }
 
 /// The result of replaying a schedule.

@@ -1,7 +1,7 @@
 //! The shuttle engines: random, PCT and depth-first strategies, each wrapped in lockhound's
 //! recorder so that every failure comes with a lockhound schedule.
 
-use super::{finding_from_panic, Body, EngineRun, ReplayOutcome};
+use super::{finding_from_panic, Body, EngineRun, ReplayOutcome, Seat};
 use crate::backend::{Backend, Budget, RunConfig};
 use crate::rt::{self, panic, Engine};
 use crate::schedule::follow::{Follower, Progress, Recorder, Recording};
@@ -38,13 +38,17 @@ fn run_under<S: Scheduler + 'static>(
     }))
 }
 
-pub(super) fn explore(backend: Backend, body: &Body, config: &RunConfig, budget: Budget) -> EngineRun {
+pub(super) fn explore(
+    backend: Backend,
+    body: &Body,
+    config: &RunConfig,
+    budget: Budget,
+    seat: &Seat,
+) -> EngineRun {
     let unbounded = usize::MAX;
     let inner: Box<dyn Scheduler + Send> = match backend {
-        Backend::ShuttleRandom => Box::new(Random::new(config.seed)),
-        Backend::ShuttlePct => {
-            Box::new(PctScheduler::new_from_seed(config.seed, config.pct_depth, unbounded))
-        }
+        Backend::ShuttleRandom => Box::new(Random::new(seat.seed)),
+        Backend::ShuttlePct => Box::new(PctScheduler::new_from_seed(seat.seed, config.pct_depth, unbounded)),
         Backend::ShuttleDfs => Box::new(DfsScheduler::new(None, false)),
         other => unreachable!("{other} is not a shuttle strategy"),
     };
@@ -55,6 +59,10 @@ pub(super) fn explore(backend: Backend, body: &Body, config: &RunConfig, budget:
         inner,
         max_executions: budget.executions,
         deadline: start + budget.time,
+        may_start: seat.clock.is_some().then(|| {
+            let seat = seat.clone();
+            Box::new(move |n| seat.may_start(n)) as Box<dyn Fn(u64) -> bool>
+        }),
         progress: progress.clone(),
         recording: recording.clone(),
     };
@@ -68,13 +76,11 @@ pub(super) fn explore(backend: Backend, body: &Body, config: &RunConfig, budget:
         finding.steps = Some(recording.steps);
         finding
     });
-    EngineRun {
-        backend,
-        executions,
-        elapsed,
-        exhaustive: finding.is_none() && progress.exhausted.get(),
-        finding,
+    let exhaustive = finding.is_none() && progress.exhausted.get();
+    if finding.is_some() || exhaustive {
+        seat.post(executions);
     }
+    EngineRun { backend, executions, elapsed, exhaustive, finding }
 }
 
 pub(super) fn replay(body: &Body, list: &SwitchList, config: &RunConfig) -> ReplayOutcome {

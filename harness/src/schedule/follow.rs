@@ -76,20 +76,27 @@ pub(crate) struct Recorder<S> {
     pub(crate) inner: S,
     pub(crate) max_executions: u64,
     pub(crate) deadline: Instant,
+    /// Asked before each execution, by its number from 1: in a parallel run, whether another
+    /// lane has already settled the outcome (see `explore::race`).
+    pub(crate) may_start: Option<Box<dyn Fn(u64) -> bool>>,
     pub(crate) progress: Rc<Progress>,
     pub(crate) recording: Rc<RefCell<Recording>>,
 }
 
 impl<S: Scheduler> Scheduler for Recorder<S> {
     fn new_execution(&mut self) -> Option<ShuttleSchedule> {
-        if self.progress.executions.get() >= self.max_executions || Instant::now() >= self.deadline {
+        let next = self.progress.executions.get() + 1;
+        if next > self.max_executions || Instant::now() >= self.deadline {
+            return None;
+        }
+        if self.may_start.as_ref().is_some_and(|may_start| !may_start(next)) {
             return None;
         }
         let Some(schedule) = self.inner.new_execution() else {
             self.progress.exhausted.set(true);
             return None;
         };
-        self.progress.executions.set(self.progress.executions.get() + 1);
+        self.progress.executions.set(next);
         *self.recording.borrow_mut() = Recording::default();
         Some(schedule)
     }

@@ -1,0 +1,94 @@
+//! Parallel exploration (`jobs`): lanes run side by side, the first finding or proof stops
+//! the others, and the outcome depends on the seed and the job count only.
+
+use lockhound::sync::atomic::{AtomicUsize, Ordering};
+use lockhound::sync::{Arc, Mutex};
+use lockhound::{thread, Backend, Check, RunReport};
+
+/// Fails only when the main thread looks exactly halfway through the other thread's ten
+/// increments: a bug each seed finds after a different number of executions, so lanes race.
+fn halfway() {
+    let n = Arc::new(Mutex::new(0));
+    let m = n.clone();
+    let t = thread::spawn(move || {
+        for _ in 0..10 {
+            *m.lock().unwrap() += 1;
+        }
+    });
+    thread::yield_now();
+    let seen = *n.lock().unwrap();
+    t.join().unwrap();
+    assert_ne!(seen, 5, "looked halfway");
+}
+
+/// Correct, with a small state space that loom proves quickly.
+fn locked_update() {
+    let n = Arc::new(AtomicUsize::new(0));
+    let m = n.clone();
+    let t = thread::spawn(move || {
+        m.fetch_add(1, Ordering::SeqCst);
+    });
+    n.fetch_add(1, Ordering::SeqCst);
+    t.join().unwrap();
+    assert_eq!(n.load(Ordering::SeqCst), 2);
+}
+
+/// What must not change from one run to the next.
+fn outcome(report: &RunReport) -> (String, Option<String>, u64, String) {
+    let finding = report.finding.as_ref().expect("the bug is found");
+    (
+        finding.backend.to_string(),
+        finding.schedule.as_ref().map(ToString::to_string),
+        finding.executions,
+        finding.message.clone(),
+    )
+}
+
+#[test]
+fn two_jobs_give_the_same_finding_on_every_run() {
+    for backend in [Backend::ShuttleRandom, Backend::ShuttlePct, Backend::Auto] {
+        for seed in 0..3 {
+            let check = Check::new().backend(backend).seed(seed).jobs(2);
+            let first = outcome(&check.explore(halfway));
+            assert!(first.3.contains("looked halfway"), "{backend}: {}", first.3);
+            for _ in 0..8 {
+                assert_eq!(outcome(&check.explore(halfway)), first, "{backend} seed {seed}");
+            }
+        }
+    }
+}
+
+#[test]
+fn one_job_explores_what_a_sequential_run_always_did() {
+    // Lane 0 keeps the run's seed: with one job nothing about a run changes.
+    for backend in [Backend::ShuttleRandom, Backend::ShuttlePct] {
+        let sequential = Check::new().backend(backend).seed(4);
+        assert_eq!(
+            outcome(&sequential.clone().jobs(1).explore(halfway)),
+            outcome(&sequential.explore(halfway))
+        );
+    }
+}
+
+#[test]
+fn lanes_share_the_execution_budget() {
+    for jobs in [1, 2, 3] {
+        let report =
+            Check::new().backend(Backend::ShuttleRandom).iterations(1_001).jobs(jobs).explore(locked_update);
+        assert!(report.passed());
+        assert_eq!(report.executions, 1_001, "{jobs} jobs");
+        assert_eq!(report.attempts.len(), jobs, "one attempt per lane");
+    }
+}
+
+#[test]
+fn a_loom_proof_stops_the_shuttle_lanes() {
+    let report = Check::new().backend(Backend::Auto).iterations(100_000).jobs(2).explore(locked_update);
+    assert!(report.passed(), "{:?}", report.finding);
+    assert!(report.exhaustive, "loom proved the body within its bound");
+    let shuttle: u64 =
+        report.attempts.iter().filter(|a| a.backend != Backend::Loom).map(|a| a.executions).sum();
+    // The shuttle members' shares are 30,000 executions; they stop once their virtual time
+    // passes loom's proof, which takes a handful of loom executions.
+    assert!(shuttle < 1_000, "shuttle ran {shuttle} executions after loom's proof");
+}
