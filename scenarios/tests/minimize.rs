@@ -35,3 +35,30 @@ fn minimized_schedules_fail_for_the_same_reason_and_are_no_larger() {
         }
     }
 }
+
+/// Minimized shuttle schedules count preemptions as loom does: no more than the bound of the
+/// round of loom's iterative bounding that first fails (the fewest any failing schedule has).
+/// A switch made where the running thread blocks anyway (a join) is not a preemption, and
+/// minimization moves a preemption there when the failure allows it.
+#[test]
+fn minimized_schedules_need_no_more_preemptions_than_loom_finds_necessary() {
+    for scenario in catalog() {
+        let Some(buggy) = scenario.variant("buggy") else { continue };
+        let Some(loom) = Check::new().backend(Backend::Loom).explore(buggy.body).finding else { continue };
+        let fewest = loom.preemptions.expect("loom states the bound that found it");
+        for seed in 0..4 {
+            let report = Check::new().backend(Backend::ShuttlePct).seed(seed).explore(buggy.body);
+            let finding = report.finding.expect("found");
+            if finding.kind != loom.kind {
+                continue; // a data race for loom is another failure for shuttle
+            }
+            assert!(
+                finding.preemptions.unwrap() <= fewest,
+                "{} seed {seed}: {} preemptions in {}, loom needed {fewest}",
+                scenario.name,
+                finding.preemptions.unwrap(),
+                finding.schedule.unwrap()
+            );
+        }
+    }
+}

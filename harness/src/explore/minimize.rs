@@ -1,16 +1,21 @@
 //! Shrinks a failing shuttle schedule while the same failure still reproduces: first drop
-//! preemptions, then the other departures from the default policy, each time keeping the
-//! schedule the replay really followed. Fewer switches mean fewer steps, too.
+//! preemptions (or let the switch before one go straight to its target), then delay the ones left to a later step of the same thread where it blocks
+//! anyway (the same switch, no longer a preemption: a thread that spawns and then joins need
+//! not be preempted at the spawn to let the second child run first), then drop the other
+//! departures from the default policy, each time keeping the schedule the replay really
+//! followed. Fewer switches mean fewer steps, too.
 
 use super::shuttle::replay_recorded;
 use super::{Body, ReplayOutcome};
 use crate::backend::RunConfig;
 use crate::finding::{Finding, Shrink};
-use crate::schedule::{Schedule, SwitchList};
+use crate::schedule::{Schedule, Switch, SwitchList};
 use std::time::{Duration, Instant};
 
 /// Replays allowed for one minimization: it must never cost more than the search.
 const MAX_REPLAYS: usize = 500;
+/// How many later steps of its thread a preemption is tried at.
+const MAX_DELAY: usize = 8;
 const MAX_TIME: Duration = Duration::from_secs(10);
 
 /// Whether `candidate` is the same failure as `original`: the same kind raised at the same
@@ -30,27 +35,62 @@ pub(super) fn minimize(body: &Body, finding: &mut Finding, config: &RunConfig) {
     let before_preemptions = start_list.preemptions();
     let mut best = (start_list, before_steps, finding.clone());
     let mut replays = 0;
-    // Preemptions first: they are what a reader has to understand.
-    for preemptive_pass in [true, false] {
-        let mut changed = true;
-        while changed {
-            changed = false;
-            let mut i = best.0.switches.len();
-            while i > 0 {
-                i -= 1;
-                if replays >= MAX_REPLAYS || started.elapsed() > MAX_TIME {
-                    break;
-                }
-                if best.0.switches.get(i).is_none_or(|s| s.preemptive != preemptive_pass) {
-                    continue;
-                }
-                let mut candidate = best.0.clone();
-                candidate.switches.remove(i);
-                replays += 1;
-                if let (ReplayOutcome::Failed(f), actual, steps) = replay_recorded(body, &candidate, config) {
-                    if same_failure(finding, &f) && smaller(&actual, steps, &best.0, best.1) {
-                        best = (actual, steps, f);
+    let out_of_budget = |replays: usize| replays >= MAX_REPLAYS || started.elapsed() > MAX_TIME;
+    // Replays `candidate`; keeps it if it fails the same way with a smaller schedule.
+    let try_candidate = |candidate: &SwitchList, best: &mut (SwitchList, usize, Finding), replays: &mut usize| {
+        *replays += 1;
+        if let (ReplayOutcome::Failed(f), actual, steps) = replay_recorded(body, candidate, config) {
+            if same_failure(finding, &f) && smaller(&actual, steps, &best.0, best.1) {
+                *best = (actual, steps, f);
+                return true;
+            }
+        }
+        false
+    };
+    // Preemptions first: they are what a reader has to understand. Each pass can open the
+    // way for another (dropping a switch frees the step a preemption can be delayed to), so
+    // the passes repeat until none changes the schedule.
+    let mut progress = true;
+    while progress && !out_of_budget(replays) {
+        progress = false;
+        for pass in [Pass::DropPreemptions, Pass::DelayPreemptions, Pass::DropOthers] {
+            let mut changed = true;
+            while changed {
+                changed = false;
+                let mut i = best.0.switches.len();
+                while i > 0 {
+                    i -= 1;
+                    if out_of_budget(replays) {
+                        break;
+                    }
+                    let Some(&switch) = best.0.switches.get(i) else { continue };
+                    if switch.preemptive != (pass != Pass::DropOthers) {
+                        continue;
+                    }
+                    let improved = match pass {
+                        Pass::DelayPreemptions => (1..=MAX_DELAY).any(|delay| {
+                            let candidate = delayed(&best.0, i, delay);
+                            // Once the thread blocks instead of being preempted, a later switch
+                            // back to it cannot happen: try sending that one elsewhere.
+                            let mut candidates = vec![candidate.clone()];
+                            candidates.extend(redirected(&candidate, i, switch.thread));
+                            candidates
+                                .iter()
+                                .any(|c| !out_of_budget(replays) && try_candidate(c, &mut best, &mut replays))
+                        }),
+                        _ => {
+                            let mut candidate = best.0.clone();
+                            candidate.switches.remove(i);
+                            try_candidate(&candidate, &mut best, &mut replays)
+                                || (pass == Pass::DropPreemptions
+                                    && retargeted(&candidate, i, switch).is_some_and(|c| {
+                                        try_candidate(&c, &mut best, &mut replays)
+                                    }))
+                        }
+                    };
+                    if improved {
                         changed = true;
+                        progress = true;
                         i = i.min(best.0.switches.len());
                     }
                 }
@@ -64,6 +104,54 @@ pub(super) fn minimize(body: &Body, finding: &mut Finding, config: &RunConfig) {
     finding.steps = Some(steps);
     finding.preemptions = Some(list.preemptions());
     finding.schedule = Some(Schedule::Shuttle(list));
+}
+
+/// `list` with its switch `i` made `delay` steps later (its thread's switch already planned
+/// there, if any, gives way), as a non-preemptive switch.
+fn delayed(list: &SwitchList, i: usize, delay: usize) -> SwitchList {
+    let mut candidate = list.clone();
+    let moved = &mut candidate.switches[i];
+    moved.step += delay;
+    moved.preemptive = false;
+    let moved = *moved;
+    let mut index = 0;
+    candidate.switches.retain(|s| {
+        index += 1;
+        index - 1 == i || (s.thread, s.step) != (moved.thread, moved.step)
+    });
+    candidate
+}
+
+/// Variants of `list` where one switch after index `i` that went to `thread` goes to another
+/// thread instead.
+fn redirected(list: &SwitchList, i: usize, thread: usize) -> impl Iterator<Item = SwitchList> + '_ {
+    let threads = list.switches.iter().flat_map(|s| [s.thread, s.to]).max().unwrap_or(0);
+    (i + 1..list.switches.len()).filter(move |&j| list.switches[j].to == thread).flat_map(move |j| {
+        (0..=threads).filter(move |&t| t != thread && t != list.switches[j].thread).map(move |t| {
+            let mut candidate = list.clone();
+            candidate.switches[j].to = t;
+            candidate
+        })
+    })
+}
+
+/// `without` (a list whose preemption `removed`, at index `i`, was dropped) with the
+/// non-preemptive switch that ran `removed`'s thread going straight to its target instead: a
+/// thread switched to only to be preempted a few steps later (t0@5~t3,t3@2>t2 becomes
+/// t0@5~t2).
+fn retargeted(without: &SwitchList, i: usize, removed: Switch) -> Option<SwitchList> {
+    let j = without.switches[..i].iter().rposition(|s| !s.preemptive && s.to == removed.thread)?;
+    let mut candidate = without.clone();
+    candidate.switches[j].to = removed.to;
+    Some(candidate)
+}
+
+/// The passes of minimization, in order.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    DropPreemptions,
+    DelayPreemptions,
+    DropOthers,
 }
 
 fn smaller(a: &SwitchList, a_steps: usize, b: &SwitchList, b_steps: usize) -> bool {
