@@ -1,16 +1,16 @@
-//! What the facade costs, and how fast each engine finds the catalog's bugs.
+//! What the facade costs, and what a second job buys.
 //!
 //! Part 1 (criterion): executions per second of one body run through lockhound's facade and
 //! engines, against the same body written directly against shuttle and loom. The three
 //! bodies are one source text, expanded by a macro with different `sync`/`thread` modules.
-//! Part 2: for each buggy variant and backend, the executions and time to the first finding
-//! (seeds 0..5, medians). Both end in a table of ratios against the baselines of this run.
+//! Part 2 (criterion): one search on 1 job against 2. Both end in a table of ratios against
+//! the baselines of this run. Time to find each bug is the `find` bench.
 //!
 //! `cargo bench -p lockhound-scenarios --bench facade`
 
 use criterion::{BenchmarkId, Criterion};
 use lockhound::{Backend, Check};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Two threads hand a counter through a mutex and a flag through an atomic, then check both.
 macro_rules! handoff_body {
@@ -81,10 +81,10 @@ fn facade_overhead(c: &mut Criterion) {
     group.finish();
 }
 
-/// Mean time per iteration criterion measured for `executions/<engine>/<form>`.
-fn criterion_mean(engine: &str, form: &str) -> Option<f64> {
+/// Mean time per iteration criterion measured for `<group>/<function>/<parameter>`.
+fn criterion_mean(group: &str, function: &str, parameter: &str) -> Option<f64> {
     let dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "../target".into());
-    let path = format!("{dir}/criterion/executions/{engine}/{form}/new/estimates.json");
+    let path = format!("{dir}/criterion/{group}/{function}/{parameter}/new/estimates.json");
     let text = std::fs::read_to_string(path).ok()?;
     let doc: serde_json::Value = serde_json::from_str(&text).ok()?;
     doc["mean"]["point_estimate"].as_f64()
@@ -103,39 +103,24 @@ fn loom_executions_of_the_body() -> (u64, u64) {
     (direct, facade)
 }
 
-fn time_to_find() {
-    println!("\n## Executions and time to the first finding (median of seeds 0..5)\n");
-    println!("| scenario | backend | executions | time (ms) |");
-    println!("|---|---|---|---|");
-    let backends = [Backend::Auto, Backend::ShuttlePct, Backend::ShuttleRandom, Backend::Loom];
-    for scenario in lockhound_scenarios::catalog() {
-        let Some(buggy) = scenario.variant("buggy") else { continue };
-        for backend in backends {
-            // loom's search is deterministic: one seed says it all.
-            let seeds = if backend == Backend::Loom { 1 } else { 5 };
-            let mut runs: Vec<(u64, f64)> = (0..seeds)
-                .filter_map(|seed| {
-                    let check = Check::new().backend(backend).seed(seed).time_limit(Duration::from_secs(60));
-                    let start = Instant::now();
-                    let report = check.explore(buggy.body);
-                    let ms = start.elapsed().as_secs_f64() * 1000.0;
-                    report.finding.map(|_| (report.executions, ms))
-                })
-                .collect();
-            if runs.is_empty() {
-                println!("| {} | {backend} | not found | - |", scenario.name);
-                continue;
-            }
-            runs.sort_by(|a, b| a.1.total_cmp(&b.1));
-            let (executions, ms) = runs[runs.len() / 2];
-            println!("| {} | {backend} | {executions} | {ms:.2} |", scenario.name);
-        }
+/// The same search split over 1 and 2 jobs: criterion's time per iteration, 1 job against 2,
+/// is the scaling (the `find` bench prints it per catalog scenario).
+fn jobs_scaling(c: &mut Criterion) {
+    let mut group = c.benchmark_group("jobs");
+    group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(5));
+    for jobs in [1, 2] {
+        group.bench_function(BenchmarkId::new("shuttle-pct-4000", jobs), |b| {
+            let check = Check::new().backend(Backend::ShuttlePct).iterations(4_000).jobs(jobs);
+            b.iter(|| assert!(check.explore(through_facade).passed()))
+        });
     }
+    group.finish();
 }
 
 fn main() {
     let mut criterion = Criterion::default().configure_from_args();
     facade_overhead(&mut criterion);
+    jobs_scaling(&mut criterion);
     criterion.final_summary();
 
     println!("\n## Facade overhead (same body, same engine, this run)\n");
@@ -146,7 +131,7 @@ fn main() {
     for (engine, direct_n, facade_n) in
         [("shuttle-random", shuttle, shuttle), ("loom", loom_direct as f64, loom_facade as f64)]
     {
-        match (criterion_mean(engine, "direct"), criterion_mean(engine, "facade")) {
+        match (criterion_mean("executions", engine, "direct"), criterion_mean("executions", engine, "facade")) {
             (Some(direct), Some(facade)) => {
                 let (d, f) = (direct / direct_n / 1000.0, facade / facade_n / 1000.0);
                 println!("| {engine} | {d:.2} | {f:.2} | {:.2}x |", f / d)
@@ -154,5 +139,14 @@ fn main() {
             _ => println!("| {engine} | (no criterion estimates found) | | |"),
         }
     }
-    time_to_find();
+    println!("\n## Jobs (shuttle-pct, 4,000 executions of the same body, this run)\n");
+    match (criterion_mean("jobs", "shuttle-pct-4000", "1"), criterion_mean("jobs", "shuttle-pct-4000", "2")) {
+        (Some(one), Some(two)) => println!(
+            "1 job: {:.1} ms, 2 jobs: {:.1} ms: {:.2}x the executions per second",
+            one / 1e6,
+            two / 1e6,
+            one / two
+        ),
+        _ => println!("(no criterion estimates found)"),
+    }
 }

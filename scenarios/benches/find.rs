@@ -1,0 +1,202 @@
+//! How fast lockhound finds each catalog bug, against the plain ways a user would test the same
+//! body, and how exploration scales with jobs. Prints markdown tables (docs/performance.md).
+//!
+//! `cargo bench -p lockhound-scenarios --bench find` (add `2>/dev/null` to hide shuttle's own
+//! failure printouts; `-- --quick` runs 3 seeds instead of 7)
+//!
+//! Every contender runs the same scenario body (written against `lockhound::sync`), in this
+//! process, one after another for each seed, so the ratios compare runs made side by side:
+//! - lockhound: `explore::run` with the command line's defaults (`auto`, one job per core),
+//!   timed to the report (search plus the trace of the finding; minimization, which a user
+//!   can skip with --no-minimize, is timed apart);
+//! - `loom::model` with loom's default settings (no preemption bound), capped at 60 s;
+//! - shuttle's `check_random` and `check_pct` (depth 3), seeded (the seeded forms of the same
+//!   functions), capped at 100,000 executions or 10 s;
+//! - real-thread stress: the body in a loop on real threads (lockhound's stress engine, the
+//!   plain loop plus a hang detector), capped at 10 s.
+
+use lockhound::scenario::Expect;
+use lockhound::{explore, Backend, Body, Budget, RunConfig};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What one contender did on one seed: executions and wall time to the first finding, or
+/// `None` if it found nothing within its cap.
+type Outcome = Option<(u64, Duration)>;
+
+const LOOM_CAP: Duration = Duration::from_secs(60);
+const SHUTTLE_CAP: Duration = Duration::from_secs(10);
+const SHUTTLE_EXECUTIONS: usize = 100_000;
+
+fn lockhound_default(body: &Body, seed: u64, minimize: bool) -> Outcome {
+    let config = RunConfig { seed, minimize, jobs: RunConfig::available_jobs(), ..RunConfig::default() };
+    let start = Instant::now();
+    let report = explore::run(body, &config);
+    let elapsed = start.elapsed();
+    report.finding.map(|_| (report.executions, elapsed))
+}
+
+/// Runs `search` (which panics on the first failing execution) under `backend`'s facade
+/// engine, counting the executions it starts.
+fn until_panic(backend: Backend, body: &Body, search: impl FnOnce(Arc<dyn Fn() + Send + Sync>)) -> Outcome {
+    let executions = Arc::new(AtomicU64::new(0));
+    let (counter, body) = (executions.clone(), body.clone());
+    let counted: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
+        counter.fetch_add(1, Ordering::Relaxed);
+        body()
+    });
+    let start = Instant::now();
+    let failed =
+        explore::with_engine(backend, || catch_unwind(AssertUnwindSafe(|| search(counted))).is_err());
+    let elapsed = start.elapsed();
+    failed.then(|| (executions.load(Ordering::Relaxed), elapsed))
+}
+
+fn plain_loom(body: &Body) -> Outcome {
+    until_panic(Backend::Loom, body, |f| {
+        let mut builder = loom::model::Builder::new();
+        builder.max_duration = Some(LOOM_CAP);
+        builder.check(move || f())
+    })
+}
+
+fn shuttle_config() -> shuttle::Config {
+    let mut config = shuttle::Config::new();
+    config.max_time = Some(SHUTTLE_CAP);
+    config
+}
+
+fn plain_shuttle_random(body: &Body, seed: u64) -> Outcome {
+    until_panic(Backend::ShuttleRandom, body, |f| {
+        let scheduler = shuttle::scheduler::RandomScheduler::new_from_seed(seed, SHUTTLE_EXECUTIONS);
+        shuttle::Runner::new(scheduler, shuttle_config()).run(move || f());
+    })
+}
+
+fn plain_shuttle_pct(body: &Body, seed: u64) -> Outcome {
+    until_panic(Backend::ShuttlePct, body, |f| {
+        let scheduler = shuttle::scheduler::PctScheduler::new_from_seed(seed, 3, SHUTTLE_EXECUTIONS);
+        shuttle::Runner::new(scheduler, shuttle_config()).run(move || f());
+    })
+}
+
+fn stress(body: &Body, seed: u64) -> Outcome {
+    let config = RunConfig {
+        backend: Backend::Stress,
+        seed,
+        budget: Budget { executions: u64::MAX, time: SHUTTLE_CAP },
+        minimize: false,
+        ..RunConfig::default()
+    };
+    let start = Instant::now();
+    let report = explore::run(body, &config);
+    report.finding.map(|_| (report.executions, start.elapsed()))
+}
+
+/// The median of the seeds' outcomes; a seed that found nothing counts as slower than any
+/// that did, so the median is `None` when most seeds found nothing.
+fn median(mut outcomes: Vec<Outcome>) -> Outcome {
+    outcomes.sort_by_key(|o| o.map_or(Duration::MAX, |(_, t)| t));
+    outcomes[outcomes.len() / 2]
+}
+
+fn show(outcome: Outcome) -> String {
+    match outcome {
+        Some((n, t)) => format!("{:.2} ms ({n})", t.as_secs_f64() * 1000.0),
+        None => "not found".to_string(),
+    }
+}
+
+/// How many times faster lockhound was than `other`; a contender that found nothing within its
+/// cap is at least cap / lockhound's time slower.
+fn ratio(ours: Outcome, other: Outcome, cap: Duration) -> String {
+    let Some((_, ours)) = ours else { return "-".to_string() };
+    match other {
+        Some((_, theirs)) => format!("{:.1}x", theirs.as_secs_f64() / ours.as_secs_f64()),
+        None => format!(">= {:.0}x", cap.as_secs_f64() / ours.as_secs_f64()),
+    }
+}
+
+fn time_to_find(seeds: u64) {
+    println!("\n## Time to the first finding: median over seeds 0..{seeds} (executions in brackets)\n");
+    println!(
+        "| scenario | variant | lockhound | + minimize | loom::model | shuttle random | shuttle pct | stress \
+         | vs loom | vs random |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for scenario in lockhound_scenarios::catalog() {
+        for variant in scenario.variants.iter().filter(|v| v.expect == Expect::Fail) {
+            let body = variant.body();
+            let over_seeds = |f: &dyn Fn(u64) -> Outcome| median((0..seeds).map(f).collect());
+            let ours = over_seeds(&|seed| lockhound_default(&body, seed, false));
+            let minimized = over_seeds(&|seed| lockhound_default(&body, seed, true));
+            // loom's search is deterministic: one run says it all.
+            let loom = plain_loom(&body);
+            let random = over_seeds(&|seed| plain_shuttle_random(&body, seed));
+            let pct = over_seeds(&|seed| plain_shuttle_pct(&body, seed));
+            let stress = median((0..seeds.min(3)).map(|seed| stress(&body, seed)).collect());
+            println!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                scenario.name,
+                variant.name,
+                show(ours),
+                show(minimized),
+                show(loom),
+                show(random),
+                show(pct),
+                show(stress),
+                ratio(ours, loom, LOOM_CAP),
+                ratio(ours, random, SHUTTLE_CAP),
+            );
+        }
+    }
+}
+
+/// Executions per second of one fixed variant under `backend` with `jobs` jobs.
+fn executions_per_second(body: &Body, backend: Backend, jobs: usize, executions: u64) -> f64 {
+    let config = RunConfig {
+        backend,
+        jobs,
+        budget: Budget { executions, time: Duration::from_secs(120) },
+        ..RunConfig::default()
+    };
+    let start = Instant::now();
+    let report = explore::run(body, &config);
+    assert!(report.passed(), "a fixed variant failed: {:?}", report.finding);
+    report.executions as f64 / start.elapsed().as_secs_f64()
+}
+
+fn scaling(rounds: u64) {
+    let cores = RunConfig::available_jobs();
+    println!("\n## Scaling: executions per second, 1 job against 2 ({cores} cores here), median of {rounds} rounds\n");
+    println!("| scenario (fixed) | backend | 1 job (exec/s) | 2 jobs (exec/s) | 2 jobs / 1 job |");
+    println!("|---|---|---|---|---|");
+    for scenario in lockhound_scenarios::catalog() {
+        let Some(fixed) = scenario.variant("fixed") else { continue };
+        let body = fixed.body();
+        for backend in [Backend::ShuttlePct, Backend::ShuttleRandom] {
+            let (mut one, mut two) = (Vec::new(), Vec::new());
+            // Alternate the two so that noise from the rest of the machine hits both alike.
+            for _ in 0..rounds {
+                one.push(executions_per_second(&body, backend, 1, 20_000));
+                two.push(executions_per_second(&body, backend, 2, 20_000));
+            }
+            let mid = |mut v: Vec<f64>| {
+                v.sort_by(f64::total_cmp);
+                v[v.len() / 2]
+            };
+            let (one, two) = (mid(one), mid(two));
+            println!("| {} | {backend} | {one:.0} | {two:.0} | {:.2}x |", scenario.name, two / one);
+        }
+    }
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let seeds = if quick { 3 } else { 7 };
+    println!("# lockhound find benchmark ({} cores)", RunConfig::available_jobs());
+    time_to_find(seeds);
+    scaling(if quick { 3 } else { 5 });
+}
