@@ -142,6 +142,25 @@ fn shards_cover_every_case_exactly_once() {
 }
 
 #[test]
+fn cases_run_side_by_side_report_in_plan_order_with_the_same_outcomes() {
+    let outcomes = |jobs: &str| -> Vec<(String, serde_json::Value, serde_json::Value)> {
+        let doc = json_of(&check_in(&repo(), &["--iterations", "300", "--json", "--jobs", jobs]));
+        doc["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let id = format!("{}/{}/{}", c["scenario"], c["variant"], c["backend"]);
+                (id, c["met"].clone(), c["executions"].clone())
+            })
+            .collect()
+    };
+    let one = outcomes("1");
+    assert!(one.len() >= 16, "{one:?}");
+    assert_eq!(outcomes("3"), one);
+}
+
+#[test]
 fn bad_shards_and_configs_exit_2_with_one_line() {
     for shard in ["0/2", "3/2", "1/0", "x"] {
         let out = check_in(&repo(), &["--shard", shard]);

@@ -2,11 +2,11 @@
 //! harness's gate plans, and prints what lockhound-reports renders.
 
 use super::program;
-use crate::args::{parse_backend, parse_bound, PreemptionBound};
+use crate::args::{parse_backend, parse_bound, parse_jobs, PreemptionBound};
 use crate::{output, Outcome, UsageError};
 use clap::Args;
 use lockhound::gate::{self, Corpus, GateConfig, Settings, Shard};
-use lockhound::Backend;
+use lockhound::{Backend, RunConfig};
 use lockhound_reports::gate::{self as render, GateView};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -52,6 +52,10 @@ pub struct CheckArgs {
     /// Seed of the randomized strategies, overriding the config.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Cases run at once (default: the number of cores). Each case explores on one thread,
+    /// so its outcome does not depend on this; results are printed in plan order.
+    #[arg(long, value_name = "N", value_parser = parse_jobs)]
+    pub jobs: Option<usize>,
 }
 
 fn parse_shard(s: &str) -> Result<Shard, String> {
@@ -134,15 +138,15 @@ pub fn check(args: CheckArgs) -> Result<Outcome, UsageError> {
         print!("{}", render::header_text(&view, cases.len()));
         let _ = stdout.flush();
     }
-    let mut results = Vec::with_capacity(cases.len());
-    for case in &cases {
-        let result = output::without_engine_chatter(|| gate::run_case(case, corpus.as_ref()));
-        if !args.json {
-            print!("{}", render::case_text(&program, &result));
-            let _ = stdout.flush();
-        }
-        results.push(result);
-    }
+    let jobs = args.jobs.unwrap_or_else(RunConfig::available_jobs);
+    let results = output::without_engine_chatter(|| {
+        gate::run_cases(&cases, corpus.as_ref(), jobs, |result| {
+            if !args.json {
+                print!("{}", render::case_text(&program, result));
+                let _ = stdout.flush();
+            }
+        })
+    });
     view.results = &results;
 
     if let (Some((dir, name)), Some(path)) = (&junit, &args.junit) {

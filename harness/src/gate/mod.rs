@@ -20,6 +20,8 @@ use crate::explore::{self, ReplayOutcome};
 use crate::finding::{Finding, RunReport};
 use crate::scenario::{Expect, Scenario, Variant};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// One unit of the gate: a variant of a scenario under one backend, with its budget.
@@ -207,6 +209,43 @@ pub fn run_case(case: &Case, corpus: Option<&Corpus>) -> CaseResult {
         elapsed: start.elapsed(),
         corpus: replay,
     }
+}
+
+/// Runs `cases` on `jobs` threads at once, handing each result to `done` in plan order as
+/// soon as it and every case before it have finished, and returns them all in plan order.
+/// Each case explores with its own configuration (its job count included), so a case's
+/// outcome does not depend on how many run beside it.
+pub fn run_cases(
+    cases: &[Case],
+    corpus: Option<&Corpus>,
+    jobs: usize,
+    mut done: impl FnMut(&CaseResult),
+) -> Vec<CaseResult> {
+    let next = AtomicUsize::new(0);
+    let (sender, receiver) = mpsc::channel::<(usize, CaseResult)>();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, cases.len().max(1)) {
+            let (next, sender) = (&next, sender.clone());
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(case) = cases.get(i) else { break };
+                if sender.send((i, run_case(case, corpus))).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(sender);
+        let mut finished: Vec<Option<CaseResult>> = (0..cases.len()).map(|_| None).collect();
+        let mut results = Vec::with_capacity(cases.len());
+        for (i, result) in receiver {
+            finished[i] = Some(result);
+            while let Some(result) = finished.get_mut(results.len()).and_then(Option::take) {
+                done(&result);
+                results.push(result);
+            }
+        }
+        results
+    })
 }
 
 /// Cases whose expectation held, and cases whose expectation was missed.
