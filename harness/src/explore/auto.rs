@@ -1,91 +1,118 @@
-//! The default portfolio. PCT first: it finds bugs of low depth (a few ordering constraints,
-//! which is what most real concurrency bugs need) in few executions at shuttle's speed. Then
-//! a short uniform random phase for bugs PCT's priority scheme misses. Then loom, bounded,
-//! which proves the rest of the space within its preemption bound and adds weak-memory and
-//! data-race checks. The shares were tuned on the built-in scenarios (see docs/performance.md).
+//! The default portfolio, tuned on the catalog (docs/performance.md).
 //!
-//! With several jobs the members run side by side instead: loom on one lane from the start
-//! (so weak-memory bugs and proofs do not wait for the shuttle phases), PCT then random on
-//! the others, each lane with its own seed; the first finding or proof ends the run.
+//! 1. A warm-up of PCT on the calling thread: most real concurrency bugs have low depth (a few
+//!    ordering constraints), and PCT finds every shuttle-visible bug of the catalog within its
+//!    first few dozen executions, in well under a millisecond, sooner than threads could even
+//!    be started.
+//! 2. loom, bounded, with iterative preemption bounding: it finds what needs weak memory or
+//!    race detection, and on a correct body it ends with a proof (every schedule within the
+//!    bound), which ends the run: sampling more schedules after a proof adds little.
+//! 3. The rest of the shuttle budget, PCT then uniform random, for bodies too large for loom
+//!    to finish and for bugs beyond its preemption bound.
+//!
+//! With one job these run one after another. With several, the warm-up still runs first and
+//! alone, then loom takes one lane and the shuttle members the others (each with its own
+//! seed), side by side; the first finding or proof ends the run (see `race`).
 
 use super::parallel::{self, Lane, Member};
 use super::race;
 use super::{explore_with, Body, EngineRun, Seat};
 use crate::backend::{Backend, Budget, RunConfig};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-const PORTFOLIO: [(Backend, u64); 3] =
-    [(Backend::ShuttlePct, 20), (Backend::ShuttleRandom, 10), (Backend::Loom, 70)];
+/// Shares of the execution budget (percent), and of the time budget left after the warm-up.
+const LOOM_SHARE: u64 = 70;
+const PCT_SHARE: u64 = 20;
+const RANDOM_SHARE: u64 = 10;
 
-/// Executions PCT runs on the calling thread before a parallel run starts its lanes: most
-/// bugs are shallow and fall within them, in well under a millisecond, sooner than threads
-/// could be started and joined.
+/// PCT executions of the warm-up.
 const WARM_UP: u64 = 64;
 
 pub(super) fn explore(body: &Body, config: &RunConfig) -> Vec<EngineRun> {
-    if config.jobs <= 1 {
-        return one_after_another(body, config);
-    }
+    let start = Instant::now();
     let warm_up = Budget {
-        executions: WARM_UP.min(config.budget.executions * PORTFOLIO[0].1 / 100).max(1),
+        executions: WARM_UP.min(percent(config.budget.executions, PCT_SHARE)).max(1),
         time: config.budget.time / 100,
     };
     let first = explore_with(Backend::ShuttlePct, body, config, warm_up, &Seat::alone(config));
     if first.finding.is_some() {
         return vec![first];
     }
+    let left = Budget {
+        executions: config.budget.executions.saturating_sub(first.executions).max(1),
+        time: config.budget.time.saturating_sub(start.elapsed()),
+    };
     let mut runs = vec![first];
-    runs.extend(parallel::explore(body, config, lanes(config)));
+    if config.jobs > 1 {
+        runs.extend(parallel::explore(body, config, lanes(config, left)));
+    } else {
+        runs.extend(one_after_another(body, config, left));
+    }
     runs
+}
+
+fn percent(total: u64, share: u64) -> u64 {
+    total.saturating_mul(share) / 100
+}
+
+/// loom first, then the shuttle members, each within its share, until one finds a bug or
+/// proves the body correct within its bounds.
+fn one_after_another(body: &Body, config: &RunConfig, left: Budget) -> Vec<EngineRun> {
+    let start = Instant::now();
+    // The warm-up used PCT's first seed; the later PCT phase continues with the next.
+    let members = [
+        (Backend::Loom, LOOM_SHARE, config.seed),
+        (Backend::ShuttlePct, PCT_SHARE, race::lane_seed(config.seed, 1)),
+        (Backend::ShuttleRandom, RANDOM_SHARE, config.seed),
+    ];
+    let mut runs: Vec<EngineRun> = Vec::new();
+    for (i, (backend, share, seed)) in members.into_iter().enumerate() {
+        let time_left = left.time.saturating_sub(start.elapsed());
+        if time_left.is_zero() {
+            break;
+        }
+        let is_last = i == members.len() - 1;
+        let used: u64 = runs.iter().map(|r| r.executions).sum();
+        let executions = if is_last {
+            left.executions.saturating_sub(used).max(1)
+        } else {
+            percent(left.executions, share).max(1)
+        };
+        let time = if is_last { time_left } else { scaled(left.time, share).min(time_left) };
+        let seat = Seat { seed, clock: None };
+        let run = explore_with(backend, body, config, Budget { executions, time }, &seat);
+        let done = run.finding.is_some() || run.exhaustive;
+        runs.push(run);
+        if done {
+            break;
+        }
+    }
+    runs
+}
+
+fn scaled(time: Duration, share: u64) -> Duration {
+    time * share as u32 / 100
 }
 
 /// The portfolio over `config.jobs` lanes: loom alone on lane 0, the shuttle members' shares
 /// split over the other lanes.
-fn lanes(config: &RunConfig) -> Vec<Lane> {
-    let percent_of = |percent: u64| config.budget.executions * percent / 100;
+fn lanes(config: &RunConfig, left: Budget) -> Vec<Lane> {
     let shuttle_lanes = config.jobs - 1;
-    let time = config.budget.time;
     let loom = Member {
         backend: Backend::Loom,
         seed: config.seed,
-        budget: Budget { executions: percent_of(PORTFOLIO[2].1).max(1), time },
+        budget: Budget { executions: percent(left.executions, LOOM_SHARE).max(1), time: left.time },
     };
     let mut lanes = vec![vec![loom]];
     for lane in 0..shuttle_lanes {
         // Seed 0 of the series was the warm-up's.
         let seed = race::lane_seed(config.seed, lane + 1);
-        let member = |(backend, percent): (Backend, u64)| {
-            let executions = race::share(percent_of(percent), shuttle_lanes, lane).max(1);
-            Member { backend, seed, budget: Budget { executions, time } }
+        let member = |backend: Backend, share: u64| {
+            let executions = race::share(percent(left.executions, share), shuttle_lanes, lane).max(1);
+            Member { backend, seed, budget: Budget { executions, time: left.time } }
         };
-        lanes.push(vec![member(PORTFOLIO[0]), member(PORTFOLIO[1])]);
+        lanes
+            .push(vec![member(Backend::ShuttlePct, PCT_SHARE), member(Backend::ShuttleRandom, RANDOM_SHARE)]);
     }
     lanes
-}
-
-fn one_after_another(body: &Body, config: &RunConfig) -> Vec<EngineRun> {
-    let start = Instant::now();
-    let mut runs = Vec::new();
-    for (backend, percent) in PORTFOLIO {
-        let time_left = config.budget.time.saturating_sub(start.elapsed());
-        if time_left.is_zero() {
-            break;
-        }
-        let is_last = backend == PORTFOLIO[PORTFOLIO.len() - 1].0;
-        let used: u64 = runs.iter().map(|r: &EngineRun| r.executions).sum();
-        let executions = if is_last {
-            config.budget.executions.saturating_sub(used)
-        } else {
-            (config.budget.executions * percent / 100).max(1)
-        };
-        let time =
-            if is_last { time_left } else { (config.budget.time * percent as u32 / 100).min(time_left) };
-        let run = explore_with(backend, body, config, Budget { executions, time }, &Seat::alone(config));
-        let stop = run.finding.is_some();
-        runs.push(run);
-        if stop {
-            break;
-        }
-    }
-    runs
 }

@@ -37,16 +37,17 @@ pub(super) fn minimize(body: &Body, finding: &mut Finding, config: &RunConfig) {
     let mut replays = 0;
     let out_of_budget = |replays: usize| replays >= MAX_REPLAYS || started.elapsed() > MAX_TIME;
     // Replays `candidate`; keeps it if it fails the same way with a smaller schedule.
-    let try_candidate = |candidate: &SwitchList, best: &mut (SwitchList, usize, Finding), replays: &mut usize| {
-        *replays += 1;
-        if let (ReplayOutcome::Failed(f), actual, steps) = replay_recorded(body, candidate, config) {
-            if same_failure(finding, &f) && smaller(&actual, steps, &best.0, best.1) {
-                *best = (actual, steps, f);
-                return true;
+    let try_candidate =
+        |candidate: &SwitchList, best: &mut (SwitchList, usize, Finding), replays: &mut usize| {
+            *replays += 1;
+            if let (ReplayOutcome::Failed(f), actual, steps) = replay_recorded(body, candidate, config) {
+                if same_failure(finding, &f) && smaller(&actual, steps, &best.0, best.1) {
+                    *best = (actual, steps, f);
+                    return true;
+                }
             }
-        }
-        false
-    };
+            false
+        };
     // Preemptions first: they are what a reader has to understand. Each pass can open the
     // way for another (dropping a switch frees the step a preemption can be delayed to), so
     // the passes repeat until none changes the schedule.
@@ -83,9 +84,8 @@ pub(super) fn minimize(body: &Body, finding: &mut Finding, config: &RunConfig) {
                             candidate.switches.remove(i);
                             try_candidate(&candidate, &mut best, &mut replays)
                                 || (pass == Pass::DropPreemptions
-                                    && retargeted(&candidate, i, switch).is_some_and(|c| {
-                                        try_candidate(&c, &mut best, &mut replays)
-                                    }))
+                                    && retargeted(&candidate, i, switch)
+                                        .is_some_and(|c| try_candidate(&c, &mut best, &mut replays)))
                         }
                     };
                     if improved {

@@ -91,8 +91,9 @@ fn run_lane(
     let mut runs = Vec::new();
     for member in members {
         let clock = Clock { race: race.clone(), lane, offset, cost: ticks(member.backend) };
-        // Every lane's engines share the run's time budget, counted from the lane's start.
-        let time = member.budget.time.min(config.budget.time.saturating_sub(start.elapsed()));
+        // A member's time budget is a deadline counted from the lane's start: the engines of
+        // a lane share it.
+        let time = member.budget.time.saturating_sub(start.elapsed());
         if !clock.may_start(1) || time.is_zero() {
             break;
         }
