@@ -71,8 +71,9 @@ pub(super) fn minimize(body: &Body, finding: &mut Finding, config: &RunConfig) {
                     let improved = match pass {
                         Pass::DelayPreemptions => (1..=MAX_DELAY).any(|delay| {
                             let candidate = delayed(&best.0, i, delay);
-                            // Once the thread blocks instead of being preempted, a later switch
-                            // back to it cannot happen: try sending that one elsewhere.
+                            // Once the thread blocks instead of being preempted, or runs on, a
+                            // later switch back to it cannot happen or is not needed: try
+                            // dropping it or sending it elsewhere.
                             let mut candidates = vec![candidate.clone()];
                             candidates.extend(redirected(&candidate, i, switch.thread));
                             candidates
@@ -122,16 +123,20 @@ fn delayed(list: &SwitchList, i: usize, delay: usize) -> SwitchList {
     candidate
 }
 
-/// Variants of `list` where one switch after index `i` that went to `thread` goes to another
-/// thread instead.
+/// Variants of `list` where one switch after index `i` that went back to `thread` is dropped
+/// (the delayed switch may have made it pointless) or goes to another thread instead.
 fn redirected(list: &SwitchList, i: usize, thread: usize) -> impl Iterator<Item = SwitchList> + '_ {
     let threads = list.switches.iter().flat_map(|s| [s.thread, s.to]).max().unwrap_or(0);
     (i + 1..list.switches.len()).filter(move |&j| list.switches[j].to == thread).flat_map(move |j| {
-        (0..=threads).filter(move |&t| t != thread && t != list.switches[j].thread).map(move |t| {
-            let mut candidate = list.clone();
-            candidate.switches[j].to = t;
-            candidate
-        })
+        let mut dropped = list.clone();
+        dropped.switches.remove(j);
+        let elsewhere =
+            (0..=threads).filter(move |&t| t != thread && t != list.switches[j].thread).map(move |t| {
+                let mut candidate = list.clone();
+                candidate.switches[j].to = t;
+                candidate
+            });
+        std::iter::once(dropped).chain(elsewhere)
     })
 }
 
