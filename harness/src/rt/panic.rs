@@ -1,8 +1,17 @@
 //! Panics inside a run are findings, not output: a process-wide hook records the first panic
 //! of the current thread while it is in a run and prints nothing, and defers to the previous
 //! hook everywhere else (a user's own failing test still prints as usual).
+//!
+//! The harness raises some findings itself as panics (starvation, from the executor). Those
+//! carry their kind in a typed payload, which the hook notes beside the record, so the kind
+//! never depends on the words of a message a user's assertion could also start with. The kind
+//! is kept beside the record rather than in it, so code that builds records of its own stays
+//! as it is; `FindingKind::of_panic_message` consults it on the thread that took the record
+//! (loom and shuttle run every simulated thread there). The stress engine labels the panics of
+//! real-thread runs itself and does not consult it.
 
-use std::cell::RefCell;
+use crate::finding::FindingKind;
+use std::cell::{Cell, RefCell};
 use std::panic::{self, PanicHookInfo};
 use std::sync::{Arc, Once};
 
@@ -15,6 +24,23 @@ pub(crate) struct PanicRecord {
 
 thread_local! {
     static LAST: RefCell<Option<PanicRecord>> = const { RefCell::new(None) };
+    /// The kind the harness gave `LAST` when it raised it (`None` for any other panic).
+    static LAST_KIND: Cell<Option<FindingKind>> = const { Cell::new(None) };
+    /// The kind of the record `take` returned last, with its message to match it by.
+    static TAKEN_KIND: RefCell<Option<(String, FindingKind)>> = const { RefCell::new(None) };
+}
+
+/// The payload of a panic the harness raises for a finding of its own kind.
+pub(crate) struct KindedPanic {
+    pub kind: FindingKind,
+    pub message: String,
+}
+
+/// Fails the current execution with a finding of `kind`. The panic's location is the caller's
+/// (the method is `#[track_caller]`, as the chain above it should be).
+#[track_caller]
+pub(crate) fn raise(kind: FindingKind, message: String) -> ! {
+    std::panic::panic_any(KindedPanic { kind, message })
 }
 
 /// Installs the recording hook once per process.
@@ -54,10 +80,12 @@ fn record(info: &PanicHookInfo<'_>) {
         location: info.location().map(|l| format!("{}:{}", l.file(), l.line())),
     };
     super::std_run::record_panic(&record);
+    let kind = info.payload().downcast_ref::<KindedPanic>().map(|p| p.kind);
     LAST.with(|last| {
         let mut last = last.borrow_mut();
         if last.is_none() {
             *last = Some(record);
+            LAST_KIND.set(kind);
         }
     });
 }
@@ -65,11 +93,24 @@ fn record(info: &PanicHookInfo<'_>) {
 /// Forgets any recorded panic of this thread (call before an execution).
 pub(crate) fn clear() {
     LAST.with(|last| last.borrow_mut().take());
+    LAST_KIND.set(None);
 }
 
 /// Takes the first panic recorded on this thread since the last `clear`.
 pub(crate) fn take() -> Option<PanicRecord> {
-    LAST.with(|last| last.borrow_mut().take())
+    let record = LAST.with(|last| last.borrow_mut().take());
+    let kind = LAST_KIND.take();
+    TAKEN_KIND.with(|taken| {
+        *taken.borrow_mut() = record.as_ref().zip(kind).map(|(r, kind)| (r.message.trim().to_string(), kind));
+    });
+    record
+}
+
+/// The kind the harness raised the panic with whose record `take` returned last, if that
+/// record's message is `message` (so a message built some other way never picks it up).
+pub(crate) fn taken_kind(message: &str) -> Option<FindingKind> {
+    TAKEN_KIND
+        .with(|taken| taken.borrow().as_ref().filter(|(m, _)| m == message.trim()).map(|&(_, kind)| kind))
 }
 
 /// The text of a panic payload, whatever its type.
@@ -78,6 +119,8 @@ pub(crate) fn payload_message(payload: &(dyn std::any::Any + Send)) -> String {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {
         s.clone()
+    } else if let Some(p) = payload.downcast_ref::<KindedPanic>() {
+        p.message.clone()
     } else {
         "panic with a non-string payload".to_string()
     }
