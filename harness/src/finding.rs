@@ -20,6 +20,9 @@ pub enum FindingKind {
     Leak,
     /// An execution took more steps than allowed: a livelock or an unbounded spin.
     StepLimit,
+    /// A task of a [`crate::executor::Executor`] was ready but not polled for longer than
+    /// the executor's bound, counted in work units: another task's poll ran too long.
+    Starvation,
 }
 
 impl FindingKind {
@@ -30,10 +33,12 @@ impl FindingKind {
             FindingKind::DataRace => "data-race",
             FindingKind::Leak => "leak",
             FindingKind::StepLimit => "step-limit",
+            FindingKind::Starvation => "starvation",
         }
     }
 
-    /// Classifies a panic raised inside a model checker by what the checker says in it.
+    /// Classifies a panic raised inside a model checker by what the checker says in it. (A
+    /// finding the harness raised itself carries its kind in its panic record instead.)
     pub(crate) fn of_panic_message(message: &str) -> FindingKind {
         let lower = message.to_ascii_lowercase();
         if lower.contains("causality violation") {

@@ -4,12 +4,14 @@
 //! - [`check`] runs a body from a user's own tests.
 //! - [`explore::run`] and [`explore::replay`] are what the `lockhound` command line drives.
 //! - [`scenario`] describes a scenario of the catalog.
+//! - [`executor`] runs futures on the facade, with a starvation check on a work clock.
 //!
 //! The harness never prints: every result is a value.
 
 pub mod backend;
 pub mod cell;
 mod check;
+pub mod executor;
 pub mod explore;
 pub mod finding;
 pub mod gate;

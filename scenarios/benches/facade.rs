@@ -131,7 +131,8 @@ fn main() {
     for (engine, direct_n, facade_n) in
         [("shuttle-random", shuttle, shuttle), ("loom", loom_direct as f64, loom_facade as f64)]
     {
-        match (criterion_mean("executions", engine, "direct"), criterion_mean("executions", engine, "facade")) {
+        match (criterion_mean("executions", engine, "direct"), criterion_mean("executions", engine, "facade"))
+        {
             (Some(direct), Some(facade)) => {
                 let (d, f) = (direct / direct_n / 1000.0, facade / facade_n / 1000.0);
                 println!("| {engine} | {d:.2} | {f:.2} | {:.2}x |", f / d)

@@ -3,6 +3,7 @@
 
 use lockhound::scenario::Scenario;
 
+pub mod async_starvation;
 pub mod bounded_cache;
 pub mod idr_use_after_free;
 pub mod lock_order_inversion;
@@ -11,12 +12,13 @@ pub mod rwlock_timeout;
 
 /// Every built-in scenario, in the order `lockhound list` shows them.
 pub fn catalog() -> &'static [&'static Scenario] {
-    static CATALOG: [&Scenario; 5] = [
+    static CATALOG: [&Scenario; 6] = [
         &rwlock_timeout::SCENARIO,
         &routing_table_init::SCENARIO,
         &lock_order_inversion::SCENARIO,
         &idr_use_after_free::SCENARIO,
         &bounded_cache::SCENARIO,
+        &async_starvation::SCENARIO,
     ];
     &CATALOG
 }

@@ -187,15 +187,17 @@ fn finding_from_panic(
     elapsed: Duration,
     schedule: Option<Schedule>,
 ) -> Finding {
-    let record = panic::take()
-        .unwrap_or_else(|| PanicRecord { message: panic::payload_message(&*payload), location: None });
+    let record = panic::take().unwrap_or_else(|| PanicRecord {
+        kind: panic::payload_kind(&*payload),
+        ..PanicRecord::plain(panic::payload_message(&*payload))
+    });
     // A location inside loom or shuttle says nothing about the body: their messages name the
     // body's own sites (a data race lists the conflicting accesses).
     let location = record.location.filter(|l| !l.contains("/.cargo/registry/"));
     let message = record.message.trim().to_string();
     let preemptions = schedule.as_ref().and_then(Schedule::preemptions);
     Finding {
-        kind: FindingKind::of_panic_message(&message),
+        kind: record.kind.unwrap_or_else(|| FindingKind::of_panic_message(&message)),
         message,
         location,
         backend,

@@ -16,7 +16,7 @@ pub(super) fn explore(body: &Body, config: &RunConfig, budget: Budget) -> Engine
     while executions < budget.executions && start.elapsed() < budget.time {
         executions += 1;
         let failure = match std_run::run_iteration(body, config.hang_timeout, || {}) {
-            Err(e) => Some(PanicRecord { message: format!("cannot start a thread: {e}"), location: None }),
+            Err(e) => Some(PanicRecord::plain(format!("cannot start a thread: {e}"))),
             Ok(Iteration::Finished(failure)) => failure,
             // A thread that panicked first is the cause; the hang is its effect.
             Ok(Iteration::Hung(Some(record))) => Some(record),
@@ -59,7 +59,7 @@ pub(super) fn explore(body: &Body, config: &RunConfig, budget: Budget) -> Engine
         elapsed,
         exhaustive: false,
         finding: finding.map(|record| Finding {
-            kind: FindingKind::Panic,
+            kind: record.kind.unwrap_or(FindingKind::Panic),
             message: record.message,
             location: record.location,
             backend: Backend::Stress,

@@ -73,7 +73,7 @@ pub(crate) fn run_iteration(body: &Body, hang_timeout: Duration, after: fn()) ->
     Ok(match finished.recv_timeout(hang_timeout) {
         Ok(None) => Iteration::Finished(run.first_panic()),
         Ok(Some(message)) => {
-            Iteration::Finished(Some(run.first_panic().unwrap_or(PanicRecord { message, location: None })))
+            Iteration::Finished(Some(run.first_panic().unwrap_or(PanicRecord::plain(message))))
         }
         Err(_) => Iteration::Hung(run.first_panic()),
     })

@@ -29,6 +29,14 @@ impl Condvar {
         Condvar { imp, tag: Tag::new("Condvar", Location::caller()) }
     }
 
+    /// Creates the condvar with a name that traces show instead of its creation site.
+    #[track_caller]
+    pub fn named(name: &'static str) -> Self {
+        let mut condvar = Self::new();
+        condvar.tag = condvar.tag.with_name(name);
+        condvar
+    }
+
     /// The model-checked engine this condvar belongs to, `None` on real threads.
     fn model(&self) -> Option<Engine> {
         match self.imp {
