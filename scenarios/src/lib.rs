@@ -3,6 +3,7 @@
 
 use lockhound::scenario::Scenario;
 
+pub mod idr_aba;
 pub mod idr_use_after_free;
 pub mod lock_order_inversion;
 pub mod routing_table_init;
@@ -10,11 +11,12 @@ pub mod rwlock_timeout;
 
 /// Every built-in scenario, in the order `lockhound list` shows them.
 pub fn catalog() -> &'static [&'static Scenario] {
-    static CATALOG: [&Scenario; 4] = [
+    static CATALOG: [&Scenario; 5] = [
         &rwlock_timeout::SCENARIO,
         &routing_table_init::SCENARIO,
         &lock_order_inversion::SCENARIO,
         &idr_use_after_free::SCENARIO,
+        &idr_aba::SCENARIO,
     ];
     &CATALOG
 }

@@ -71,11 +71,13 @@ fn routing_table_init_buggy_races_under_loom_and_miscounts_under_shuttle() {
 /// margin in seconds, bound 3 takes about a minute. routing-table-init is small enough for
 /// loom's full space.
 /// idr-use-after-free's full space is 82 executions; lock-order-inversion's is small too.
-const LOOM_PROOF: [(&str, Option<usize>); 4] = [
+/// idr-aba's full space (three threads, weak memory) is about 62,000 executions, a few seconds.
+const LOOM_PROOF: [(&str, Option<usize>); 5] = [
     ("rwlock-timeout", Some(2)),
     ("routing-table-init", None),
     ("lock-order-inversion", None),
     ("idr-use-after-free", None),
+    ("idr-aba", None),
 ];
 
 #[test]
