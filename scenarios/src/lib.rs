@@ -5,6 +5,7 @@ use lockhound::scenario::Scenario;
 
 pub mod async_starvation;
 pub mod bounded_cache;
+pub mod idr_aba;
 pub mod idr_use_after_free;
 pub mod lock_order_inversion;
 pub mod routing_table_init;
@@ -12,13 +13,14 @@ pub mod rwlock_timeout;
 
 /// Every built-in scenario, in the order `lockhound list` shows them.
 pub fn catalog() -> &'static [&'static Scenario] {
-    static CATALOG: [&Scenario; 6] = [
+    static CATALOG: [&Scenario; 7] = [
         &rwlock_timeout::SCENARIO,
         &routing_table_init::SCENARIO,
         &lock_order_inversion::SCENARIO,
         &idr_use_after_free::SCENARIO,
-        &bounded_cache::SCENARIO,
+        &idr_aba::SCENARIO,
         &async_starvation::SCENARIO,
+        &bounded_cache::SCENARIO,
     ];
     &CATALOG
 }
