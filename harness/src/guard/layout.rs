@@ -5,6 +5,10 @@
 //! The region is `[guard][slot 0][guard][slot 1] ... [slot n-1][guard]`: every slot is
 //! `slot_pages` pages and every guard one page. A block uses only the pages it needs at one
 //! end of its slot, so the rest of the slot is inaccessible too.
+//!
+//! Each slot's first page, its inner pages and its last page are kernel mappings (VMAs) of
+//! their own (`pages.rs` gives neighbours different flags so they never merge): a block of
+//! one page, or of the whole slot, changes the protection of whole mappings only.
 
 use super::report::FaultKind;
 
@@ -91,6 +95,18 @@ impl Geometry {
 
     pub const fn slot_end(&self, slot: usize) -> usize {
         self.slot_start(slot) + self.slot_bytes()
+    }
+
+    /// The slot's pages between its first and its last (the last too when the slot has
+    /// two pages); `None` for a one-page slot. Kept a mapping apart from its neighbours, so
+    /// that the first and the last page are mappings of their own.
+    pub const fn inner(&self, slot: usize) -> Option<(usize, usize)> {
+        let start = self.slot_start(slot) + self.page;
+        match self.slot_pages {
+            0 | 1 => None,
+            2 => Some((start, self.slot_end(slot))),
+            _ => Some((start, self.slot_end(slot) - self.page)),
+        }
     }
 
     /// Where `addr` falls: in a slot's pages or in a guard page; `None` outside the region.
@@ -214,6 +230,10 @@ mod tests {
         assert_eq!(G.locate(0x10_2fff), Some(Place::Slot(0)));
         assert_eq!(G.locate(G.base + G.region_len()), None);
         assert_eq!(G.locate(G.base - 1), None);
+        assert_eq!(G.inner(1), Some((0x10_5000, 0x10_6000)), "two pages: the last is inner");
+        let wide = Geometry { slot_pages: 16, ..G };
+        assert_eq!(wide.inner(0), Some((wide.slot_start(0) + 0x1000, wide.slot_end(0) - 0x1000)));
+        assert_eq!(Geometry { slot_pages: 1, ..G }.inner(0), None);
     }
 
     #[test]

@@ -43,6 +43,13 @@ pub(crate) struct Pool {
     pub(crate) report_fd: i32,
 }
 
+/// Slots given mappings of their own at first use (`Pool::shape`): at most four mappings
+/// each (first page, inner pages, last page, the guard after), so at most about 16,400 for
+/// the pool, a quarter of Linux's default `vm.max_map_count` (65530). Slots are handed out
+/// lowest first, so only a pool of more slots, nearly all in use, reaches past these; those
+/// share the region's mapping, which each `mprotect` splits and merges.
+pub(crate) const SHAPED_SLOTS: usize = 4096;
+
 static POOL: OnceLock<Option<Pool>> = OnceLock::new();
 /// The region, readable with two relaxed loads on `dealloc`'s hot path (0, 0 until mapped).
 /// On a cache line of its own, written once: the pool's lock and counters, written on every
@@ -87,6 +94,14 @@ fn protect(start: usize, end: usize, prot: i32) -> bool {
     // SAFETY: callers pass page-aligned ranges inside the pool's own region, which nothing
     // outside the pool maps or references while the pages change protection.
     unsafe { libc::mprotect(start as *mut libc::c_void, end - start, prot) == 0 }
+}
+
+/// Changes the kernel's flags of a page-aligned range of the region; protection and contents
+/// stay as they are.
+fn advise(start: usize, end: usize, advice: i32) -> bool {
+    // SAFETY: callers pass page-aligned ranges inside the pool's own region; DONTDUMP and
+    // RANDOM change only flags (core dumps, read-ahead), never protection or contents.
+    unsafe { libc::madvise(start as *mut libc::c_void, end - start, advice) == 0 }
 }
 
 impl Pool {
@@ -157,18 +172,21 @@ impl Pool {
             return None;
         }
         let frames = stacks::capture();
-        let slot = self.locked(|| {
+        let (slot, fresh) = self.locked(|| {
             let top = self.free_top.load(Relaxed);
             if top > 0 {
                 self.free_top.store(top - 1, Relaxed);
-                return Some(self.free_stack[top - 1].load(Relaxed) as usize);
+                return Some((self.free_stack[top - 1].load(Relaxed) as usize, false));
             }
             let fresh = self.fresh.load(Relaxed);
             (fresh < self.geo.slots).then(|| {
                 self.fresh.store(fresh + 1, Relaxed);
-                fresh
+                (fresh, true)
             })
         })?;
+        if fresh && slot < SHAPED_SLOTS {
+            self.shape(slot);
+        }
         let ptr = self.geo.place(slot, size, align, right);
         let (start, end) = self.geo.pages_of(ptr, size);
         if !protect(start, end, libc::PROT_READ | libc::PROT_WRITE) {
@@ -215,6 +233,24 @@ impl Pool {
             self.recycle(evicted as usize);
         }
         Ok(())
+    }
+
+    /// Gives a slot, at its first use, mappings of its own: its first page, its inner pages
+    /// and its last page (see `Geometry::inner`). Adjacent anonymous mappings merge when
+    /// their flags are equal, and `mprotect` of part of a mapping splits it; so neighbours
+    /// get different flags that change nothing a program sees: the guard pages on both sides
+    /// `MADV_DONTDUMP` (they never hold data), the inner pages `MADV_RANDOM` (a swap
+    /// read-ahead hint). Then a block of one page, or of the whole slot, flips the protection
+    /// of whole mappings, which the kernel neither splits nor merges: about a third of the
+    /// cost of an `mprotect` that does. If an `madvise` fails, mappings merge again and the
+    /// `mprotect` calls split them, as for slots past `SHAPED_SLOTS`: slower, equally safe.
+    fn shape(&self, slot: usize) {
+        let (start, end, page) = (self.geo.slot_start(slot), self.geo.slot_end(slot), self.geo.page);
+        advise(start - page, start, libc::MADV_DONTDUMP);
+        advise(end, end + page, libc::MADV_DONTDUMP);
+        if let Some((a, b)) = self.geo.inner(slot) {
+            advise(a, b, libc::MADV_RANDOM);
+        }
     }
 
     /// Returns a slot (already inaccessible) to the free stack. Its pages keep their memory:
