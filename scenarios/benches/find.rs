@@ -2,13 +2,14 @@
 //! body, and how exploration scales with jobs. Prints markdown tables (docs/performance.md).
 //!
 //! `cargo bench -p lockhound-scenarios --bench find` (add `2>/dev/null` to hide shuttle's own
-//! failure printouts; `-- --quick` runs 3 seeds instead of 7)
+//! failure printouts; `-- --quick` runs 3 seeds instead of 7; `-- find` or `-- scaling` one
+//! part only)
 //!
 //! Every contender runs the same scenario body (written against `lockhound::sync`), in this
 //! process, one after another for each seed, so the ratios compare runs made side by side:
-//! - lockhound: `explore::run` with the command line's defaults (`auto`, one job per core),
-//!   timed to the report (search plus the trace of the finding; minimization, which a user
-//!   can skip with --no-minimize, is timed apart);
+//! - lockhound: `explore::run` with the command line's defaults (`auto`, one job per core,
+//!   minimization on): the time to the finding (`search_elapsed`: the search, every lane
+//!   stopped), and apart, the whole call with minimization and the trace;
 //! - `loom::model` with loom's default settings (no preemption bound), capped at 60 s;
 //! - shuttle's `check_random` and `check_pct` (depth 3), seeded (the seeded forms of the same
 //!   functions), capped at 100,000 executions or 10 s;
@@ -30,12 +31,25 @@ const LOOM_CAP: Duration = Duration::from_secs(60);
 const SHUTTLE_CAP: Duration = Duration::from_secs(10);
 const SHUTTLE_EXECUTIONS: usize = 100_000;
 
-fn lockhound_default(body: &Body, seed: u64, minimize: bool) -> Outcome {
-    let config = RunConfig { seed, minimize, jobs: RunConfig::available_jobs(), ..RunConfig::default() };
+/// lockhound's default run: `search` is the time to the finding (every lane stopped), the
+/// figure comparable with the plain ways, which stop at the failing execution's panic;
+/// `report` is the whole call: search, minimization and the recording of the trace.
+fn lockhound_default(body: &Body, seed: u64, part: Part) -> Outcome {
+    let config = RunConfig { seed, jobs: RunConfig::available_jobs(), ..RunConfig::default() };
     let start = Instant::now();
     let report = explore::run(body, &config);
     let elapsed = start.elapsed();
-    report.finding.map(|_| (report.executions, elapsed))
+    let time = match part {
+        Part::Search => report.search_elapsed,
+        Part::Report => elapsed,
+    };
+    report.finding.map(|_| (report.executions, time))
+}
+
+#[derive(Clone, Copy)]
+enum Part {
+    Search,
+    Report,
 }
 
 /// Runs `search` (which panics on the first failing execution) under `backend`'s facade
@@ -122,7 +136,7 @@ fn ratio(ours: Outcome, other: Outcome, cap: Duration) -> String {
 fn time_to_find(seeds: u64) {
     println!("\n## Time to the first finding: median over seeds 0..{seeds} (executions in brackets)\n");
     println!(
-        "| scenario | variant | lockhound | + minimize | loom::model | shuttle random | shuttle pct | stress \
+        "| scenario | variant | lockhound | full report | loom::model | shuttle random | shuttle pct | stress \
          | vs loom | vs random |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
@@ -130,8 +144,8 @@ fn time_to_find(seeds: u64) {
         for variant in scenario.variants.iter().filter(|v| v.expect == Expect::Fail) {
             let body = variant.body();
             let over_seeds = |f: &dyn Fn(u64) -> Outcome| median((0..seeds).map(f).collect());
-            let ours = over_seeds(&|seed| lockhound_default(&body, seed, false));
-            let minimized = over_seeds(&|seed| lockhound_default(&body, seed, true));
+            let ours = over_seeds(&|seed| lockhound_default(&body, seed, Part::Search));
+            let minimized = over_seeds(&|seed| lockhound_default(&body, seed, Part::Report));
             // loom's search is deterministic: one run says it all.
             let loom = plain_loom(&body);
             let random = over_seeds(&|seed| plain_shuttle_random(&body, seed));
@@ -180,8 +194,8 @@ fn scaling(rounds: u64) {
             let (mut one, mut two) = (Vec::new(), Vec::new());
             // Alternate the two so that noise from the rest of the machine hits both alike.
             for _ in 0..rounds {
-                one.push(executions_per_second(&body, backend, 1, 20_000));
-                two.push(executions_per_second(&body, backend, 2, 20_000));
+                one.push(executions_per_second(&body, backend, 1, 100_000));
+                two.push(executions_per_second(&body, backend, 2, 100_000));
             }
             let mid = |mut v: Vec<f64>| {
                 v.sort_by(f64::total_cmp);
@@ -194,9 +208,16 @@ fn scaling(rounds: u64) {
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
-    let seeds = if quick { 3 } else { 7 };
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    // `-- scaling` or `-- find` runs one part only.
+    let only = |part: &str| args.iter().any(|a| a == part);
+    let all = !only("scaling") && !only("find");
     println!("# lockhound find benchmark ({} cores)", RunConfig::available_jobs());
-    time_to_find(seeds);
-    scaling(if quick { 3 } else { 5 });
+    if all || only("find") {
+        time_to_find(if quick { 3 } else { 7 });
+    }
+    if all || only("scaling") {
+        scaling(if quick { 3 } else { 5 });
+    }
 }
