@@ -4,6 +4,7 @@
 use super::{finding_from_panic, Body, EngineRun, ReplayOutcome, Seat};
 use crate::backend::{Backend, Budget, RunConfig};
 use crate::rt::{self, panic, Engine};
+use crate::schedule::alternate::Alternate;
 use crate::schedule::follow::{Follower, Progress, Recorder, Recording};
 use crate::schedule::random::Random;
 use crate::schedule::{Schedule, SwitchList};
@@ -11,6 +12,7 @@ use ::shuttle::scheduler::{DfsScheduler, PctScheduler, Scheduler};
 use ::shuttle::{Config, FailurePersistence, MaxSteps, Runner};
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 fn shuttle_config(config: &RunConfig) -> Config {
@@ -45,13 +47,44 @@ pub(super) fn explore(
     budget: Budget,
     seat: &Seat,
 ) -> EngineRun {
-    let unbounded = usize::MAX;
     let inner: Box<dyn Scheduler + Send> = match backend {
         Backend::ShuttleRandom => Box::new(Random::new(seat.seed)),
-        Backend::ShuttlePct => Box::new(PctScheduler::new_from_seed(seat.seed, config.pct_depth, unbounded)),
+        Backend::ShuttlePct => Box::new(pct(seat.seed, config)),
         Backend::ShuttleDfs => Box::new(DfsScheduler::new(None, false)),
         other => unreachable!("{other} is not a shuttle strategy"),
     };
+    explore_under(backend, inner, body, config, budget, seat)
+}
+
+fn pct(seed: u64, config: &RunConfig) -> PctScheduler {
+    PctScheduler::new_from_seed(seed, config.pct_depth, usize::MAX)
+}
+
+/// `auto`'s warm-up: uniform random and PCT taking turns, one execution each (see
+/// `schedule::alternate`); the finding names the one whose execution failed.
+pub(super) fn warm_up(body: &Body, config: &RunConfig, budget: Budget, seat: &Seat) -> EngineRun {
+    // Random first: a bug that almost any schedule hits is then found by the first execution.
+    let alternate = Alternate::new(Random::new(seat.seed), pct(seat.seed, config));
+    let turn = alternate.current.clone();
+    let mut run = explore_under(Backend::ShuttleRandom, Box::new(alternate), body, config, budget, seat);
+    if let Some(finding) = &mut run.finding {
+        if turn.load(Ordering::Relaxed) == 1 {
+            finding.backend = Backend::ShuttlePct;
+            run.backend = Backend::ShuttlePct;
+        }
+    }
+    run
+}
+
+/// Runs `inner` (wrapped in the recorder) for `backend`'s share of a run.
+fn explore_under(
+    backend: Backend,
+    inner: Box<dyn Scheduler + Send>,
+    body: &Body,
+    config: &RunConfig,
+    budget: Budget,
+    seat: &Seat,
+) -> EngineRun {
     let start = Instant::now();
     let progress = Rc::new(Progress::default());
     let recording = Rc::new(RefCell::new(Recording::default()));

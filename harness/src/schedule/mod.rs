@@ -12,6 +12,7 @@
 //! (what loom's checkpoint feature stores), compressed, so the replay runs loom's exact
 //! execution, weak-memory choices and data-race checks included.
 
+pub(crate) mod alternate;
 pub(crate) mod follow;
 pub(crate) mod random;
 
