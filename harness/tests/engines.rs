@@ -173,8 +173,11 @@ fn the_environment_configures_check_and_typos_are_named() {
         ("LOCKHOUND_BACKEND", "shuttle-pct"),
         ("LOCKHOUND_ITERATIONS", "77"),
         ("LOCKHOUND_PREEMPTION_BOUND", "none"),
+        ("LOCKHOUND_JOBS", "3"),
     ]))
     .unwrap();
+    assert_eq!(c.config.jobs, 3);
+    assert_eq!(Check::try_from_env(env(&[])).unwrap().config.jobs, 1, "one job unless asked");
     assert_eq!(c.config.backend, Backend::ShuttlePct);
     assert_eq!(c.config.budget.executions, 77);
     assert_eq!(c.config.loom.preemption_bound, None);
@@ -182,6 +185,7 @@ fn the_environment_configures_check_and_typos_are_named() {
         (&[("LOCKHOUND_BACKEND", "lom")][..], "LOCKHOUND_BACKEND"),
         (&[("LOCKHOUND_ITERATIONS", "0")][..], "LOCKHOUND_ITERATIONS"),
         (&[("LOCKHOUND_TIME_LIMIT", "soon")][..], "LOCKHOUND_TIME_LIMIT"),
+        (&[("LOCKHOUND_JOBS", "0")][..], "LOCKHOUND_JOBS"),
         (&[("LOCKHOUND_REPLAY", "lh1:shuttle:x")][..], "LOCKHOUND_REPLAY"),
     ] {
         let err = Check::try_from_env(env(pairs)).unwrap_err();
