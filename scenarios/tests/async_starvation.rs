@@ -78,16 +78,10 @@ fn buggy_starves_the_heartbeat_on_real_threads() {
     assert_eq!(finding.executions, 1, "found in the first iteration");
 }
 
+/// loom's proof and the shuttle runs of the fixed variant are catalog.rs's (LOOM_PROOF); real
+/// threads are checked here.
 #[test]
-fn fixed_passes_loom_within_four_preemptions_and_ten_thousand_shuttle_runs() {
-    let report = run("fixed", &check(Backend::Loom).preemption_bound(Some(4)));
-    assert!(report.passed(), "{:?}", report.finding);
-    assert!(report.exhaustive, "loom did not finish ({} executions)", report.executions);
-    for backend in [Backend::ShuttleRandom, Backend::ShuttlePct] {
-        let report = run("fixed", &check(backend).iterations(10_000));
-        assert!(report.passed(), "{backend}: {:?}", report.finding);
-        assert_eq!(report.executions, 10_000, "{backend}");
-    }
+fn fixed_passes_on_real_threads() {
     let report = run("fixed", &check(Backend::Stress).iterations(50));
     assert!(report.passed(), "stress: {:?}", report.finding);
 }

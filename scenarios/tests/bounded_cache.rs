@@ -111,21 +111,3 @@ fn each_revalidation_fixes_its_own_path_only() {
         }
     }
 }
-
-#[test]
-fn fixed_passes_loom_exhaustively_and_ten_thousand_runs_of_each_shuttle_strategy() {
-    let loom = Check::new()
-        .backend(Backend::Loom)
-        .preemption_bound(None)
-        .iterations(1_000_000)
-        .time_limit(Duration::from_secs(600));
-    let report = explore("fixed", &loom);
-    assert!(report.passed(), "{:?}", report.finding);
-    assert!(report.exhaustive, "loom did not finish ({} executions)", report.executions);
-    for backend in [Backend::ShuttleRandom, Backend::ShuttlePct] {
-        let check = Check::new().backend(backend).iterations(10_000).time_limit(Duration::from_secs(600));
-        let report = explore("fixed", &check);
-        assert!(report.passed(), "{backend}: {:?}", report.finding);
-        assert_eq!(report.executions, 10_000, "{backend}");
-    }
-}

@@ -132,23 +132,6 @@ fn shuttle_misses_buggy_relaxed_data_because_it_only_runs_sequentially_consisten
     assert!(report.exhaustive, "shuttle-dfs did not finish ({} executions)", report.executions);
 }
 
-#[test]
-fn fixed_passes_loom_full_space_and_ten_thousand_runs_of_each_shuttle_strategy() {
-    let loom = budget(Backend::Loom)
-        .preemption_bound(None)
-        .iterations(1_000_000)
-        .time_limit(Duration::from_secs(600));
-    let report = explore_variant("fixed", &loom);
-    assert!(report.passed(), "{:?}", report.finding);
-    assert!(report.exhaustive, "loom did not finish ({} executions)", report.executions);
-    for backend in [Backend::ShuttleRandom, Backend::ShuttlePct] {
-        let check = Check::new().backend(backend).iterations(10_000).time_limit(Duration::from_secs(600));
-        let report = explore_variant("fixed", &check);
-        assert!(report.passed(), "{backend}: {:?}", report.finding);
-        assert_eq!(report.executions, 10_000, "{backend}");
-    }
-}
-
 /// catalog.rs replays the `buggy` schedules on `fixed`; these are the other two.
 #[test]
 fn the_other_buggy_schedules_pass_on_the_fixed_variant() {
