@@ -10,26 +10,24 @@ pub(crate) struct Alternate<A, B> {
     first: A,
     second: B,
     executions: usize,
-    /// Which strategy runs the current execution: 0 for the first, 1 for the second.
+    /// Which strategy runs the current execution: 0 for the first, 1 for the second. Read at
+    /// every scheduling point, so a plain field; `current` shares it with the caller.
+    turn: usize,
     pub(crate) current: Arc<AtomicUsize>,
 }
 
 impl<A: Scheduler, B: Scheduler> Alternate<A, B> {
     pub(crate) fn new(first: A, second: B) -> Self {
-        Alternate { first, second, executions: 0, current: Arc::default() }
-    }
-
-    fn turn(&self) -> usize {
-        self.current.load(Ordering::Relaxed)
+        Alternate { first, second, executions: 0, turn: 0, current: Arc::default() }
     }
 }
 
 impl<A: Scheduler, B: Scheduler> Scheduler for Alternate<A, B> {
     fn new_execution(&mut self) -> Option<ShuttleSchedule> {
-        let turn = self.executions % 2;
+        self.turn = self.executions % 2;
         self.executions += 1;
-        self.current.store(turn, Ordering::Relaxed);
-        if turn == 0 {
+        self.current.store(self.turn, Ordering::Relaxed);
+        if self.turn == 0 {
             self.first.new_execution()
         } else {
             self.second.new_execution()
@@ -37,7 +35,7 @@ impl<A: Scheduler, B: Scheduler> Scheduler for Alternate<A, B> {
     }
 
     fn next_task(&mut self, runnable: &[&Task], current: Option<TaskId>, yielding: bool) -> Option<TaskId> {
-        if self.turn() == 0 {
+        if self.turn == 0 {
             self.first.next_task(runnable, current, yielding)
         } else {
             self.second.next_task(runnable, current, yielding)
@@ -45,7 +43,7 @@ impl<A: Scheduler, B: Scheduler> Scheduler for Alternate<A, B> {
     }
 
     fn next_u64(&mut self) -> u64 {
-        if self.turn() == 0 {
+        if self.turn == 0 {
             self.first.next_u64()
         } else {
             self.second.next_u64()
