@@ -1,7 +1,7 @@
 //! Parallel exploration (`jobs`): lanes run side by side, the first finding or proof stops
 //! the others, and the outcome depends on the seed and the job count only.
 
-use lockhound::sync::atomic::{AtomicUsize, Ordering};
+use lockhound::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use lockhound::sync::{Arc, Mutex};
 use lockhound::{thread, Backend, Check, RunReport};
 
@@ -31,6 +31,22 @@ fn locked_update() {
     n.fetch_add(1, Ordering::SeqCst);
     t.join().unwrap();
     assert_eq!(n.load(Ordering::SeqCst), 2);
+}
+
+/// Publishes with Relaxed stores: the reader may see the flag and stale data, which only a
+/// weak-memory model (loom) can show; shuttle's executions are sequentially consistent.
+fn relaxed_publication() {
+    let data = Arc::new(AtomicUsize::new(0));
+    let ready = Arc::new(AtomicBool::new(false));
+    let (d, r) = (data.clone(), ready.clone());
+    let t = thread::spawn(move || {
+        d.store(1, Ordering::Relaxed);
+        r.store(true, Ordering::Relaxed);
+    });
+    if ready.load(Ordering::Relaxed) {
+        assert_eq!(data.load(Ordering::Relaxed), 1, "saw the flag but stale data");
+    }
+    t.join().unwrap();
 }
 
 /// What must not change from one run to the next.
@@ -91,4 +107,25 @@ fn a_loom_proof_stops_the_shuttle_lanes() {
     // The shuttle members' shares are 30,000 executions; they stop once their virtual time
     // passes loom's proof, which takes a handful of loom executions.
     assert!(shuttle < 1_000, "shuttle ran {shuttle} executions after loom's proof");
+}
+
+#[test]
+fn auto_finds_a_loom_only_bug_on_its_loom_lane_the_same_way_every_run() {
+    let check = Check::new().backend(Backend::Auto).jobs(2);
+    let first = outcome(&check.explore(relaxed_publication));
+    assert_eq!(first.0, "loom", "{first:?}");
+    assert!(first.3.contains("stale data"), "{}", first.3);
+    for _ in 0..8 {
+        assert_eq!(outcome(&check.explore(relaxed_publication)), first);
+    }
+}
+
+#[test]
+fn a_lane_that_could_not_win_is_never_started() {
+    // Every execution fails: the warm-up's first execution (tick 4) finds it before loom's
+    // first execution could end (tick 30), so the loom lane never starts.
+    let report = Check::new().backend(Backend::Auto).jobs(2).explore(|| panic!("always"));
+    assert_eq!(report.finding.as_ref().map(|f| f.executions), Some(1));
+    let engines: Vec<Backend> = report.attempts.iter().map(|a| a.backend).collect();
+    assert_eq!(engines, [Backend::ShuttleRandom], "only the warm-up ran");
 }

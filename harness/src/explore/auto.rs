@@ -12,11 +12,11 @@
 //! 3. The rest of the shuttle budget, PCT then uniform random, for bodies too large for loom
 //!    to finish and for bugs beyond its preemption bound.
 //!
-//! With one job these run one after another. With several, the warm-up still runs first and
-//! alone, then loom takes one lane and the shuttle members the others (each with its own
-//! seed), side by side; the first finding or proof ends the run (see `race`).
+//! With one job these run one after another. With several, loom takes one lane and the
+//! shuttle members the others (each with its own seed), side by side, the warm-up first on
+//! the calling thread's lane; the first finding or proof ends the run (see `race`).
 
-use super::parallel::{self, Lane, Member};
+use super::parallel::{self, Lane, Member, Strategy};
 use super::race;
 use super::{explore_with, shuttle, Body, EngineRun, Seat};
 use crate::backend::{Backend, Budget, RunConfig};
@@ -31,11 +31,14 @@ const RANDOM_SHARE: u64 = 10;
 const WARM_UP: u64 = 128;
 
 pub(super) fn explore(body: &Body, config: &RunConfig) -> Vec<EngineRun> {
-    let start = Instant::now();
     let warm_up = Budget {
         executions: WARM_UP.min(percent(config.budget.executions, PCT_SHARE)).max(1),
         time: config.budget.time / 100,
     };
+    if config.jobs > 1 {
+        return parallel::explore(body, config, lanes(config, warm_up));
+    }
+    let start = Instant::now();
     let first = shuttle::warm_up(body, config, warm_up, &Seat::alone(config));
     if first.finding.is_some() {
         return vec![first];
@@ -45,11 +48,7 @@ pub(super) fn explore(body: &Body, config: &RunConfig) -> Vec<EngineRun> {
         time: config.budget.time.saturating_sub(start.elapsed()),
     };
     let mut runs = vec![first];
-    if config.jobs > 1 {
-        runs.extend(parallel::explore(body, config, lanes(config, left)));
-    } else {
-        runs.extend(one_after_another(body, config, left));
-    }
+    runs.extend(one_after_another(body, config, left));
     runs
 }
 
@@ -97,25 +96,39 @@ fn scaled(time: Duration, share: u64) -> Duration {
     time * share as u32 / 100
 }
 
-/// The portfolio over `config.jobs` lanes: loom alone on lane 0, the shuttle members' shares
-/// split over the other lanes.
-fn lanes(config: &RunConfig, left: Budget) -> Vec<Lane> {
+/// The portfolio over `config.jobs` lanes: loom alone on lane 0; the warm-up on lane 1,
+/// which runs on the calling thread (its first execution ends first), followed there by PCT
+/// and random; PCT and random with seeds of their own on the other lanes. The loom lane starts
+/// once the warm-up is about to pass loom's first execution in virtual time, so a bug the
+/// warm-up finds at once costs no thread.
+fn lanes(config: &RunConfig, warm_up: Budget) -> Vec<Lane> {
+    let left = Budget {
+        executions: config.budget.executions.saturating_sub(warm_up.executions).max(1),
+        time: config.budget.time,
+    };
     let shuttle_lanes = config.jobs - 1;
     let loom = Member {
-        backend: Backend::Loom,
+        strategy: Strategy::Engine(Backend::Loom),
         seed: config.seed,
         budget: Budget { executions: percent(left.executions, LOOM_SHARE).max(1), time: left.time },
     };
     let mut lanes = vec![vec![loom]];
-    for lane in 0..shuttle_lanes {
-        // Seed 0 of the series was the warm-up's.
-        let seed = race::lane_seed(config.seed, lane + 1);
+    for lane in 1..=shuttle_lanes {
+        let seed = race::lane_seed(config.seed, lane);
         let member = |backend: Backend, share: u64| {
-            let executions = race::share(percent(left.executions, share), shuttle_lanes, lane).max(1);
-            Member { backend, seed, budget: Budget { executions, time: left.time } }
+            let executions = race::share(percent(left.executions, share), shuttle_lanes, lane - 1).max(1);
+            Member {
+                strategy: Strategy::Engine(backend),
+                seed,
+                budget: Budget { executions, time: left.time },
+            }
         };
-        lanes
-            .push(vec![member(Backend::ShuttlePct, PCT_SHARE), member(Backend::ShuttleRandom, RANDOM_SHARE)]);
+        let mut members =
+            vec![member(Backend::ShuttlePct, PCT_SHARE), member(Backend::ShuttleRandom, RANDOM_SHARE)];
+        if lane == 1 {
+            members.insert(0, Member { strategy: Strategy::WarmUp, seed: config.seed, budget: warm_up });
+        }
+        lanes.push(members);
     }
     lanes
 }

@@ -5,6 +5,7 @@ mod auto;
 mod loom;
 mod minimize;
 mod parallel;
+mod pool;
 mod race;
 mod shuttle;
 mod stress;

@@ -70,6 +70,17 @@ impl Race {
     }
 }
 
+/// Told the end of every execution a lane is about to start, before it starts: how a
+/// parallel run starts the lanes whose first execution would end before it (see `parallel`).
+#[derive(Clone)]
+pub(crate) struct Reach(pub Arc<dyn Fn(Mark) + Send + Sync>);
+
+impl std::fmt::Debug for Reach {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Reach")
+    }
+}
+
 /// One engine's view of its lane: where its executions fall in virtual time.
 #[derive(Clone, Debug)]
 pub(crate) struct Clock {
@@ -79,6 +90,7 @@ pub(crate) struct Clock {
     pub offset: u64,
     /// Ticks per execution of this engine.
     pub cost: u64,
+    pub reach: Option<Reach>,
 }
 
 impl Clock {
@@ -89,7 +101,11 @@ impl Clock {
 
     /// Whether execution number `n` is still worth starting.
     pub(crate) fn may_start(&self, n: u64) -> bool {
-        self.race.matters(self.mark(n))
+        let end = self.mark(n);
+        if let Some(reach) = &self.reach {
+            (reach.0)(end);
+        }
+        self.race.matters(end)
     }
 
     /// Posts an event at the end of execution number `n`.
@@ -134,8 +150,8 @@ mod tests {
     fn lanes_keep_running_until_they_pass_the_winner() {
         let race = Arc::new(Race::new());
         let (a, b) = (
-            Clock { race: race.clone(), lane: 0, offset: 0, cost: LOOM_TICKS },
-            Clock { race: race.clone(), lane: 1, offset: 0, cost: SHUTTLE_TICKS },
+            Clock { race: race.clone(), lane: 0, offset: 0, cost: LOOM_TICKS, reach: None },
+            Clock { race: race.clone(), lane: 1, offset: 0, cost: SHUTTLE_TICKS, reach: None },
         );
         assert!(a.may_start(1) && b.may_start(1_000));
         a.post(2); // lane 0 found something at tick 60
