@@ -49,10 +49,20 @@ fn builder(
     b
 }
 
-/// loom's exploration path of its `n`th execution. loom's search is deterministic, so a second
-/// search that writes its checkpoint only at iteration `n` (just before running it) captures
-/// that execution's path; writing it every iteration would cost more than the search itself.
-fn path_of_execution(body: &Body, config: &RunConfig, bound: Option<usize>, n: u64) -> Option<LoomPath> {
+/// An execution of a loom search: the `execution`th of the search within `bound`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct PathAt {
+    bound: Option<usize>,
+    execution: u64,
+}
+
+/// loom's exploration path of an execution. loom's search is deterministic, so a second
+/// search that writes its checkpoint only at that execution (just before running it) captures
+/// its path; writing it at every execution would cost more than the search itself. It runs
+/// after the search, for the winning finding only, so it is part of the report, not of the
+/// time to the finding.
+pub(super) fn path_of(body: &Body, config: &RunConfig, at: &PathAt) -> Option<LoomPath> {
+    let (bound, n) = (at.bound, at.execution);
     let checkpoint = Checkpoint::new();
     let n_usize = usize::try_from(n).ok()?;
     let mut b = builder(config, bound, n.saturating_add(1), Duration::from_secs(3600));
@@ -118,6 +128,7 @@ pub(super) fn explore(body: &Body, config: &RunConfig, budget: Budget, seat: &Se
     let mut executions = 0;
     let mut exhaustive = false;
     let mut finding = None;
+    let mut loom_path = None;
     for bound in bounds(config.loom.preemption_bound) {
         let left = budget.executions.saturating_sub(executions);
         let time_left = budget.time.saturating_sub(start.elapsed());
@@ -133,14 +144,9 @@ pub(super) fn explore(body: &Body, config: &RunConfig, budget: Budget, seat: &Se
             check(builder(config, bound, left, time_left), body, may_start);
         executions += ran;
         if let Err(payload) = result {
-            // Take the finding's panic record before the second search overwrites it.
             let mut found = finding_from_panic(Backend::Loom, payload, executions, start.elapsed(), None);
             seat.post(executions);
-            // Capturing the path re-runs the search: not worth it for a finding another lane
-            // has already beaten.
-            if seat.leads(executions) {
-                found.schedule = path_of_execution(body, config, bound, ran).map(Schedule::Loom);
-            }
+            loom_path = Some(PathAt { bound, execution: ran });
             // Every schedule with fewer preemptions passed in the rounds before.
             found.preemptions = bound;
             finding = Some(found);
@@ -156,7 +162,7 @@ pub(super) fn explore(body: &Body, config: &RunConfig, budget: Budget, seat: &Se
     if exhaustive {
         seat.post(executions);
     }
-    EngineRun { backend: Backend::Loom, executions, elapsed: start.elapsed(), exhaustive, finding }
+    EngineRun { backend: Backend::Loom, executions, elapsed: start.elapsed(), exhaustive, finding, loom_path }
 }
 
 /// What loom says when a recorded path does not fit the body it is replayed on.

@@ -29,6 +29,9 @@ struct EngineRun {
     elapsed: Duration,
     exhaustive: bool,
     finding: Option<Finding>,
+    /// Which execution of loom's search the finding came from: its path is captured once the
+    /// search is over, and only for the finding that wins (see `loom::path_of`).
+    loom_path: Option<loom::PathAt>,
 }
 
 impl EngineRun {
@@ -59,15 +62,19 @@ pub fn run(body: &Body, config: &RunConfig) -> RunReport {
     let executions = runs.iter().map(|r| r.executions).sum();
     let exhaustive = runs.iter().any(|r| r.exhaustive && r.finding.is_none());
     let attempts = runs.iter().map(EngineRun::attempt).collect();
-    let finding = runs.into_iter().find_map(|r| r.finding).map(|mut finding| {
-        if config.minimize {
-            minimize::minimize(body, &mut finding, config);
-        }
-        if let Some(schedule) = finding.schedule.clone() {
-            finding.trace = Some(replay_traced(body, &schedule, config).1);
-        }
-        finding
-    });
+    let finding =
+        runs.into_iter().find_map(|r| r.finding.map(|f| (f, r.loom_path))).map(|(mut finding, at)| {
+            if let Some(at) = at {
+                finding.schedule = loom::path_of(body, config, &at).map(Schedule::Loom);
+            }
+            if config.minimize {
+                minimize::minimize(body, &mut finding, config);
+            }
+            if let Some(schedule) = finding.schedule.clone() {
+                finding.trace = Some(replay_traced(body, &schedule, config).1);
+            }
+            finding
+        });
     RunReport {
         backend: config.backend,
         executions,
@@ -104,12 +111,6 @@ impl Seat {
         if let Some(clock) = &self.clock {
             clock.post(n);
         }
-    }
-
-    /// Whether an event posted at execution number `n` still leads the race (always, alone):
-    /// a finding that no longer does will be dropped, so it need not be dressed up.
-    fn leads(&self, n: u64) -> bool {
-        self.clock.as_ref().is_none_or(|clock| clock.race.winner() == Some(clock.mark(n)))
     }
 }
 

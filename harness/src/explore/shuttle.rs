@@ -113,7 +113,7 @@ fn explore_under(
     if finding.is_some() || exhaustive {
         seat.post(executions);
     }
-    EngineRun { backend, executions, elapsed, exhaustive, finding }
+    EngineRun { backend, executions, elapsed, exhaustive, finding, loom_path: None }
 }
 
 pub(super) fn replay(body: &Body, list: &SwitchList, config: &RunConfig) -> ReplayOutcome {

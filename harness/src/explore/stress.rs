@@ -44,6 +44,7 @@ pub(super) fn explore(body: &Body, config: &RunConfig, budget: Budget) -> Engine
                         shrink: None,
                         trace: None,
                     }),
+                    loom_path: None,
                 };
             }
         };
@@ -58,6 +59,7 @@ pub(super) fn explore(body: &Body, config: &RunConfig, budget: Budget) -> Engine
         executions,
         elapsed,
         exhaustive: false,
+        loom_path: None,
         finding: finding.map(|record| Finding {
             kind: record.kind.unwrap_or(FindingKind::Panic),
             message: record.message,
