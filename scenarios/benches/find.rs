@@ -3,7 +3,7 @@
 //!
 //! `cargo bench -p lockhound-scenarios --bench find` (add `2>/dev/null` to hide shuttle's own
 //! failure printouts; `-- --quick` runs 3 seeds instead of 7; `-- find` or `-- scaling` one
-//! part only)
+//! part only; scenario names, such as `-- idr-aba`, those scenarios only)
 //!
 //! Every contender runs the same scenario body (written against `lockhound::sync`), in this
 //! process, one after another for each seed, so the ratios compare runs made side by side:
@@ -133,14 +133,23 @@ fn ratio(ours: Outcome, other: Outcome, cap: Duration) -> String {
     }
 }
 
-fn time_to_find(seeds: u64) {
+/// The catalog's scenarios, or those named on the command line.
+fn scenarios(picked: &[String]) -> Vec<&'static lockhound::scenario::Scenario> {
+    lockhound_scenarios::catalog()
+        .iter()
+        .copied()
+        .filter(|s| picked.is_empty() || picked.iter().any(|p| p == s.name))
+        .collect()
+}
+
+fn time_to_find(seeds: u64, picked: &[String]) {
     println!("\n## Time to the first finding: median over seeds 0..{seeds} (executions in brackets)\n");
     println!(
         "| scenario | variant | lockhound | full report | loom::model | shuttle random | shuttle pct | stress \
          | vs loom | vs random |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
-    for scenario in lockhound_scenarios::catalog() {
+    for scenario in scenarios(picked) {
         for variant in scenario.variants.iter().filter(|v| v.expect == Expect::Fail) {
             let body = variant.body();
             let over_seeds = |f: &dyn Fn(u64) -> Outcome| median((0..seeds).map(f).collect());
@@ -182,12 +191,12 @@ fn executions_per_second(body: &Body, backend: Backend, jobs: usize, executions:
     report.executions as f64 / start.elapsed().as_secs_f64()
 }
 
-fn scaling(rounds: u64) {
+fn scaling(rounds: u64, picked: &[String]) {
     let cores = RunConfig::available_jobs();
     println!("\n## Scaling: executions per second, 1 job against 2 ({cores} cores here), median of {rounds} rounds\n");
     println!("| scenario (fixed) | backend | 1 job (exec/s) | 2 jobs (exec/s) | 2 jobs / 1 job |");
     println!("|---|---|---|---|---|");
-    for scenario in lockhound_scenarios::catalog() {
+    for scenario in scenarios(picked) {
         let Some(fixed) = scenario.variant("fixed") else { continue };
         let body = fixed.body();
         for backend in [Backend::ShuttlePct, Backend::ShuttleRandom] {
@@ -213,11 +222,14 @@ fn main() {
     // `-- scaling` or `-- find` runs one part only.
     let only = |part: &str| args.iter().any(|a| a == part);
     let all = !only("scaling") && !only("find");
+    // Scenario names on the command line pick those scenarios only.
+    let names: Vec<&str> = lockhound_scenarios::catalog().iter().map(|s| s.name).collect();
+    let picked: Vec<String> = args.iter().filter(|a| names.contains(&a.as_str())).cloned().collect();
     println!("# lockhound find benchmark ({} cores)", RunConfig::available_jobs());
     if all || only("find") {
-        time_to_find(if quick { 3 } else { 7 });
+        time_to_find(if quick { 3 } else { 7 }, &picked);
     }
     if all || only("scaling") {
-        scaling(if quick { 3 } else { 5 });
+        scaling(if quick { 3 } else { 5 }, &picked);
     }
 }
