@@ -67,15 +67,15 @@ fn buggy_needs_the_client_thread_to_get_ahead() {
     assert_eq!(finding.preemptions, Some(1));
 }
 
-/// On real threads the body lets the client thread get ahead, and the same starvation is seen
-/// every time, with the same kind.
+/// On real threads the body lets the client thread get ahead (a 1 ms sleep: on an idle
+/// machine the first iteration already starves the heartbeat, on a loaded one it may take a
+/// few), and the same starvation is seen, with the same kind.
 #[test]
 fn buggy_starves_the_heartbeat_on_real_threads() {
     let report = run("buggy", &check(Backend::Stress).iterations(20));
     let finding = report.finding.expect("found on real threads");
     assert_eq!(finding.kind, FindingKind::Starvation, "{}", finding.message);
     assert!(starving_poll(&finding.message).is_some(), "{}", finding.message);
-    assert_eq!(finding.executions, 1, "found in the first iteration");
 }
 
 /// loom's proof and the shuttle runs of the fixed variant are catalog.rs's (LOOM_PROOF); real
