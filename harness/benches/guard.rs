@@ -14,6 +14,9 @@
 //!   both arms of a round alike.
 //! - `valgrind --tool=callgrind <bench binary> workload MODE ITERATIONS`: runs the workload
 //!   only, for deterministic instruction counts (`system`, `off`, `sample:N`, `all`).
+//!
+//! The pool's settings come from the environment (`LOCKHOUND_GUARD_SLOTS` and the rest, see
+//! docs/guard.md); the mode is the arm's.
 
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use lockhound::guard::{parse_mode, GuardAlloc, GuardConfig, Mode};
@@ -70,8 +73,11 @@ unsafe impl GlobalAlloc for Switch {
     }
 }
 
+// Lazy from the environment so `LOCKHOUND_GUARD_SLOTS` and the other pool settings apply
+// (read when the pool is first mapped); the mode is always the arm's, set by `select`.
 #[global_allocator]
-static ALLOC: Switch = Switch { system: AtomicBool::new(true), guard: GuardAlloc::new(GuardConfig::new()) };
+static ALLOC: Switch =
+    Switch { system: AtomicBool::new(true), guard: GuardAlloc::from_env_lazy_with(GuardConfig::new()) };
 
 /// `None`: the system allocator.
 fn select(mode: Option<Mode>) {
