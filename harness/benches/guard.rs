@@ -8,10 +8,11 @@
 //!
 //! - `cargo bench --bench guard -- --warm-up-time 1 --measurement-time 3`: criterion, one
 //!   arm after the other.
-//! - `cargo bench --bench guard -- paired`: the arms interleaved in short alternating
-//!   batches, median ratio to `system` over the rounds. On a noisy machine (other builds,
-//!   frequency changes) this is the number to trust: load that drifts over seconds hits
-//!   both arms of a round alike.
+//! - `cargo bench --bench guard -- paired [ROUNDS] [ARM...]`: the arms interleaved in short
+//!   alternating batches, median ratio to `system` over the rounds (41 by default, 5 for
+//!   `all`; `paired 201 sampled-1000` measures one arm, more precisely). On a noisy machine
+//!   (other builds, frequency changes) this is the number to trust: load that drifts over
+//!   seconds hits both arms of a round alike.
 //! - `valgrind --tool=callgrind <bench binary> workload MODE ITERATIONS`: runs the workload
 //!   only, for deterministic instruction counts (`system`, `off`, `sample:N`, `all`).
 //!
@@ -157,14 +158,19 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Each guard arm against `system` in alternating batches of about 20 ms each.
-fn paired() {
+/// Each guard arm against `system` in alternating batches of about 20 ms each: `rounds`
+/// rounds (default 41; 5 for `all`), only the arms named in `only` if any.
+fn paired(rounds: Option<usize>, only: &[String]) {
     let mut round = 0;
     let per_iter = timed(None, 200, &mut round).as_secs_f64() / 200.0;
     let batch = ((0.02 / per_iter) as usize).max(10);
     println!("paired: batches of {batch} iterations ({:.1} us each on system)", per_iter * 1e6);
     for (name, mode) in &ARMS[1..] {
-        let (rounds, batch) = if *mode == Some(Mode::All) { (5, (batch / 200).max(2)) } else { (41, batch) };
+        if !only.is_empty() && !only.iter().any(|o| o == name) {
+            continue;
+        }
+        let (default, batch) = if *mode == Some(Mode::All) { (5, (batch / 200).max(2)) } else { (41, batch) };
+        let rounds = rounds.unwrap_or(default);
         timed(*mode, batch, &mut round); // warm up (first-touch faults of fresh slots)
         let (mut ratios, mut sys_total, mut arm_total) = (Vec::new(), 0.0, 0.0);
         for r in 0..rounds {
@@ -205,8 +211,12 @@ criterion_group!(benches, bench);
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.iter().any(|a| a == "paired") {
-        return paired();
+    if let Some(i) = args.iter().position(|a| a == "paired") {
+        // `paired [ROUNDS] [ARM...]`, e.g. `paired 201 sampled-1000`.
+        let rest = &args[i + 1..];
+        let rounds = rest.iter().find_map(|a| a.parse().ok());
+        let only: Vec<String> = rest.iter().filter(|a| ARMS.iter().any(|(n, _)| n == a)).cloned().collect();
+        return paired(rounds, &only);
     }
     if let Some(i) = args.iter().position(|a| a == "workload") {
         let mode = args.get(i + 1).map_or("system", String::as_str);
