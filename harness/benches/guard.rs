@@ -10,7 +10,8 @@
 //!   arm after the other.
 //! - `cargo bench --bench guard -- paired [ROUNDS] [ARM...]`: the arms interleaved in short
 //!   alternating batches, median ratio to `system` over the rounds (41 by default, 5 for
-//!   `all`; `paired 201 sampled-1000` measures one arm, more precisely). On a noisy machine
+//!   `all`; `paired 201 sampled-1000` measures one arm, more precisely; an arm `sample:N` runs
+//!   that rate, and sampled arms report the cost per guarded block). On a noisy machine
 //!   (other builds, frequency changes) this is the number to trust: load that drifts over
 //!   seconds hits both arms of a round alike.
 //! - `valgrind --tool=callgrind <bench binary> workload MODE ITERATIONS`: runs the workload
@@ -165,10 +166,14 @@ fn paired(rounds: Option<usize>, only: &[String]) {
     let per_iter = timed(None, 200, &mut round).as_secs_f64() / 200.0;
     let batch = ((0.02 / per_iter) as usize).max(10);
     println!("paired: batches of {batch} iterations ({:.1} us each on system)", per_iter * 1e6);
-    for (name, mode) in &ARMS[1..] {
-        if !only.is_empty() && !only.iter().any(|o| o == name) {
-            continue;
-        }
+    // Arms named `sample:N` run a rate of their own (a higher one measures the cost per
+    // guarded block with less noise).
+    let extra: Vec<(&str, Option<Mode>)> =
+        only.iter().filter_map(|o| Some((o.as_str(), Some(parse_mode(o.as_bytes()).ok()?)))).collect();
+    let named = ARMS[1..].iter().filter(|(name, _)| only.iter().any(|o| o == name));
+    let arms: Vec<(&str, Option<Mode>)> =
+        if only.is_empty() { ARMS[1..].to_vec() } else { named.copied().chain(extra).collect() };
+    for (name, mode) in &arms {
         let (default, batch) = if *mode == Some(Mode::All) { (5, (batch / 200).max(2)) } else { (41, batch) };
         let rounds = rounds.unwrap_or(default);
         timed(*mode, batch, &mut round); // warm up (first-touch faults of fresh slots)
@@ -186,8 +191,18 @@ fn paired(rounds: Option<usize>, only: &[String]) {
             arm_total += arm.as_secs_f64();
         }
         let n = (rounds * batch) as f64;
+        // Expected guarded blocks per iteration: about OPS / n allocations are sampled.
+        let per_block = match mode {
+            Some(Mode::Sampled(every)) => {
+                format!(
+                    ", about {:.2} us per guarded block",
+                    (arm_total - sys_total) / n * 1e6 * f64::from(*every) / OPS as f64
+                )
+            }
+            _ => String::new(),
+        };
         println!(
-            "{name:>13}: median ratio {:.3}, total ratio {:.3} ({:.2} us vs {:.2} us per iteration, {rounds} rounds)",
+            "{name:>13}: median ratio {:.3}, total ratio {:.3} ({:.2} us vs {:.2} us per iteration, {rounds} rounds{per_block})",
             median(ratios),
             arm_total / sys_total,
             arm_total / n * 1e6,
@@ -212,10 +227,14 @@ criterion_group!(benches, bench);
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "paired") {
-        // `paired [ROUNDS] [ARM...]`, e.g. `paired 201 sampled-1000`.
+        // `paired [ROUNDS] [ARM...]`, e.g. `paired 201 sampled-1000 sample:100`.
         let rest = &args[i + 1..];
         let rounds = rest.iter().find_map(|a| a.parse().ok());
-        let only: Vec<String> = rest.iter().filter(|a| ARMS.iter().any(|(n, _)| n == a)).cloned().collect();
+        let only: Vec<String> = rest
+            .iter()
+            .filter(|a| ARMS.iter().any(|(n, _)| n == a) || parse_mode(a.as_bytes()).is_ok())
+            .cloned()
+            .collect();
         return paired(rounds, &only);
     }
     if let Some(i) = args.iter().position(|a| a == "workload") {
