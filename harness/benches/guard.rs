@@ -8,12 +8,17 @@
 //!
 //! - `cargo bench --bench guard -- --warm-up-time 1 --measurement-time 3`: criterion, one
 //!   arm after the other.
-//! - `cargo bench --bench guard -- paired`: the arms interleaved in short alternating
-//!   batches, median ratio to `system` over the rounds. On a noisy machine (other builds,
-//!   frequency changes) this is the number to trust: load that drifts over seconds hits
-//!   both arms of a round alike.
+//! - `cargo bench --bench guard -- paired [ROUNDS] [ARM...]`: the arms interleaved in short
+//!   alternating batches, median ratio to `system` over the rounds (41 by default, 5 for
+//!   `all`; `paired 201 sampled-1000` measures one arm, more precisely; an arm `sample:N` runs
+//!   that rate, and sampled arms report the cost per guarded block). On a noisy machine
+//!   (other builds, frequency changes) this is the number to trust: load that drifts over
+//!   seconds hits both arms of a round alike.
 //! - `valgrind --tool=callgrind <bench binary> workload MODE ITERATIONS`: runs the workload
 //!   only, for deterministic instruction counts (`system`, `off`, `sample:N`, `all`).
+//!
+//! The pool's settings come from the environment (`LOCKHOUND_GUARD_SLOTS` and the rest, see
+//! docs/guard.md); the mode is the arm's.
 
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use lockhound::guard::{parse_mode, GuardAlloc, GuardConfig, Mode};
@@ -70,8 +75,11 @@ unsafe impl GlobalAlloc for Switch {
     }
 }
 
+// Lazy from the environment so `LOCKHOUND_GUARD_SLOTS` and the other pool settings apply
+// (read when the pool is first mapped); the mode is always the arm's, set by `select`.
 #[global_allocator]
-static ALLOC: Switch = Switch { system: AtomicBool::new(true), guard: GuardAlloc::new(GuardConfig::new()) };
+static ALLOC: Switch =
+    Switch { system: AtomicBool::new(true), guard: GuardAlloc::from_env_lazy_with(GuardConfig::new()) };
 
 /// `None`: the system allocator.
 fn select(mode: Option<Mode>) {
@@ -151,14 +159,23 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Each guard arm against `system` in alternating batches of about 20 ms each.
-fn paired() {
+/// Each guard arm against `system` in alternating batches of about 20 ms each: `rounds`
+/// rounds (default 41; 5 for `all`), only the arms named in `only` if any.
+fn paired(rounds: Option<usize>, only: &[String]) {
     let mut round = 0;
     let per_iter = timed(None, 200, &mut round).as_secs_f64() / 200.0;
     let batch = ((0.02 / per_iter) as usize).max(10);
     println!("paired: batches of {batch} iterations ({:.1} us each on system)", per_iter * 1e6);
-    for (name, mode) in &ARMS[1..] {
-        let (rounds, batch) = if *mode == Some(Mode::All) { (5, (batch / 200).max(2)) } else { (41, batch) };
+    // Arms named `sample:N` run a rate of their own (a higher one measures the cost per
+    // guarded block with less noise).
+    let extra: Vec<(&str, Option<Mode>)> =
+        only.iter().filter_map(|o| Some((o.as_str(), Some(parse_mode(o.as_bytes()).ok()?)))).collect();
+    let named = ARMS[1..].iter().filter(|(name, _)| only.iter().any(|o| o == name));
+    let arms: Vec<(&str, Option<Mode>)> =
+        if only.is_empty() { ARMS[1..].to_vec() } else { named.copied().chain(extra).collect() };
+    for (name, mode) in &arms {
+        let (default, batch) = if *mode == Some(Mode::All) { (5, (batch / 200).max(2)) } else { (41, batch) };
+        let rounds = rounds.unwrap_or(default);
         timed(*mode, batch, &mut round); // warm up (first-touch faults of fresh slots)
         let (mut ratios, mut sys_total, mut arm_total) = (Vec::new(), 0.0, 0.0);
         for r in 0..rounds {
@@ -174,8 +191,18 @@ fn paired() {
             arm_total += arm.as_secs_f64();
         }
         let n = (rounds * batch) as f64;
+        // Expected guarded blocks per iteration: about OPS / n allocations are sampled.
+        let per_block = match mode {
+            Some(Mode::Sampled(every)) => {
+                format!(
+                    ", about {:.2} us per guarded block",
+                    (arm_total - sys_total) / n * 1e6 * f64::from(*every) / OPS as f64
+                )
+            }
+            _ => String::new(),
+        };
         println!(
-            "{name:>13}: median ratio {:.3}, total ratio {:.3} ({:.2} us vs {:.2} us per iteration, {rounds} rounds)",
+            "{name:>13}: median ratio {:.3}, total ratio {:.3} ({:.2} us vs {:.2} us per iteration, {rounds} rounds{per_block})",
             median(ratios),
             arm_total / sys_total,
             arm_total / n * 1e6,
@@ -199,8 +226,16 @@ criterion_group!(benches, bench);
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.iter().any(|a| a == "paired") {
-        return paired();
+    if let Some(i) = args.iter().position(|a| a == "paired") {
+        // `paired [ROUNDS] [ARM...]`, e.g. `paired 201 sampled-1000 sample:100`.
+        let rest = &args[i + 1..];
+        let rounds = rest.iter().find_map(|a| a.parse().ok());
+        let only: Vec<String> = rest
+            .iter()
+            .filter(|a| ARMS.iter().any(|(n, _)| n == a) || parse_mode(a.as_bytes()).is_ok())
+            .cloned()
+            .collect();
+        return paired(rounds, &only);
     }
     if let Some(i) = args.iter().position(|a| a == "workload") {
         let mode = args.get(i + 1).map_or("system", String::as_str);

@@ -364,15 +364,29 @@ mod tests {
     }
 
     /// Once libgcc has shown it a stack, the table's walk returns the same frames.
+    ///
+    /// "The same stack" includes this function's own return address into `depth`, so every
+    /// walk must come from one call instruction. A loop over a constant array of five is
+    /// fully unrolled by an optimizing build (`--release`; even with an opaque bound, since
+    /// indexing the array caps the trip count) into five calls at five return addresses,
+    /// and the table rightly refuses the ones libgcc never saw. An opaque induction step
+    /// leaves the compiler no trip count to unroll by, so the loop keeps a single call site
+    /// at every optimization level; the identical full walks below check that it did.
     #[test]
     fn fast_walk_matches_libgcc() {
-        let mut seen = Vec::new();
-        for force in [Force::Full, Force::Fast, Force::Full, Force::Fast, Force::Auto] {
+        let forces = [Force::Full, Force::Fast, Force::Full, Force::Fast, Force::Auto];
+        let mut seen = Vec::with_capacity(forces.len());
+        let mut i = 0;
+        while i < forces.len() {
+            let force = forces[i];
             seen.push((force, depth(3, force)));
+            i = std::hint::black_box(i) + 1;
         }
         let full = seen[0].1.expect("libgcc always answers");
         assert!(full.len > 5, "{:?}", full.as_slice());
         assert!(!DISABLED.load(Relaxed));
+        let second = seen[2].1.expect("libgcc always answers");
+        assert_eq!(second.as_slice(), full.as_slice(), "two full walks from one call site differ");
         for (force, frames) in &seen {
             let frames = frames.unwrap_or_else(|| panic!("{force:?} fell back on a learned stack"));
             assert_eq!(frames.as_slice(), full.as_slice(), "{force:?}");
