@@ -8,6 +8,7 @@ mod parallel;
 mod pool;
 mod race;
 mod shuttle;
+mod stacks;
 mod stress;
 
 use crate::backend::{Backend, Budget, RunConfig};

@@ -30,6 +30,7 @@ fn run_under<S: Scheduler + 'static>(
     config: &RunConfig,
 ) -> Result<(), Box<dyn std::any::Any + Send>> {
     let _scope = rt::enter(Engine::Shuttle);
+    let _stacks = super::stacks::Recycling::on();
     let body = body.clone();
     let runner = Runner::new(scheduler, shuttle_config(config));
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {

@@ -18,6 +18,8 @@ mod stack;
 mod yield_;
 
 pub use crate::gen_impl::{Generator, Gn, LocalGenerator, DEFAULT_STACK_SIZE};
+// lockhound patch: see stack/recycle.rs.
+pub use crate::stack::recycle_stacks;
 pub use crate::rt::{get_local_data, is_generator, Error};
 pub use crate::scope::Scope;
 pub use crate::yield_::{

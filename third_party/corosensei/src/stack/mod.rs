@@ -14,6 +14,8 @@ cfg_if::cfg_if! {
     if #[cfg(all(feature = "default-stack", unix))] {
         mod unix;
         pub use self::unix::DefaultStack;
+        // lockhound patch: freed stacks kept per thread for reuse (see unix.rs).
+        pub use self::unix::recycle_stacks;
     } else if #[cfg(all(feature = "default-stack", windows))] {
         mod windows;
         pub use self::windows::DefaultStack;

@@ -16,6 +16,10 @@ pub mod sys;
 
 pub use sys::overflow;
 
+// lockhound patch: freed stacks kept per thread for reuse (see recycle.rs).
+mod recycle;
+pub use recycle::recycle_stacks;
+
 // `StackBoxHeader` is placed right in front of the data, so the data pointer
 // must be aligned to at least this.
 const HEADER_ALIGN: usize = std::mem::align_of::<StackBoxHeader>();
@@ -493,6 +497,10 @@ impl SysStack {
 
         if let Some(size) = size.checked_add(add) {
             if size <= max_stack_size {
+                // lockhound patch: a kept stack of this size, guard page in place, if any.
+                if let Some(kept) = recycle::take(size - page_size) {
+                    return Ok(kept);
+                }
                 let stack = unsafe { sys::allocate_stack(size) }.map_err(StackError::IoError)?;
 
                 match unsafe { sys::protect_stack(&stack) } {
@@ -550,6 +558,16 @@ thread_local! {
 
 impl Drop for StackMem {
     fn drop(&mut self) {
+        // lockhound patch: keep the stack for reuse if this thread's cache has room. Not a
+        // stack abandoned by an overflow: frames on it were never unwound, so something may
+        // still point into it, and an unmapped stack makes that a fault, not a corruption.
+        if !self.abandoned.get() {
+            // SAFETY: the same bounds, moved to the cache; `self.buf` is not used again.
+            let buf = unsafe { SysStack::new(self.buf.top, self.buf.bottom) };
+            if recycle::keep(buf).is_ok() {
+                return;
+            }
+        }
         let page_size = sys::page_size();
         let guard = self
             .buf
