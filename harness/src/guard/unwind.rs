@@ -149,7 +149,7 @@ pub(crate) fn capture() -> Frames {
 fn walk(force: Force) -> Option<Frames> {
     let sp = stack_pointer();
     let full = match force {
-        Force::Auto => CAPTURES.fetch_add(1, Relaxed) % VERIFY_EVERY == 0 || DISABLED.load(Relaxed),
+        Force::Auto => CAPTURES.fetch_add(1, Relaxed).is_multiple_of(VERIFY_EVERY) || DISABLED.load(Relaxed),
         #[cfg(test)]
         Force::Full => true,
         #[cfg(test)]
