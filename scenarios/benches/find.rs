@@ -193,25 +193,43 @@ fn executions_per_second(body: &Body, backend: Backend, jobs: usize, executions:
 
 fn scaling(rounds: u64, picked: &[String]) {
     let cores = RunConfig::available_jobs();
-    println!("\n## Scaling: executions per second, 1 job against 2 ({cores} cores here), median of {rounds} rounds\n");
-    println!("| scenario (fixed) | backend | 1 job (exec/s) | 2 jobs (exec/s) | 2 jobs / 1 job |");
-    println!("|---|---|---|---|---|");
+    println!(
+        "\n## Scaling: executions per second, 1 job against 2 ({cores} cores here), {rounds} rounds of one \
+         run each, alternating\n"
+    );
+    println!("| scenario (fixed) | backend | 1 job (exec/s) | 2 jobs (exec/s) | 2 jobs / 1 job | lowest, highest |");
+    println!("|---|---|---|---|---|---|");
     for scenario in scenarios(picked) {
         let Some(fixed) = scenario.variant("fixed") else { continue };
         let body = fixed.body();
         for backend in [Backend::ShuttlePct, Backend::ShuttleRandom] {
-            let (mut one, mut two) = (Vec::new(), Vec::new());
-            // Alternate the two so that noise from the rest of the machine hits both alike.
+            let (mut one, mut two, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+            // One run of each per round, side by side, and the ratio per round: load on the
+            // machine that drifts over seconds hits both runs of a round alike.
             for _ in 0..rounds {
-                one.push(executions_per_second(&body, backend, 1, 100_000));
-                two.push(executions_per_second(&body, backend, 2, 100_000));
+                let (a, b) = (
+                    executions_per_second(&body, backend, 1, 100_000),
+                    executions_per_second(&body, backend, 2, 100_000),
+                );
+                one.push(a);
+                two.push(b);
+                ratios.push(b / a);
             }
             let mid = |mut v: Vec<f64>| {
                 v.sort_by(f64::total_cmp);
                 v[v.len() / 2]
             };
-            let (one, two) = (mid(one), mid(two));
-            println!("| {} | {backend} | {one:.0} | {two:.0} | {:.2}x |", scenario.name, two / one);
+            let (low, high) = (
+                ratios.iter().copied().fold(f64::INFINITY, f64::min),
+                ratios.iter().copied().fold(0.0, f64::max),
+            );
+            println!(
+                "| {} | {backend} | {:.0} | {:.0} | {:.2}x | {low:.2}x, {high:.2}x |",
+                scenario.name,
+                mid(one),
+                mid(two),
+                mid(ratios)
+            );
         }
     }
 }
@@ -230,6 +248,6 @@ fn main() {
         time_to_find(if quick { 3 } else { 7 }, &picked);
     }
     if all || only("scaling") {
-        scaling(if quick { 3 } else { 5 }, &picked);
+        scaling(if quick { 3 } else { 7 }, &picked);
     }
 }
