@@ -15,12 +15,16 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Virtual ticks one execution costs, per engine: about its microseconds per execution on
-/// the catalog's bodies (docs/performance.md). Only the ratio matters for speed, and nothing
-/// for correctness: a wrong ratio makes a lane wait a little longer for the others to catch
-/// up to a winning tick, never changes which outcome wins for a given seed and job count.
+/// Virtual ticks one execution costs, per engine. Only the ratio matters for speed, and
+/// nothing for correctness: a wrong ratio makes a lane wait a little longer for the others to
+/// catch up to a winning tick, never changes which outcome wins for a given seed and job
+/// count. With recycled coroutine stacks a loom execution costs about 1.3-2.2 shuttle
+/// executions on the catalog; loom's 20 (5 shuttle executions) also lets `auto`'s warm-up run
+/// its first 4 executions before the loom lane needs a thread. Measured on the catalog with
+/// 10, 20 and 30 (docs/performance.md): 10 made shuttle-found bugs wait for loom's lane (up
+/// to 2x slower), 30 delayed loom-found ones (about 1.4x slower).
 pub(crate) const SHUTTLE_TICKS: u64 = 4;
-pub(crate) const LOOM_TICKS: u64 = 30;
+pub(crate) const LOOM_TICKS: u64 = 20;
 
 /// A point of virtual time; lanes break ties in index order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -150,8 +154,9 @@ mod tests {
     fn lanes_keep_running_until_they_pass_the_winner() {
         let race = Arc::new(Race::new());
         let (a, b) = (
-            Clock { race: race.clone(), lane: 0, offset: 0, cost: LOOM_TICKS, reach: None },
-            Clock { race: race.clone(), lane: 1, offset: 0, cost: SHUTTLE_TICKS, reach: None },
+            // Costs of their own, so that the ticks below do not follow the tuned constants.
+            Clock { race: race.clone(), lane: 0, offset: 0, cost: 30, reach: None },
+            Clock { race: race.clone(), lane: 1, offset: 0, cost: 4, reach: None },
         );
         assert!(a.may_start(1) && b.may_start(1_000));
         a.post(2); // lane 0 found something at tick 60
