@@ -4,7 +4,8 @@
 //! its own. A fresh thread, with its first shuttle coroutine stacks, costs about 60 µs here:
 //! as much as ten executions of a small body, paid again by every run, and most runs are short
 //! (the catalog's bugs are found in under a millisecond). The pool grows to the largest number
-//! of lanes that have run at once; its threads wait, parked, between runs.
+//! of lanes that have run at once; its threads wait between runs, first awake for a moment
+//! (`LINGER`), then parked.
 //!
 //! Not rayon: its pools have a fixed size and are made for short tasks, while a lane blocks a
 //! thread for up to its whole budget, so lanes beyond the pool's size would wait for others to
@@ -13,6 +14,15 @@
 use std::collections::VecDeque;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+/// How long a thread that has finished a job keeps looking for the next one before it parks.
+/// Waking a parked thread usually takes 5-40 µs, but on the development VM about one wake-up
+/// in fifty took 1-4.5 ms (the idle virtual CPU has to be scheduled again by the host): a run
+/// that needed its loom lane then waited that long, ten times its whole search.
+/// Runs come in series (`check`, every variant of a scenario, seeds), so a thread that stays
+/// awake between them, yielding the CPU to any other work, is there when the next one starts.
+const LINGER: Duration = Duration::from_millis(2);
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -64,12 +74,31 @@ impl Pool {
             if let Some(job) = state.queue.pop_front() {
                 drop(state);
                 job();
-                state = lock(&self.state);
+                state = self.linger();
             } else {
                 state.idle += 1;
                 state = self.work.wait(state).unwrap_or_else(|e| e.into_inner());
                 state.idle -= 1;
             }
+        }
+    }
+}
+
+impl Pool {
+    /// Waits for a job for up to `LINGER`, awake; returns the state locked, with a job queued
+    /// or not. Counts as idle meanwhile, so `submit` hands it the next job instead of starting
+    /// a thread.
+    fn linger(&self) -> MutexGuard<'_, State> {
+        let deadline = Instant::now() + LINGER;
+        lock(&self.state).idle += 1;
+        loop {
+            let mut state = lock(&self.state);
+            if !state.queue.is_empty() || Instant::now() >= deadline {
+                state.idle -= 1;
+                return state;
+            }
+            drop(state);
+            std::thread::yield_now();
         }
     }
 }
