@@ -47,7 +47,8 @@ impl Drop for Kept {
 /// Keeps up to `limit` freed stacks on the calling thread for its later coroutines, and
 /// returns the previous limit. With 0 (the default), every stack is mapped when it is created
 /// and unmapped when it is dropped, as upstream. Stacks already kept stay kept (bounded by the
-/// largest limit set) while the limit is 0, but are not handed out.
+/// largest limit set) while the limit is 0, but are not handed out; they are unmapped when the
+/// thread exits.
 pub fn recycle_stacks(limit: usize) -> usize {
     LIMIT.with(|l| l.replace(limit))
 }
