@@ -82,9 +82,7 @@ impl Pool {
             }
         }
     }
-}
 
-impl Pool {
     /// Waits for a job for up to `LINGER`, awake; returns the state locked, with a job queued
     /// or not. Counts as idle meanwhile, so `submit` hands it the next job instead of starting
     /// a thread.
