@@ -81,6 +81,28 @@ fn every_model_checker_finds_the_lost_update_and_replays_it() {
     }
 }
 
+/// A thread spawned and joined at once: at no scheduling point can two threads run.
+fn nothing_to_interleave() {
+    let n = Arc::new(Mutex::new(0));
+    let m = n.clone();
+    thread::spawn(move || *m.lock().unwrap() += 1).join().unwrap();
+    assert_eq!(*n.lock().unwrap(), 1);
+}
+
+#[test]
+fn a_body_with_one_schedule_passes_every_strategy_and_is_explored_at_once() {
+    // shuttle's own PCT asserts that its first execution made a choice; that assertion must
+    // not become a finding of a correct body.
+    for backend in [Backend::ShuttlePct, Backend::ShuttleDfs, Backend::Auto] {
+        for jobs in [1, 2] {
+            let report = check(backend).jobs(jobs).explore(nothing_to_interleave);
+            assert!(report.passed(), "{backend}, {jobs} jobs: {:?}", report.finding.map(|f| f.message));
+            assert!(report.exhaustive, "{backend}, {jobs} jobs: one execution is the whole search");
+        }
+    }
+    assert!(check(Backend::ShuttleRandom).explore(nothing_to_interleave).passed());
+}
+
 #[test]
 fn a_correct_body_passes_loom_exhaustively_and_dfs_exhaustively() {
     let report = check(Backend::Loom).preemption_bound(None).explore(locked_update);

@@ -6,9 +6,10 @@ use crate::backend::{Backend, Budget, RunConfig};
 use crate::rt::{self, panic, Engine};
 use crate::schedule::alternate::Alternate;
 use crate::schedule::follow::{Follower, Progress, Recorder, Recording};
+use crate::schedule::pct::Pct;
 use crate::schedule::random::Random;
 use crate::schedule::{Schedule, SwitchList};
-use ::shuttle::scheduler::{DfsScheduler, PctScheduler, Scheduler};
+use ::shuttle::scheduler::{DfsScheduler, Scheduler};
 use ::shuttle::{Config, FailurePersistence, MaxSteps, Runner};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -57,8 +58,8 @@ pub(super) fn explore(
     explore_under(backend, inner, body, config, budget, seat)
 }
 
-fn pct(seed: u64, config: &RunConfig) -> PctScheduler {
-    PctScheduler::new_from_seed(seed, config.pct_depth, usize::MAX)
+fn pct(seed: u64, config: &RunConfig) -> Pct {
+    Pct::new(seed, config.pct_depth)
 }
 
 /// `auto`'s warm-up: uniform random and PCT taking turns, one execution each (see

@@ -14,6 +14,7 @@
 
 pub(crate) mod alternate;
 pub(crate) mod follow;
+pub(crate) mod pct;
 pub(crate) mod random;
 
 use base64::Engine as _;
