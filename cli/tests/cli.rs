@@ -48,11 +48,11 @@ fn run_printed_replay(run_output: &str) -> Output {
 
 #[test]
 fn a_buggy_run_fails_names_the_cause_and_prints_a_replay_that_reproduces_it() {
-    // routing-table-init's cause shows as loom's report of the race on `r.this` or, under
-    // shuttle, as its consequence; which engine gets there first depends on the job count.
+    // routing-table-init's cause is the race on `r.this`, in loom's words or in lockhound's
+    // (under shuttle); which engine gets there first depends on the job count.
     for (scenario, causes) in [
         ("rwlock-timeout", &["rwlock state word corrupted"][..]),
-        ("routing-table-init", &["owned partition count 0", "Concurrent read and write accesses"][..]),
+        ("routing-table-init", &["data race on r.this", "Concurrent read and write accesses"][..]),
     ] {
         let o = lockhound(&["run", scenario, "--variant", "buggy"]);
         assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));

@@ -52,7 +52,7 @@ impl Tag {
         Tag { name: Some(name), ..self }
     }
 
-    fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         if let Some(name) = self.name {
             let suffix = if self.instance > 1 { format!(" #{}", self.instance) } else { String::new() };
             return format!("{name}{suffix}");

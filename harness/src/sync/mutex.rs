@@ -11,6 +11,10 @@ pub struct Mutex<T> {
     tag: Tag,
 }
 
+// shuttle's lock carries a vector clock (lockhound checks cells against it), a few hundred
+// bytes inline: boxing it would cost an allocation per lock per execution, while the size only
+// costs the copy of a lock when it is moved, which bodies do once, if at all.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum MutexImp<T> {
     Loom(loom::sync::Mutex<T>),
     Shuttle(shuttle::sync::Mutex<T>),
