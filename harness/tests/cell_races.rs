@@ -178,3 +178,38 @@ fn a_write_after_the_publishing_store_races_with_the_reader() {
     let finding = report.finding.expect("the depth-first search reaches the reader seeing the flag");
     assert_eq!(finding.kind, FindingKind::DataRace, "{}", finding.message);
 }
+
+/// Reads the cell when dropped, as a destructor of a user's structure may.
+struct ReadsOnDrop(Arc<Shared>);
+
+impl Drop for ReadsOnDrop {
+    fn drop(&mut self) {
+        let _ = read(&self.0);
+    }
+}
+
+/// The body fails on its own; unwinding drops a reader whose access is not ordered after the
+/// other thread's write, in the schedules where that write came first.
+fn fails_while_holding_a_reader() {
+    let s = shared();
+    let s2 = s.clone();
+    let _t = thread::spawn(move || write(&s2, 1));
+    let _reader = ReadsOnDrop(s.clone());
+    thread::yield_now();
+    let done = AtomicBool::new(false);
+    assert!(done.load(Ordering::SeqCst), "the body's own failure");
+}
+
+#[test]
+fn an_access_while_the_thread_unwinds_is_not_checked() {
+    // A race raised there would be a panic while panicking, which aborts the process.
+    for seed in 0..16 {
+        let report = Check::new()
+            .backend(Backend::ShuttleRandom)
+            .iterations(1)
+            .seed(seed)
+            .explore(fails_while_holding_a_reader);
+        let finding = report.finding.expect("the body fails in every execution");
+        assert_eq!(finding.message, "the body's own failure", "seed {seed}");
+    }
+}

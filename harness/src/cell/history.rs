@@ -53,8 +53,14 @@ pub(crate) struct History {
 impl History {
     /// Records an access of the current shuttle thread at `site`; `Err` names the earlier
     /// access it races with. Outside a shuttle execution (a cell used after the run, or while
-    /// shuttle tears an execution down) nothing is recorded.
+    /// shuttle tears an execution down) nothing is recorded; nor while the thread unwinds (a
+    /// destructor's access after a failure, or shuttle unwinding the stacks of an execution that
+    /// is over), where a second panic would abort the process and the execution has failed or
+    /// ended already.
     pub(crate) fn access(&mut self, kind: Kind, site: &'static Location<'static>) -> Result<(), Race> {
+        if std::thread::panicking() {
+            return Ok(());
+        }
         ExecutionState::try_with(|state| {
             let Some(me) = state.try_current().map(|task| task.id()) else { return Ok(()) };
             let clock: &[u32] = state.get_clock(me);
