@@ -14,7 +14,8 @@ pub enum FindingKind {
     Panic,
     /// Every thread blocked (model checkers), or no progress on real threads.
     Deadlock,
-    /// loom saw two unsynchronized accesses to an `UnsafeCell`, one of them a write.
+    /// Two accesses to a facade `UnsafeCell`, one of them a write, that no synchronization
+    /// orders (loom's check, or lockhound's under shuttle: `cell::history`).
     DataRace,
     /// loom saw an object (an `Arc`, say) still alive at the end of an execution.
     Leak,
