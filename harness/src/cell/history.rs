@@ -35,6 +35,15 @@ pub(crate) enum Kind {
     Write,
 }
 
+impl Kind {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Kind::Read => "read",
+            Kind::Write => "write",
+        }
+    }
+}
+
 /// Two accesses no synchronization orders, one of them a write.
 #[derive(Clone, Debug)]
 pub(crate) struct Race {

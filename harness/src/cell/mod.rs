@@ -51,21 +51,10 @@ impl<T> UnsafeCell<T> {
     /// orders after the last write is a data-race finding.
     #[track_caller]
     pub fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        self.observe(Kind::Read);
         match &self.imp {
-            CellImp::Loom(c) => {
-                rt::expect_engine(Engine::Loom);
-                note(Some(Engine::Loom), &self.tag, "read");
-                c.with(f)
-            }
-            CellImp::Shuttle(c, history) => {
-                note(Some(Engine::Shuttle), &self.tag, "read");
-                self.check(history, Kind::Read);
-                f(c.get())
-            }
-            CellImp::Plain(c) => {
-                note(rt::model_engine(), &self.tag, "read");
-                f(c.get())
-            }
+            CellImp::Loom(c) => c.with(f),
+            CellImp::Shuttle(c, _) | CellImp::Plain(c) => f(c.get()),
         }
     }
 
@@ -73,21 +62,10 @@ impl<T> UnsafeCell<T> {
     /// orders after every earlier access is a data-race finding.
     #[track_caller]
     pub fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        self.observe(Kind::Write);
         match &self.imp {
-            CellImp::Loom(c) => {
-                rt::expect_engine(Engine::Loom);
-                note(Some(Engine::Loom), &self.tag, "write");
-                c.with_mut(f)
-            }
-            CellImp::Shuttle(c, history) => {
-                note(Some(Engine::Shuttle), &self.tag, "write");
-                self.check(history, Kind::Write);
-                f(c.get())
-            }
-            CellImp::Plain(c) => {
-                note(rt::model_engine(), &self.tag, "write");
-                f(c.get())
-            }
+            CellImp::Loom(c) => c.with_mut(f),
+            CellImp::Shuttle(c, _) | CellImp::Plain(c) => f(c.get()),
         }
     }
 
@@ -99,20 +77,29 @@ impl<T> UnsafeCell<T> {
         }
     }
 
-    /// Records a shuttle access at the caller's site; a race fails the execution there.
+    /// What every engine does at an access, before it: the trace's record, and the race check
+    /// of the engine that has one (loom's own cell checks inside its `with`).
     #[track_caller]
-    fn check(&self, history: &std::cell::RefCell<History>, kind: Kind) {
-        let site = Location::caller();
-        let result = history.borrow_mut().access(kind, site);
-        if let Err(race) = result {
-            panic::raise(FindingKind::DataRace, self.race_message(&race));
+    fn observe(&self, kind: Kind) {
+        match &self.imp {
+            CellImp::Loom(_) => {
+                rt::expect_engine(Engine::Loom);
+                note(Some(Engine::Loom), &self.tag, kind.name());
+            }
+            CellImp::Shuttle(_, history) => {
+                note(Some(Engine::Shuttle), &self.tag, kind.name());
+                let result = history.borrow_mut().access(kind, Location::caller());
+                if let Err(race) = result {
+                    panic::raise(FindingKind::DataRace, self.race_message(&race));
+                }
+            }
+            CellImp::Plain(_) => note(rt::model_engine(), &self.tag, kind.name()),
         }
     }
 
     fn race_message(&self, race: &Race) -> String {
         let describe = |(kind, thread, site): (Kind, usize, &Location<'_>)| {
-            let verb = if kind == Kind::Read { "read" } else { "write" };
-            format!("a {verb} by thread {thread} at {}:{}", site.file(), site.line())
+            format!("a {} by thread {thread} at {}:{}", kind.name(), site.file(), site.line())
         };
         format!(
             "data race on {}: {} is not ordered after {} (no synchronization between them)",
