@@ -93,7 +93,7 @@ struct Search {
 fn check(b: ::loom::model::Builder, body: &Body, may_start: Option<MayStart>) -> Search {
     let count = Arc::new(AtomicU64::new(0));
     let _scope = rt::enter(Engine::Loom);
-    let _stacks = super::stacks::Recycling::on();
+    let _stacks = super::stacks::LoomRecycling::on();
     let (body, counter) = (body.clone(), count.clone());
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         b.check(move || {

@@ -9,6 +9,8 @@ mod pool;
 mod race;
 mod shuttle;
 mod stacks;
+
+pub use stacks::LOOM_STACKS_RECYCLED;
 mod stress;
 
 use crate::backend::{Backend, Budget, RunConfig};

@@ -10,7 +10,8 @@ use crate::schedule::pct::Pct;
 use crate::schedule::random::Random;
 use crate::schedule::{Schedule, SwitchList};
 use ::shuttle::scheduler::{DfsScheduler, Scheduler};
-use ::shuttle::{Config, FailurePersistence, MaxSteps, Runner};
+use ::shuttle::{Config, FailurePersistence, MaxSteps};
+use shuttle_engine::runtime::execution::Execution;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -24,21 +25,36 @@ fn shuttle_config(config: &RunConfig) -> Config {
     c
 }
 
-/// Runs `scheduler` over `body`; `Err` carries the failing execution's panic payload.
+/// Runs `scheduler` over `body`, one execution after another until the scheduler stops;
+/// `Err` carries the failing execution's panic payload.
+///
+/// This is shuttle's `Runner::run` loop over shuttle-engine's public `Execution`, run inside
+/// the calling thread's continuation pool (see `stacks`): `Runner::run` would map the
+/// coroutine stacks of every run afresh.
+#[track_caller]
 fn run_under<S: Scheduler + 'static>(
     scheduler: S,
     body: &Body,
     config: &RunConfig,
 ) -> Result<(), Box<dyn std::any::Any + Send>> {
     let _scope = rt::enter(Engine::Shuttle);
-    let _stacks = super::stacks::Recycling::on();
     let body = body.clone();
-    let runner = Runner::new(scheduler, shuttle_config(config));
+    let shuttle_config = shuttle_config(config);
+    let scheduler: Rc<RefCell<dyn Scheduler>> = Rc::new(RefCell::new(scheduler));
+    let caller = std::panic::Location::caller();
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-        runner.run(move || {
-            panic::clear();
-            body()
-        });
+        super::stacks::with_kept_continuations(|| loop {
+            let Some(schedule) = scheduler.borrow_mut().new_execution() else { break };
+            let body = body.clone();
+            Execution::new(scheduler.clone(), schedule).run(
+                &shuttle_config,
+                move || {
+                    panic::clear();
+                    body()
+                },
+                caller,
+            );
+        })
     }))
 }
 

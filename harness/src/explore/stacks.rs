@@ -1,38 +1,64 @@
 //! Coroutine stacks kept between executions and runs.
 //!
-//! loom runs every thread of every execution on a coroutine of the `generator` crate, and
-//! shuttle every thread of every `Runner` on one of `corosensei`; upstream, each maps a fresh
-//! stack (`mmap`, `mprotect` for the guard page, a page fault per stack page touched) and
-//! unmaps it when done. On this project's development machine those calls cost more than a
-//! loom execution's own work (about 60 % of it), and about 40 µs of every shuttle run,
-//! which is most of the time to find a bug that the first execution hits. Both crates are
-//! used in patched copies (third_party/PATCHES.md) that can keep freed stacks per thread and
-//! hand them to the next coroutine of the same size. Off by default there, as upstream; on
-//! while one of lockhound's engines runs, so `explore::with_engine` (the plain entry points a
-//! benchmark compares against) keeps upstream behaviour.
+//! Every simulated thread runs on a coroutine with a stack of its own: shuttle's continuations
+//! (corosensei) and loom's generators. Mapping a fresh stack (`mmap`, `mprotect` for the guard
+//! page, a page fault per stack page touched) and unmapping it costs more than a small
+//! execution's own work on a machine with slow memory-management calls (docs/performance.md,
+//! "Coroutine stacks").
+//!
+//! - shuttle keeps the continuations of a run in a pool, but `Runner::run` makes a new pool for
+//!   every run, so each run starts by mapping stacks again: about 40 µs, most of the time it
+//!   takes to find a bug that the first execution hits. lockhound runs shuttle's executions
+//!   itself (shuttle-engine's public `Execution`, see `explore::shuttle`) inside a pool that
+//!   each OS thread keeps for all its runs. Public API only, nothing patched.
+//! - loom maps a generator stack for every thread of every execution and offers no hook to
+//!   reuse one. With the patched `generator` that `scripts/patched-generator.sh` prepares and
+//!   a `[patch.crates-io]` line, the build script sees the patch (its `links` metadata) and
+//!   sets `lockhound_recycled_stacks`: freed stacks are then kept per thread while
+//!   lockhound's loom engine runs. Without it, loom runs as upstream.
 
-/// Freed stacks kept per thread and per crate: enough for every thread of a body with a few
-/// dozen, each about 32 KiB, so a thread keeps at most a few MiB.
-const KEPT_PER_THREAD: usize = 64;
+use shuttle_engine::runtime::thread::continuation::{ContinuationPool, CONTINUATION_POOL};
 
-/// Stack recycling on for the calling thread until dropped.
-pub(super) struct Recycling {
-    generator: usize,
-    corosensei: usize,
+thread_local! {
+    /// The continuations this OS thread's shuttle runs reuse. It holds as many as the largest
+    /// execution had threads at once (each a stack of shuttle's default 32 KiB and its guard
+    /// page), and is dropped, unmapping them, when the thread exits.
+    static POOL: ContinuationPool = ContinuationPool::new();
 }
 
-impl Recycling {
-    pub(super) fn on() -> Recycling {
-        Recycling {
-            generator: generator::recycle_stacks(KEPT_PER_THREAD),
-            corosensei: corosensei::stack::recycle_stacks(KEPT_PER_THREAD),
+/// Runs `f` with shuttle's continuations taken from, and returned to, this thread's pool.
+pub(super) fn with_kept_continuations<R>(f: impl FnOnce() -> R) -> R {
+    POOL.with(|pool| CONTINUATION_POOL.set(pool, f))
+}
+
+/// Whether loom's generator stacks are recycled in this build (the patched `generator`).
+pub const LOOM_STACKS_RECYCLED: bool = cfg!(lockhound_recycled_stacks);
+
+/// Freed generator stacks kept per thread: enough for every thread of a loom execution (at
+/// most 5) many times over, each about 32 KiB.
+#[cfg(lockhound_recycled_stacks)]
+const KEPT_PER_THREAD: usize = 64;
+
+/// Generator stack recycling on for the calling thread until dropped (a no-op without the
+/// patched `generator`), so that `explore::with_engine`, the plain entry point benchmarks
+/// compare against, keeps upstream behaviour.
+pub(super) struct LoomRecycling {
+    #[cfg(lockhound_recycled_stacks)]
+    previous: usize,
+}
+
+impl LoomRecycling {
+    pub(super) fn on() -> LoomRecycling {
+        LoomRecycling {
+            #[cfg(lockhound_recycled_stacks)]
+            previous: generator::recycle_stacks(KEPT_PER_THREAD),
         }
     }
 }
 
-impl Drop for Recycling {
+impl Drop for LoomRecycling {
     fn drop(&mut self) {
-        generator::recycle_stacks(self.generator);
-        corosensei::stack::recycle_stacks(self.corosensei);
+        #[cfg(lockhound_recycled_stacks)]
+        generator::recycle_stacks(self.previous);
     }
 }

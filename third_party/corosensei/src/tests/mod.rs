@@ -1,2 +1,0 @@
-mod coroutine;
-mod on_stack;
