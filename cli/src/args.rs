@@ -1,8 +1,21 @@
 //! The command line, as clap parses it.
 
-use clap::{Args, Parser, Subcommand};
-use lockhound::Backend;
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use lockhound::{limits, Backend};
+use std::ffi::OsString;
 use std::path::PathBuf;
+use std::time::Duration;
+
+/// Whether `args` (the whole command line, the program first) asks for a lockhound command
+/// (or for help or the version), rather than being a test harness's arguments (none, a filter,
+/// `--list`, `--exact NAME`, ...).
+pub fn names_a_command(args: &[OsString]) -> bool {
+    let Some(first) = args.get(1).and_then(|a| a.to_str()) else { return false };
+    if matches!(first, "--help" | "-h" | "--version" | "-V" | "help") {
+        return true;
+    }
+    Cli::command().get_subcommands().any(|c| c.get_name() == first)
+}
 
 #[derive(Parser)]
 #[command(
@@ -20,7 +33,7 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// List the built-in scenarios with their provenance and variants.
+    /// List the scenarios with their provenance and variants.
     List {
         /// Print one JSON document instead of text.
         #[arg(long)]
@@ -33,7 +46,7 @@ pub enum Command {
     /// Run a scenario on real threads with the lock-holder tracker: potential deadlocks,
     /// watchdog reports, wait and hold flamegraphs, the lock-order graph.
     Track(TrackArgs),
-    /// The CI gate: run the catalog and check every variant's expectation.
+    /// The CI gate: run every scenario's variants and check each one's expectation.
     Check(crate::commands::check::CheckArgs),
     #[command(name = "__guard-child", hide = true)]
     GuardChild(GuardChildArgs),
@@ -53,17 +66,17 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Most executions to explore.
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value = "10000", value_parser = parse_count)]
     pub iterations: u64,
     /// Most seconds to spend per variant.
-    #[arg(long = "time-limit", value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
-    pub time_limit: u64,
+    #[arg(long = "time-limit", value_name = "SECS", default_value = "30", value_parser = parse_seconds)]
+    pub time_limit: Duration,
     /// loom's preemption bound: a number, or `none` for the full space.
     #[arg(long = "preemption-bound", value_name = "N|none", default_value = "2", value_parser = parse_bound)]
     pub preemption_bound: PreemptionBound,
     /// Depth of shuttle-pct.
-    #[arg(long = "pct-depth", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..64))]
-    pub pct_depth: u64,
+    #[arg(long = "pct-depth", default_value = "3", value_parser = parse_pct_depth)]
+    pub pct_depth: usize,
     /// Threads exploring at once (default: the number of cores). The result depends on the
     /// seed and the job count, not on thread timing.
     #[arg(long, value_name = "N", value_parser = parse_jobs)]
@@ -91,13 +104,13 @@ pub struct TrackArgs {
     #[arg(long)]
     pub variant: Option<String>,
     /// Iterations of the body on real threads.
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value = "100", value_parser = parse_count)]
     pub iterations: u64,
     /// Most seconds to spend per variant.
-    #[arg(long = "time-limit", value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
-    pub time_limit: u64,
+    #[arg(long = "time-limit", value_name = "SECS", default_value = "30", value_parser = parse_seconds)]
+    pub time_limit: Duration,
     /// A wait at least this long is reported by the watchdog.
-    #[arg(long = "watchdog-ms", value_name = "MS", default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long = "watchdog-ms", value_name = "MS", default_value = "500", value_parser = parse_count)]
     pub watchdog_ms: u64,
     /// Write report.txt, report.json, wait.svg, hold.svg, wait.folded, hold.folded and
     /// lock-order.dot into this folder.
@@ -114,10 +127,10 @@ pub struct GuardChildArgs {
     pub scenario: String,
     #[arg(long)]
     pub variant: String,
-    #[arg(long)]
+    #[arg(long, value_parser = parse_count)]
     pub iterations: u64,
-    #[arg(long = "time-limit")]
-    pub time_limit: u64,
+    #[arg(long = "time-limit", value_parser = parse_seconds)]
+    pub time_limit: Duration,
 }
 
 #[derive(Args)]
@@ -147,20 +160,21 @@ pub fn parse_backend(s: &str) -> Result<Backend, String> {
 pub struct PreemptionBound(pub Option<usize>);
 
 pub fn parse_bound(s: &str) -> Result<PreemptionBound, String> {
-    match s {
-        "none" => Ok(PreemptionBound(None)),
-        n => n
-            .parse()
-            .map(|n| PreemptionBound(Some(n)))
-            .map_err(|_| format!("'{s}' is not a number or 'none'")),
-    }
+    limits::preemption_bound(s).map(PreemptionBound)
 }
 
-/// A job count: 1 to 256 threads.
+pub fn parse_count(s: &str) -> Result<u64, String> {
+    limits::count(s)
+}
+
+pub fn parse_seconds(s: &str) -> Result<Duration, String> {
+    limits::seconds(s)
+}
+
 pub fn parse_jobs(s: &str) -> Result<usize, String> {
-    match s.parse::<usize>() {
-        Ok(n @ 1..=256) => Ok(n),
-        Ok(_) => Err(format!("'{s}' is out of range: 1 to 256 jobs")),
-        Err(_) => Err(format!("'{s}' is not a number")),
-    }
+    limits::jobs(s)
+}
+
+pub fn parse_pct_depth(s: &str) -> Result<usize, String> {
+    limits::pct_depth(s)
 }

@@ -1,86 +1,98 @@
-//! Where the command line's output goes: stdout and stderr, and report files written
-//! atomically.
+//! Where the command line's output goes: stdout (never a panic when the reader has gone),
+//! one-line errors on stderr, and report files written as a whole (see [`report_dir`]).
+
+pub mod report_dir;
 
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-/// clap's errors in one line (help and version print in full and succeed).
+pub use lockhound::limits::shown;
+pub use report_dir::ReportDir;
+
+/// Prints `text` on stdout. A reader that has gone away (`lockhound list | head -1`) ends the
+/// output quietly instead of panicking on the broken pipe.
+pub fn print(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if out.write_all(text.as_bytes()).and_then(|()| out.flush()).is_err() {
+        // Nothing more can be shown; the exit status still says what happened.
+    }
+}
+
+/// Prints a JSON document on stdout: exactly one document per command.
+pub fn print_json(doc: &serde_json::Value) {
+    let mut text = serde_json::to_string_pretty(doc).expect("JSON values always serialize");
+    text.push('\n');
+    print(&text);
+}
+
+/// A one-line error on stderr, exit status 2.
+pub fn usage_error(message: &str) -> ExitCode {
+    let message: String =
+        message.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
+    let _ = writeln!(std::io::stderr().lock(), "lockhound: {message}");
+    ExitCode::from(2)
+}
+
+/// clap's errors in one line, naming what is wrong (help and version print in full and
+/// succeed).
 pub fn clap_error(e: clap::Error) -> ExitCode {
-    use clap::error::ErrorKind;
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
     match e.kind() {
-        ErrorKind::DisplayHelp
-        | ErrorKind::DisplayVersion
-        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
             let _ = e.print();
-            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            }
+            ExitCode::SUCCESS
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            ExitCode::from(2)
+        }
+        ErrorKind::MissingRequiredArgument => {
+            let missing = match e.get(ContextKind::InvalidArg) {
+                Some(ContextValue::Strings(names)) => names.join(", "),
+                Some(ContextValue::String(name)) => name.clone(),
+                _ => "an argument".to_string(),
+            };
+            usage_error(&format!("missing required argument: {missing} (see --help)"))
         }
         _ => {
             let rendered = e.render().to_string();
             let first = rendered.lines().next().unwrap_or("invalid arguments");
             let first = first.strip_prefix("error: ").unwrap_or(first);
-            eprintln!("lockhound: {first} (see lockhound --help)");
-            ExitCode::from(2)
+            usage_error(&format!("{} (see --help)", shown_line(first)))
         }
     }
 }
 
-/// Prints a JSON document on stdout, on one line per the contract: exactly one document.
-pub fn print_json(doc: &serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(doc).expect("JSON values always serialize"));
+/// A message line that echoes input (clap's, say): escaped, and cut if it runs long.
+fn shown_line(text: &str) -> String {
+    let max = 200;
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == max {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
-/// Writes `contents` to `dir/name` atomically: a reader sees the old file or the new one,
-/// never a half-written one.
-pub fn write_atomic(dir: &Path, name: &str, contents: &[u8]) -> std::io::Result<()> {
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let mut file = std::fs::File::create(&tmp)?;
+/// Writes `contents` to `path` atomically (a reader sees the old file or the new one, never a
+/// half-written one), through a temporary file in the same folder that a kill leaves nowhere
+/// but there, under a name no other file has.
+pub fn write_file_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut file = tempfile::Builder::new().prefix(".lockhound-").suffix(".tmp").tempfile_in(dir)?;
     file.write_all(contents)?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&tmp, dir.join(name))
-}
-
-/// Prepares an output folder, creating it if needed.
-pub fn prepare_out_dir(dir: &Path) -> Result<(), crate::UsageError> {
-    if dir.exists() && !dir.is_dir() {
-        return Err(crate::UsageError(format!("--out {}: exists and is not a folder", dir.display())));
-    }
-    std::fs::create_dir_all(dir).map_err(|e| crate::UsageError(format!("--out {}: {e}", dir.display())))
-}
-
-/// Runs `f` with stderr sent to /dev/null. shuttle writes notes to stderr on failures and
-/// deadlocks that lockhound reports itself, better; they would only confuse the output.
-/// Set LOCKHOUND_VERBOSE=1 to see them.
-pub fn without_engine_chatter<R>(f: impl FnOnce() -> R) -> R {
-    if std::env::var_os("LOCKHOUND_VERBOSE").is_some() {
-        return f();
-    }
-    // SAFETY: plain fd calls on descriptors this function opens and closes itself; fd 2 is
-    // restored before returning (also when `f` panics, by the guard's drop).
-    unsafe {
-        let saved = libc::dup(2);
-        let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY);
-        if saved < 0 || null < 0 {
-            return f();
-        }
-        libc::dup2(null, 2);
-        libc::close(null);
-        struct Restore(i32);
-        impl Drop for Restore {
-            fn drop(&mut self) {
-                // SAFETY: `self.0` is the duplicate of the original stderr made above.
-                unsafe {
-                    libc::dup2(self.0, 2);
-                    libc::close(self.0);
-                }
-            }
-        }
-        let _restore = Restore(saved);
-        f()
-    }
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }

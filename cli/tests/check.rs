@@ -2,11 +2,11 @@
 //! JUnit and JSON, shards and the corpus; and the gate library on a synthetic catalog whose
 //! "fixed" variant fails, which the built-in catalog cannot provide.
 
-use lockhound::gate::{self, Corpus, GateConfig, Settings, Source};
-use lockhound::scenario::{Expect, Provenance, Scenario, Variant};
+use lockhound::scenario::{Scenario, Variant};
 use lockhound::sync::atomic::{AtomicUsize, Ordering};
 use lockhound::sync::Arc;
 use lockhound::{explore, Backend, ReplayOutcome};
+use lockhound_cli::gate::{self, Corpus, GateConfig, Settings, Source};
 use lockhound_reports::gate::{self as render, quick_junit::TestCaseStatus, GateView};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -68,9 +68,9 @@ fn the_repository_gate_passes_and_writes_valid_junit() {
     // variant names its own), every expectation met.
     let catalog = lockhound_scenarios::catalog();
     let text = std::fs::read_to_string(repo().join("lockhound.toml")).unwrap();
-    let config = GateConfig::parse("lockhound.toml", &text, catalog).expect("the repository config parses");
-    let expected = gate::plan(catalog, &config, &Settings::default(), None).len();
-    let variants: usize = catalog.iter().map(|s| s.variants.len()).sum();
+    let config = GateConfig::parse("lockhound.toml", &text, &catalog).expect("the repository config parses");
+    let expected = gate::plan(&catalog, &config, &Settings::default(), None).len();
+    let variants: usize = catalog.iter().map(|s| s.variants().len()).sum();
     assert!(expected >= variants, "every variant is gated under some backend");
     let cases = doc["cases"].as_array().unwrap();
     assert_eq!(cases.len(), expected);
@@ -267,21 +267,14 @@ fn exact() {
     assert_eq!(n.load(Ordering::SeqCst), 2);
 }
 
-static COUNTER: Scenario = Scenario {
-    name: "counter",
-    summary: "a counter whose fix did not fix it",
-    provenance: Provenance { source: "test", bug: "load then store", fix: "claimed" },
-    variants: &[
-        Variant { name: "buggy", expect: Expect::Fail, description: "load then store", body: lost_update },
-        Variant {
-            name: "fixed",
-            expect: Expect::Pass,
-            description: "still load then store",
-            body: lost_update,
-        },
-        Variant { name: "really-fixed", expect: Expect::Pass, description: "fetch_add", body: exact },
-    ],
-};
+fn counter() -> Scenario {
+    Scenario::new("counter")
+        .summary("a counter whose fix did not fix it")
+        .provenance("test", "load then store", "claimed")
+        .with(Variant::must_fail("buggy", lost_update).description("load then store"))
+        .with(Variant::must_pass("fixed", lost_update).description("still load then store"))
+        .with(Variant::must_pass("really-fixed", exact).description("fetch_add"))
+}
 
 fn synthetic_view<'a>(results: &'a [gate::CaseResult]) -> GateView<'a> {
     GateView { results, program: "lockhound", shard: None, config: None, corpus: None, notes: &[] }
@@ -289,12 +282,12 @@ fn synthetic_view<'a>(results: &'a [gate::CaseResult]) -> GateView<'a> {
 
 #[test]
 fn a_fixed_variant_that_fails_misses_its_expectation_with_a_replay_command() {
-    let catalog: [&'static Scenario; 1] = [&COUNTER];
+    let catalog = [counter()];
     let overrides = Settings { iterations: Some(300), ..Settings::default() };
     let cases = gate::plan(&catalog, &GateConfig::default(), &overrides, None);
     assert_eq!(cases.len(), 6, "3 variants under the built-in loom and shuttle-pct");
     let results: Vec<_> = cases.iter().map(|c| gate::run_case(c, None)).collect();
-    let met: Vec<_> = results.iter().map(|r| (r.variant, r.backend, r.met)).collect();
+    let met: Vec<_> = results.iter().map(|r| (r.variant.as_str(), r.backend, r.met)).collect();
     assert_eq!(
         met,
         [
@@ -339,7 +332,7 @@ fn a_fixed_variant_that_fails_misses_its_expectation_with_a_replay_command() {
         // The schedule in the command replays the failure.
         let schedule = schedule.parse().unwrap();
         let outcome =
-            explore::replay(&COUNTER.variant("fixed").unwrap().body(), &schedule, &Default::default());
+            explore::replay(&catalog[0].variant("fixed").unwrap().body(), &schedule, &Default::default());
         assert!(matches!(outcome, ReplayOutcome::Failed(f) if f.message.contains("lost update")));
     }
 }
@@ -347,7 +340,7 @@ fn a_fixed_variant_that_fails_misses_its_expectation_with_a_replay_command() {
 #[test]
 fn a_recorded_failure_is_replayed_before_exploring() {
     let dir = tempfile::tempdir().unwrap();
-    let catalog: [&'static Scenario; 1] = [&COUNTER];
+    let catalog = [counter()];
     let config = GateConfig::parse(
         "t.toml",
         "[defaults]\nbackends = [\"shuttle-pct\"]\n[scenario.counter]\nvariants = [\"fixed\"]\n",
@@ -374,7 +367,7 @@ fn a_recorded_failure_is_replayed_before_exploring() {
 
     // Once the variant really is fixed, the same entry no longer reproduces; the gate explores
     // and passes (a schedule that does not fit is a note, never a failure).
-    let fixed: [&'static Scenario; 1] = [&FIXED_COUNTER];
+    let fixed = [fixed_counter()];
     let corpus = Corpus::open(dir.path(), &fixed).unwrap();
     let case = &gate::plan(
         &fixed,
@@ -388,12 +381,10 @@ fn a_recorded_failure_is_replayed_before_exploring() {
     assert_eq!(third.corpus.reproduced, 0);
 }
 
-static FIXED_COUNTER: Scenario = Scenario {
-    name: "counter",
-    summary: "the counter, fixed for real",
-    provenance: Provenance { source: "test", bug: "load then store", fix: "fetch_add" },
-    variants: &[
-        Variant { name: "buggy", expect: Expect::Fail, description: "load then store", body: lost_update },
-        Variant { name: "fixed", expect: Expect::Pass, description: "fetch_add", body: exact },
-    ],
-};
+fn fixed_counter() -> Scenario {
+    Scenario::new("counter")
+        .summary("the counter, fixed for real")
+        .provenance("test", "load then store", "fetch_add")
+        .must_fail("buggy", lost_update)
+        .must_pass("fixed", exact)
+}

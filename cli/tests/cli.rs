@@ -129,7 +129,7 @@ fn out_writes_the_summary_and_the_schedule() {
     let names: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name()).collect();
     let mut names: Vec<_> = names.iter().map(|n| n.to_string_lossy().into_owned()).collect();
     names.sort();
-    assert_eq!(names, ["schedule.txt", "summary.json", "trace.json", "trace.txt"]);
+    assert_eq!(names, [".lockhound-report", "schedule.txt", "summary.json", "trace.json", "trace.txt"]);
 }
 
 #[test]
@@ -218,7 +218,7 @@ fn track_reports_the_lock_order_inversion_from_a_run_that_completed() {
     assert!(text.contains("potential deadlock #1"), "{text}");
     // Both acquisition sites of the inverted order are named.
     assert!(
-        text.contains("lock_order_inversion.rs:55") && text.contains("lock_order_inversion.rs:63"),
+        text.contains("lock_order_inversion.rs:47") && text.contains("lock_order_inversion.rs:55"),
         "{text}"
     );
     for file in ["wait.svg", "hold.svg", "lock-order.dot", "report.txt", "report.json"] {
@@ -227,7 +227,7 @@ fn track_reports_the_lock_order_inversion_from_a_run_that_completed() {
     let svg = std::fs::read_to_string(dir.path().join("wait.svg")).unwrap();
     assert!(svg.contains("<svg") && svg.trim_end().ends_with("</svg>"), "not an SVG document");
     let dot = std::fs::read_to_string(dir.path().join("lock-order.dot")).unwrap();
-    assert!(dot.starts_with("digraph") && dot.contains("lock_order_inversion.rs:49"), "{dot}");
+    assert!(dot.starts_with("digraph") && dot.contains("lock_order_inversion.rs:41"), "{dot}");
 
     let o = lockhound(&["track", "lock-order-inversion", "--variant", "fixed", "--iterations", "20"]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));

@@ -3,7 +3,7 @@
 //!
 //! - [`check`] runs a body from a user's own tests.
 //! - [`explore::run`] and [`explore::replay`] are what the `lockhound` command line drives.
-//! - [`scenario`] describes a scenario of the catalog.
+//! - [`scenario`] describes a scenario: the built-in catalog's, or a user's.
 //! - [`executor`] runs futures on the facade, with a starvation check on a work clock.
 //!
 //! The harness never prints: every result is a value.
@@ -16,6 +16,7 @@ pub mod explore;
 pub mod finding;
 pub mod gate;
 pub mod guard;
+pub mod limits;
 mod rt;
 pub mod scenario;
 pub mod schedule;

@@ -1,16 +1,14 @@
 //! The miri suite: `cargo +nightly miri test -p lockhound --test miri` (scripts/miri.sh).
 //! Everything here is also an ordinary test, fast enough for miri's interpreter: facade bodies
 //! on real threads (the `Std` arms, tracked parking_lot locks underneath), and the harness's
-//! pure code that sits next to unsafe code: schedule text, gate config and shards, the guard
+//! pure code that sits next to unsafe code: schedule text, the guard
 //! allocator's slot classification and its async-signal-safe report format. loom and shuttle
 //! do not run under miri (their context switches are not something miri can interpret), so
 //! nothing here uses them.
 
 use lockhound::cell::UnsafeCell;
-use lockhound::gate::{GateConfig, Shard};
 use lockhound::guard::report::{format_raw, parse_raw, Frames, RawReport, StackBuf, REPORT_BYTES};
 use lockhound::guard::{Access, FaultKind, FreeCheck, Geometry, SlotState, SlotView};
-use lockhound::scenario::{Expect, Provenance, Scenario, Variant};
 use lockhound::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use lockhound::sync::{Arc, Condvar, Mutex, RwLock};
 use lockhound::{Backend, Check, FindingKind, Schedule};
@@ -101,34 +99,6 @@ fn schedules_round_trip() {
     let loom = Schedule::Loom(lockhound::schedule::LoomPath { json: "{\"branches\":[1,2,3]}".into() });
     assert_eq!(loom.to_string().parse::<Schedule>().unwrap(), loom);
     assert!("lh1:loom:AAAA".parse::<Schedule>().is_err());
-}
-
-fn nothing() {}
-
-static ONE: Scenario = Scenario {
-    name: "one",
-    summary: "a scenario for the config parser",
-    provenance: Provenance { source: "test", bug: "none", fix: "none" },
-    variants: &[
-        Variant { name: "buggy", expect: Expect::Fail, description: "", body: nothing },
-        Variant { name: "fixed", expect: Expect::Pass, description: "", body: nothing },
-    ],
-};
-
-#[test]
-fn gate_config_and_shards_parse() {
-    let catalog: [&Scenario; 1] = [&ONE];
-    let config = GateConfig::parse(
-        "t.toml",
-        "[defaults]\nbackends = [\"loom\"]\n[scenario.one.variant.fixed]\npreemption_bound = \"none\"\n",
-        &catalog,
-    )
-    .unwrap();
-    assert_eq!(config.scenarios["one"].variant["fixed"].preemption_bound, Some(None));
-    let err = GateConfig::parse("t.toml", "[defaults]\nbackends = [\"lom\"]\n", &catalog).unwrap_err();
-    assert_eq!(err.line, Some(2));
-    let shard: Shard = "2/3".parse().unwrap();
-    assert!((0..9).filter(|&i| shard.owns(i)).eq([1, 4, 7]));
 }
 
 #[test]

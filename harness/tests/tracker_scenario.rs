@@ -5,13 +5,13 @@
 #[path = "../../scenarios/src/lock_order_inversion.rs"]
 mod lock_order_inversion;
 
-use lock_order_inversion::SCENARIO;
+use lock_order_inversion::scenario;
 use lockhound::tracker::{track, TrackOptions};
 use lockhound::{Backend, Budget, FindingKind, RunConfig};
 use std::time::Duration;
 
 fn tracked(variant: &str) -> lockhound::tracker::TrackReport {
-    let body = SCENARIO.variant(variant).unwrap().body();
+    let body = scenario().variant(variant).unwrap().body();
     let options = TrackOptions { iterations: 50, hang_timeout: Duration::from_secs(3), ..Default::default() };
     track(&body, options)
 }
@@ -42,10 +42,10 @@ fn buggy_deadlocks_under_model_checking_and_fixed_passes() {
             budget: Budget { executions: 2000, time: Duration::from_secs(30) },
             ..Default::default()
         };
-        let buggy = lockhound::explore::run(&SCENARIO.variant("buggy").unwrap().body(), &config);
+        let buggy = lockhound::explore::run(&scenario().variant("buggy").unwrap().body(), &config);
         let finding = buggy.finding.unwrap_or_else(|| panic!("{backend}: no finding"));
         assert_eq!(finding.kind, FindingKind::Deadlock, "{backend}: {}", finding.message);
-        let fixed = lockhound::explore::run(&SCENARIO.variant("fixed").unwrap().body(), &config);
+        let fixed = lockhound::explore::run(&scenario().variant("fixed").unwrap().body(), &config);
         assert!(fixed.finding.is_none(), "{backend}: {:?}", fixed.finding);
     }
 }

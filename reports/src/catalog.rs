@@ -4,15 +4,26 @@ use lockhound::scenario::{Expect, Scenario};
 use serde_json::{json, Value};
 
 /// One block per scenario: name and summary, provenance, variants with their expectation.
-pub fn text(scenarios: &[&Scenario]) -> String {
+pub fn text(scenarios: &[Scenario]) -> String {
     let mut out = String::new();
     for s in scenarios {
-        out.push_str(&format!("{}\n  {}\n", s.name, s.summary));
-        out.push_str(&format!("  source: {}\n", s.provenance.source));
-        out.push_str(&format!("  bug:    {}\n", squeeze(s.provenance.bug)));
-        out.push_str(&format!("  fix:    {}\n", squeeze(s.provenance.fix)));
-        for v in s.variants {
-            out.push_str(&format!("  variant {:<6} {} — {}\n", v.name, expectation(v.expect), v.description));
+        out.push_str(&s.name);
+        out.push('\n');
+        if !s.summary.is_empty() {
+            out.push_str(&format!("  {}\n", squeeze(&s.summary)));
+        }
+        if let Some(p) = &s.provenance {
+            out.push_str(&format!("  source: {}\n", squeeze(&p.source)));
+            out.push_str(&format!("  bug:    {}\n", squeeze(&p.bug)));
+            out.push_str(&format!("  fix:    {}\n", squeeze(&p.fix)));
+        }
+        for v in s.variants() {
+            let description = if v.description.is_empty() {
+                String::new()
+            } else {
+                format!(" — {}", squeeze(&v.description))
+            };
+            out.push_str(&format!("  variant {:<6} {}{description}\n", v.name, expectation(v.expect)));
         }
         out.push('\n');
     }
@@ -20,7 +31,18 @@ pub fn text(scenarios: &[&Scenario]) -> String {
 }
 
 /// `{"scenarios": [...]}`, each with its provenance and variants.
-pub fn json(scenarios: &[&Scenario]) -> Value {
+pub fn json(scenarios: &[Scenario]) -> Value {
+    let scenarios: Vec<Value> = scenarios
+        .iter()
+        .map(|s| {
+            json!({
+                "name": s.name,
+                "summary": s.summary,
+                "provenance": s.provenance,
+                "variants": s.variants(),
+            })
+        })
+        .collect();
     json!({ "scenarios": scenarios })
 }
 

@@ -1,7 +1,7 @@
 //! `lockhound check`: the gate's results as text lines, one JSON document, and JUnit XML.
 
 use crate::{millis, shell_quote};
-use lockhound::gate::{CaseResult, Shard, Source};
+use lockhound::gate::{CaseResult, Source};
 use lockhound::scenario::Expect;
 use lockhound::Finding;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
@@ -14,7 +14,8 @@ pub struct GateView<'a> {
     pub results: &'a [CaseResult],
     /// How to invoke lockhound in the replay commands shown.
     pub program: &'a str,
-    pub shard: Option<Shard>,
+    /// The shard run, `K/N`, when the gate was split.
+    pub shard: Option<&'a str>,
     /// The config file used, when there was one.
     pub config: Option<&'a str>,
     /// The corpus folder, when there was one.
@@ -43,6 +44,9 @@ fn expect_name(e: Expect) -> &'static str {
 
 /// One line saying why a case missed its expectation (or, when it held, what happened).
 fn headline(r: &CaseResult) -> String {
+    if let Some(why) = &r.skipped {
+        return format!("skipped: {why}");
+    }
     let spent = format!("{} executions in {}", r.executions, millis(r.elapsed));
     match (r.expect, &r.finding) {
         (Expect::Fail, Some(f)) => {
@@ -110,7 +114,11 @@ fn details(program: &str, r: &CaseResult, f: &Finding) -> Vec<String> {
 /// The human lines of one case: `ok`/`MISSED`, the case and what happened, then for a miss
 /// with a finding its details, and the case's corpus notes.
 pub fn case_text(program: &str, r: &CaseResult) -> String {
-    let mark = if r.met { "ok    " } else { "MISSED" };
+    let mark = match (r.met, &r.skipped) {
+        (_, Some(_)) => "skip  ",
+        (true, None) => "ok    ",
+        (false, None) => "MISSED",
+    };
     let mut out = format!("{mark} {}: {}\n", r.id(), headline(r));
     if let (false, Some(f)) = (r.met, &r.finding) {
         for line in details(program, r, f) {
@@ -177,7 +185,7 @@ pub fn json(view: &GateView<'_>) -> Value {
         "passed": passed,
         "failed": failed,
         "ok": failed == 0,
-        "shard": view.shard.map(|s| s.to_string()),
+        "shard": view.shard,
         "config": view.config,
         "corpus": view.corpus,
         "notes": view.notes,
@@ -196,6 +204,7 @@ fn case_json(program: &str, r: &CaseResult) -> Value {
         "executions": r.executions,
         "elapsed_ms": r.elapsed.as_millis() as u64,
         "exhaustive": r.exhaustive,
+        "skipped": r.skipped,
         "source": match &r.source { Source::Explore => "explore", Source::Corpus(_) => "corpus" },
         "corpus": {
             "replayed": r.corpus.replayed,
@@ -227,7 +236,11 @@ pub fn junit(view: &GateView<'_>) -> String {
     let mut report = Report::new("lockhound check");
     let mut suites: Vec<TestSuite> = Vec::new();
     for r in view.results {
-        let status = if r.met {
+        let status = if let Some(why) = &r.skipped {
+            let mut status = TestCaseStatus::skipped();
+            status.set_message(why.clone());
+            status
+        } else if r.met {
             TestCaseStatus::success()
         } else {
             let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
@@ -256,19 +269,24 @@ pub fn junit(view: &GateView<'_>) -> String {
         if !notes.is_empty() {
             case.set_system_out(notes.join("\n"));
         }
-        match suites.iter_mut().find(|s| s.name.as_str() == r.scenario) {
+        match suites.iter_mut().find(|s| s.name.as_str() == r.scenario.as_str()) {
             Some(suite) => {
                 suite.add_test_case(case);
             }
             None => {
-                let mut suite = TestSuite::new(r.scenario);
+                let mut suite = TestSuite::new(r.scenario.clone());
                 suite.add_test_case(case);
                 suites.push(suite);
             }
         }
     }
     for suite in &mut suites {
-        let time = view.results.iter().filter(|r| r.scenario == suite.name.as_str()).map(|r| r.elapsed).sum();
+        let time = view
+            .results
+            .iter()
+            .filter(|r| r.scenario.as_str() == suite.name.as_str())
+            .map(|r| r.elapsed)
+            .sum();
         suite.set_time(time);
     }
     report.add_test_suites(suites);

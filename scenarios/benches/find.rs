@@ -142,11 +142,10 @@ fn ratio(ours: Outcome, other: Outcome, cap: Duration) -> String {
 }
 
 /// The catalog's scenarios, or those named on the command line.
-fn scenarios(picked: &[String]) -> Vec<&'static lockhound::scenario::Scenario> {
+fn scenarios(picked: &[String]) -> Vec<lockhound::scenario::Scenario> {
     lockhound_scenarios::catalog()
-        .iter()
-        .copied()
-        .filter(|s| picked.is_empty() || picked.iter().any(|p| p == s.name))
+        .into_iter()
+        .filter(|s| picked.is_empty() || picked.iter().any(|p| *p == s.name))
         .collect()
 }
 
@@ -158,7 +157,7 @@ fn time_to_find(seeds: u64, picked: &[String]) {
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for scenario in scenarios(picked) {
-        for variant in scenario.variants.iter().filter(|v| v.expect == Expect::Fail) {
+        for variant in scenario.variants().iter().filter(|v| v.expect == Expect::Fail) {
             let body = variant.body();
             let over_seeds = |f: &dyn Fn(u64) -> Outcome| median((0..seeds).map(f).collect());
             let ours = over_seeds(&|seed| lockhound_default(&body, seed, Part::Search));
@@ -248,8 +247,8 @@ fn main() {
     let only = |part: &str| args.iter().any(|a| a == part);
     let all = !only("scaling") && !only("find");
     // Scenario names on the command line pick those scenarios only.
-    let names: Vec<&str> = lockhound_scenarios::catalog().iter().map(|s| s.name).collect();
-    let picked: Vec<String> = args.iter().filter(|a| names.contains(&a.as_str())).cloned().collect();
+    let names: Vec<String> = lockhound_scenarios::catalog().iter().map(|s| s.name.to_string()).collect();
+    let picked: Vec<String> = args.iter().filter(|a| names.contains(a)).cloned().collect();
     println!("# lockhound find benchmark ({} cores)", RunConfig::available_jobs());
     if all || only("find") {
         time_to_find(if quick { 3 } else { 7 }, &picked);

@@ -23,7 +23,7 @@
 //!   most one line.
 
 use lockhound::executor::{yield_now, Clock, Executor, Units};
-use lockhound::scenario::{Expect, Provenance, Scenario, Variant};
+use lockhound::scenario::{Scenario, Variant};
 use lockhound::sync::{Arc, Mutex};
 use lockhound::thread;
 use std::cell::Cell;
@@ -34,39 +34,35 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-pub static SCENARIO: Scenario = Scenario {
-    name: "async-starvation",
-    summary: "a connection task drains its buffered lines without yielding and starves the \
-              heartbeat on the same executor",
-    provenance: Provenance {
-        source: "hotdog, a syslog-to-Kafka forwarder (github.com/reiseburo/hotdog): R. Tyler \
-                 Croy, \"Building and debugging a high-throughput daemon in Rust\", brokenco.de, \
-                 2020-07-15; fix commit 4a6ede2, release 0.3.3",
-        bug: "After hotdog moved to async-std 1.6 (smol underneath), a connection task's loop over \
-              the lines it had read (parse, match rules, template, send on channels with room) \
-              never returned Pending while lines were buffered, so the executor thread polled \
-              nothing else until the buffer was empty. Throughput \"dropped like a rock\": a load \
-              test of 100k messages took 2:02. Wrapping futures to report polls that ran far too \
-              long found it.",
-        fix: "Yield to the executor (`yield_now().await`) after each action, and handle each \
-              message in a task of its own: the same load test took 7.7 s.",
-    },
-    variants: &[
-        Variant {
-            name: "buggy",
-            expect: Expect::Fail,
-            description: "the connection task handles every buffered line in one poll and returns \
-                          Pending only once the socket buffer is empty",
-            body: buggy,
-        },
-        Variant {
-            name: "fixed",
-            expect: Expect::Pass,
-            description: "the connection task yields to the executor after each line it handles",
-            body: fixed,
-        },
-    ],
-};
+/// The scenario, as `lockhound list` shows it and the gate runs it.
+pub fn scenario() -> Scenario {
+    Scenario::new("async-starvation")
+        .summary(
+            "a connection task drains its buffered lines without yielding and starves the \
+            heartbeat on the same executor",
+        )
+        .provenance(
+            "hotdog, a syslog-to-Kafka forwarder (github.com/reiseburo/hotdog): R. Tyler \
+            Croy, \"Building and debugging a high-throughput daemon in Rust\", brokenco.de, \
+            2020-07-15; fix commit 4a6ede2, release 0.3.3",
+            "After hotdog moved to async-std 1.6 (smol underneath), a connection task's loop over \
+            the lines it had read (parse, match rules, template, send on channels with room) \
+            never returned Pending while lines were buffered, so the executor thread polled \
+            nothing else until the buffer was empty. Throughput \"dropped like a rock\": a load \
+            test of 100k messages took 2:02. Wrapping futures to report polls that ran far too \
+            long found it.",
+            "Yield to the executor (`yield_now().await`) after each action, and handle each \
+            message in a task of its own: the same load test took 7.7 s.",
+        )
+        .with(Variant::must_fail("buggy", buggy).description(
+            "the connection task handles every buffered line in one poll and returns \
+                    Pending only once the socket buffer is empty",
+        ))
+        .with(
+            Variant::must_pass("fixed", fixed)
+                .description("the connection task yields to the executor after each line it handles"),
+        )
+}
 
 /// Lines the client sends.
 const LINES: u32 = 3;

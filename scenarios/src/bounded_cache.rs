@@ -37,55 +37,47 @@
 //! (nothing crashes); only the oracle's walk from the LRU list to the map reports it.
 
 use lockhound::cell::UnsafeCell;
-use lockhound::scenario::{Expect, Provenance, Scenario, Variant};
+use lockhound::scenario::{Scenario, Variant};
 use lockhound::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use lockhound::sync::{Arc, RwLock};
 use lockhound::thread;
 use std::collections::{BTreeMap, VecDeque};
 
-pub static SCENARIO: Scenario = Scenario {
-    name: "bounded-cache",
-    summary: "a bounded cache re-uses what it saw under the read lock in its write section: it \
-              grows past its bound, or counts an entry it can no longer reach",
-    provenance: Provenance {
-        source: "a Go Redis proxy's client-side cache (RESP3 client tracking) that grew from 10 GB \
-                 to 80 GB after its lock scope was narrowed; the stale-store shape is rueidis \
-                 commit 069b77a (lru.go, GetOrPrepare)",
-        bug: "GetOrPrepare looks the key's store up under the read lock and, on a miss, takes the \
-              write lock to add a pending entry. Before 069b77a it reused the store found under \
-              the read lock (`if store == nil { look up or create }`): if the store had been \
-              deleted from the map in between, the entry went into a detached store, stayed in \
-              the LRU list and was never found, updated or evicted again: a leak. The same \
-              narrowing applied to the size check (room seen under one lock, insert under the \
-              next) lets concurrent misses push the cache past its bound.",
-        fix: "Re-validate under the write lock: rueidis 069b77a always looks the store up again \
-              (`if store, ok = c.store[key]; !ok { create }`); the size is re-checked, with \
-              eviction, in the same critical section that inserts.",
-    },
-    variants: &[
-        Variant {
-            name: "buggy",
-            expect: Expect::Fail,
-            description: "the write section inserts without re-checking the size: it evicts only if \
-                          the read section saw the cache full",
-            body: buggy,
-        },
-        Variant {
-            name: "buggy-stale",
-            expect: Expect::Fail,
-            description: "rueidis before 069b77a: the write section adds the entry to the store \
-                          found under the read lock without looking it up again",
-            body: buggy_stale,
-        },
-        Variant {
-            name: "fixed",
-            expect: Expect::Pass,
-            description: "the write section looks the store up again and evicts until the size is \
-                          within the bound",
-            body: fixed,
-        },
-    ],
-};
+/// The scenario, as `lockhound list` shows it and the gate runs it.
+pub fn scenario() -> Scenario {
+    Scenario::new("bounded-cache")
+        .summary(
+            "a bounded cache re-uses what it saw under the read lock in its write section: it \
+            grows past its bound, or counts an entry it can no longer reach",
+        )
+        .provenance(
+            "a Go Redis proxy's client-side cache (RESP3 client tracking) that grew from 10 GB \
+            to 80 GB after its lock scope was narrowed; the stale-store shape is rueidis \
+            commit 069b77a (lru.go, GetOrPrepare)",
+            "GetOrPrepare looks the key's store up under the read lock and, on a miss, takes the \
+            write lock to add a pending entry. Before 069b77a it reused the store found under \
+            the read lock (`if store == nil { look up or create }`): if the store had been \
+            deleted from the map in between, the entry went into a detached store, stayed in \
+            the LRU list and was never found, updated or evicted again: a leak. The same \
+            narrowing applied to the size check (room seen under one lock, insert under the \
+            next) lets concurrent misses push the cache past its bound.",
+            "Re-validate under the write lock: rueidis 069b77a always looks the store up again \
+            (`if store, ok = c.store[key]; !ok { create }`); the size is re-checked, with \
+            eviction, in the same critical section that inserts.",
+        )
+        .with(Variant::must_fail("buggy", buggy).description(
+            "the write section inserts without re-checking the size: it evicts only if \
+                    the read section saw the cache full",
+        ))
+        .with(Variant::must_fail("buggy-stale", buggy_stale).description(
+            "rueidis before 069b77a: the write section adds the entry to the store \
+                    found under the read lock without looking it up again",
+        ))
+        .with(Variant::must_pass("fixed", fixed).description(
+            "the write section looks the store up again and evicts until the size is \
+                    within the bound",
+        ))
+}
 
 /// The cache's bound, in entries.
 const MAX: usize = 2;

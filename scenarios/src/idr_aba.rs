@@ -36,63 +36,54 @@
 //!   not show what only a weak-memory checker sees. The Relaxed data load is the form of "the
 //!   generation is effectively read before the data" that sequential consistency hides.
 
-use lockhound::scenario::{Expect, Provenance, Scenario, Variant};
+use lockhound::scenario::{Scenario, Variant};
 use lockhound::sync::atomic::{AtomicUsize, Ordering};
 use lockhound::sync::Arc;
 use lockhound::thread;
 use std::fmt;
 
-pub static SCENARIO: Scenario = Scenario {
-    name: "idr-aba",
-    summary: "a reused slot hands its new occupant to a stale key: get returns it, remove destroys it",
-    provenance: Provenance {
-        source: "idr-ebr (concurrent ID-to-object map on epoch-based reclamation): keys pack a slot \
-                 index and a per-slot generation; commit 192356d, before the first release, after \
-                 idr-ebr's own loom test caught remove(stale_key) destroying the new occupant",
-        bug: "A removed slot goes back on the free list and the next insert reuses it. With keys \
-              that are bare slot indices, a reader or remover holding the old occupant's key \
-              reaches the new occupant. Generations alone are not enough: remove checked the key \
-              and then took away whatever the slot held by then (the new occupant, if the slot \
-              was removed and reused in between), and a get that does not order its generation \
-              load after its data load can pair the new occupant's data with the old generation.",
-        fix: "Slot::get loads the data with Acquire, then the generation, and compares it with the \
-              key's; Slot::uninit (remove) looks the entry up that way and CASes that exact \
-              pointer away (a CAS that fails if the slot was removed or reused meanwhile), then \
-              bumps the generation before the slot goes back on the free list.",
-    },
-    variants: &[
-        Variant {
-            name: "buggy",
-            expect: Expect::Fail,
-            description: "keys are bare slot indices: get returns whatever the slot holds, remove \
-                          swaps out whatever the slot holds",
-            body: buggy,
-        },
-        Variant {
-            name: "buggy-remove-swap",
-            expect: Expect::Fail,
-            description: "generational keys and a correct get, but remove checks the key and then \
-                          swaps out whatever the slot holds by then, not the entry it checked \
-                          (the shape commit 192356d fixed)",
-            body: buggy_remove_swap,
-        },
-        Variant {
-            name: "buggy-relaxed-data",
-            expect: Expect::Fail,
-            description: "generational keys, remove CASes the exact entry, but get loads the data \
-                          Relaxed before the generation: weak memory lets the generation load \
-                          return a value older than the data (only loom can see it)",
-            body: buggy_relaxed_data,
-        },
-        Variant {
-            name: "fixed",
-            expect: Expect::Pass,
-            description: "idr-ebr: get loads the data with Acquire, then the generation; remove \
-                          looks the entry up by key and CASes that exact entry away",
-            body: fixed,
-        },
-    ],
-};
+/// The scenario, as `lockhound list` shows it and the gate runs it.
+pub fn scenario() -> Scenario {
+    Scenario::new("idr-aba")
+        .summary("a reused slot hands its new occupant to a stale key: get returns it, remove destroys it")
+        .provenance(
+            "idr-ebr (concurrent ID-to-object map on epoch-based reclamation): keys pack a slot \
+            index and a per-slot generation; commit 192356d, before the first release, after \
+            idr-ebr's own loom test caught remove(stale_key) destroying the new occupant",
+            "A removed slot goes back on the free list and the next insert reuses it. With keys \
+            that are bare slot indices, a reader or remover holding the old occupant's key \
+            reaches the new occupant. Generations alone are not enough: remove checked the key \
+            and then took away whatever the slot held by then (the new occupant, if the slot \
+            was removed and reused in between), and a get that does not order its generation \
+            load after its data load can pair the new occupant's data with the old generation.",
+            "Slot::get loads the data with Acquire, then the generation, and compares it with the \
+            key's; Slot::uninit (remove) looks the entry up that way and CASes that exact \
+            pointer away (a CAS that fails if the slot was removed or reused meanwhile), then \
+            bumps the generation before the slot goes back on the free list.",
+        )
+        .with(Variant::must_fail("buggy", buggy).description(
+            "keys are bare slot indices: get returns whatever the slot holds, remove \
+                    swaps out whatever the slot holds",
+        ))
+        .with(Variant::must_fail("buggy-remove-swap", buggy_remove_swap).description(
+            "generational keys and a correct get, but remove checks the key and then \
+                    swaps out whatever the slot holds by then, not the entry it checked \
+                    (the shape commit 192356d fixed)",
+        ))
+        .with(
+            Variant::must_fail("buggy-relaxed-data", buggy_relaxed_data)
+                .description(
+                    "generational keys, remove CASes the exact entry, but get loads the data \
+                    Relaxed before the generation: weak memory lets the generation load \
+                    return a value older than the data (only loom can see it)",
+                )
+                .weak_memory(),
+        )
+        .with(Variant::must_pass("fixed", fixed).description(
+            "idr-ebr: get loads the data with Acquire, then the generation; remove \
+                    looks the entry up by key and CASes that exact entry away",
+        ))
+}
 
 /// Occupant ids (they show as 0x0A and 0x0B in traces); 0 is an empty slot.
 const EMPTY: usize = 0;

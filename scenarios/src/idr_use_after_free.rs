@@ -2,44 +2,39 @@
 //! reader is still using it; the fix defers the free past the last reader, as idr-ebr does
 //! with epoch-based reclamation.
 
-use lockhound::scenario::{Expect, Provenance, Scenario, Variant};
+use lockhound::scenario::{Miri, Scenario, Variant};
 use lockhound::sync::atomic::{fence, AtomicUsize, Ordering::SeqCst};
 use lockhound::sync::Arc;
 use lockhound::thread;
 use std::sync::atomic::{AtomicUsize as OracleUsize, Ordering::Relaxed};
 
-pub static SCENARIO: Scenario = Scenario {
-    name: "idr-use-after-free",
-    summary: "remove frees an entry immediately while a concurrent get still dereferences it",
-    provenance: Provenance {
-        source: "idr-ebr (concurrent ID-to-object map on epoch-based reclamation): the structure \
-                 without its deferred reclamation",
-        bug: "A reader looks an entry up by key and loads the slot's pointer; a concurrent remove \
-              swaps the pointer out and frees the entry at once. The reader then dereferences \
-              memory that is already freed (and possibly reused): a use-after-free that neither \
-              the type system nor a data-race detector sees, because the pointer itself was read \
-              atomically.",
-        fix: "Deferred reclamation: remove only unlinks the entry and retires it; it is freed \
-              once no reader can still hold it. idr-ebr pins an epoch (sdd's EBR) around every \
-              read; here each slot counts its readers and the last one out frees the retired \
-              entry.",
-    },
-    variants: &[
-        Variant {
-            name: "buggy",
-            expect: Expect::Fail,
-            description: "remove swaps the pointer out and drops the Box at once",
-            body: buggy,
-        },
-        Variant {
-            name: "fixed",
-            expect: Expect::Pass,
-            description: "readers are counted per slot; remove retires the entry and the last \
-                          reader out (or remove, if none) frees it",
-            body: fixed,
-        },
-    ],
-};
+/// The scenario, as `lockhound list` shows it and the gate runs it.
+pub fn scenario() -> Scenario {
+    Scenario::new("idr-use-after-free")
+        .summary("remove frees an entry immediately while a concurrent get still dereferences it")
+        .provenance(
+            "idr-ebr (concurrent ID-to-object map on epoch-based reclamation): the structure \
+            without its deferred reclamation",
+            "A reader looks an entry up by key and loads the slot's pointer; a concurrent remove \
+            swaps the pointer out and frees the entry at once. The reader then dereferences \
+            memory that is already freed (and possibly reused): a use-after-free that neither \
+            the type system nor a data-race detector sees, because the pointer itself was read \
+            atomically.",
+            "Deferred reclamation: remove only unlinks the entry and retires it; it is freed \
+            once no reader can still hold it. idr-ebr pins an epoch (sdd's EBR) around every \
+            read; here each slot counts its readers and the last one out frees the retired \
+            entry.",
+        )
+        .with(
+            Variant::must_fail("buggy", buggy)
+                .description("remove swaps the pointer out and drops the Box at once")
+                .miri(Miri::Ub),
+        )
+        .with(Variant::must_pass("fixed", fixed).description(
+            "readers are counted per slot; remove retires the entry and the last \
+                    reader out (or remove, if none) frees it",
+        ))
+}
 
 const LIVE: u64 = 0x11D0_11D0_11D0_11D0;
 const DEAD: u64 = 0xDEAD_DEAD_DEAD_DEAD;

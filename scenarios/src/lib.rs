@@ -12,20 +12,19 @@ pub mod routing_table_init;
 pub mod rwlock_timeout;
 
 /// Every built-in scenario, in the order `lockhound list` shows them.
-pub fn catalog() -> &'static [&'static Scenario] {
-    static CATALOG: [&Scenario; 7] = [
-        &rwlock_timeout::SCENARIO,
-        &routing_table_init::SCENARIO,
-        &lock_order_inversion::SCENARIO,
-        &idr_use_after_free::SCENARIO,
-        &idr_aba::SCENARIO,
-        &async_starvation::SCENARIO,
-        &bounded_cache::SCENARIO,
-    ];
-    &CATALOG
+pub fn catalog() -> Vec<Scenario> {
+    vec![
+        rwlock_timeout::scenario(),
+        routing_table_init::scenario(),
+        lock_order_inversion::scenario(),
+        idr_use_after_free::scenario(),
+        idr_aba::scenario(),
+        async_starvation::scenario(),
+        bounded_cache::scenario(),
+    ]
 }
 
 /// The built-in scenario called `name`.
-pub fn find(name: &str) -> Option<&'static Scenario> {
-    catalog().iter().copied().find(|s| s.name == name)
+pub fn find(name: &str) -> Option<Scenario> {
+    catalog().into_iter().find(|s| s.name == name)
 }

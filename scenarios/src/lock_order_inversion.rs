@@ -6,38 +6,30 @@
 //! (lockdep's idea: the order of acquisitions predicts the deadlock, the timing only decides
 //! whether this run hits it).
 
-use lockhound::scenario::{Expect, Provenance, Scenario, Variant};
+use lockhound::scenario::{Scenario, Variant};
 use lockhound::sync::{Arc, Mutex};
 use lockhound::thread;
 
-pub static SCENARIO: Scenario = Scenario {
-    name: "lock-order-inversion",
-    summary: "two code paths take the same two mutexes in opposite orders (ABBA deadlock)",
-    provenance: Provenance {
-        source: "the Linux kernel's runtime locking correctness validator (lockdep), \
-                 Documentation/locking/lockdep-design.rst: the lock-class dependency graph and \
-                 its ABBA example",
-        bug: "Path 1 locks A then B, path 2 locks B then A. If path 1 holds A while path 2 holds B, \
-              each waits forever for the other's lock. lockdep reports the inverted dependency \
-              the first time both orders have been seen, even if they never overlapped.",
-        fix: "Define one global lock order (A before B) and take the locks in that order on every \
-              path.",
-    },
-    variants: &[
-        Variant {
-            name: "buggy",
-            expect: Expect::Fail,
-            description: "a transfer path locks `from` then `to`, an audit path locks `to` then `from`",
-            body: buggy,
-        },
-        Variant {
-            name: "fixed",
-            expect: Expect::Pass,
-            description: "both paths lock `from` then `to`",
-            body: fixed,
-        },
-    ],
-};
+/// The scenario, as `lockhound list` shows it and the gate runs it.
+pub fn scenario() -> Scenario {
+    Scenario::new("lock-order-inversion")
+        .summary("two code paths take the same two mutexes in opposite orders (ABBA deadlock)")
+        .provenance(
+            "the Linux kernel's runtime locking correctness validator (lockdep), \
+            Documentation/locking/lockdep-design.rst: the lock-class dependency graph and \
+            its ABBA example",
+            "Path 1 locks A then B, path 2 locks B then A. If path 1 holds A while path 2 holds B, \
+            each waits forever for the other's lock. lockdep reports the inverted dependency \
+            the first time both orders have been seen, even if they never overlapped.",
+            "Define one global lock order (A before B) and take the locks in that order on every \
+            path.",
+        )
+        .with(
+            Variant::must_fail("buggy", buggy)
+                .description("a transfer path locks `from` then `to`, an audit path locks `to` then `from`"),
+        )
+        .with(Variant::must_pass("fixed", fixed).description("both paths lock `from` then `to`"))
+}
 
 /// Two accounts, each behind its own mutex.
 struct Accounts {

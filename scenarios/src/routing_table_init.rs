@@ -2,38 +2,33 @@
 //! knows its own member record (olric #247, fixed in v0.5.6 by commit 82e4433).
 
 use lockhound::cell::UnsafeCell;
-use lockhound::scenario::{Expect, Provenance, Scenario, Variant};
+use lockhound::scenario::{Scenario, Variant};
 use lockhound::sync::{Arc, Condvar, Mutex};
 use lockhound::thread;
 
-pub static SCENARIO: Scenario = Scenario {
-    name: "routing-table-init",
-    summary: "Olric counts owned partitions against a zero member record: Start writes r.this while the handler reads it",
-    provenance: Provenance {
-        source: "olric issue #247 (v0.5.5, found by go test -race on a 5-node cluster); fixed in v0.5.6 by commit 82e4433",
-        bug: "RoutingTable.Start() assigns r.this (the node's own member record) after joining the cluster, \
-              without the handler's mutex. updateRoutingCommandHandler is already live: once the node has \
-              joined, the coordinator pushes a routing table and setOwnedPartitionCount() counts partitions \
-              whose owner equals r.this. Read before the write, it stores 0 although the node owns some, and \
-              marks the node bootstrapped: eviction limits are silently skipped.",
-        fix: "Split Join from Start: Join assigns r.this and then closes a `joined` channel; the handlers wait \
-              on it first, a release/acquire edge from the write to every read.",
-    },
-    variants: &[
-        Variant {
-            name: "buggy",
-            expect: Expect::Fail,
-            description: "olric v0.5.5: Start joins the cluster, then assigns r.this; the handler does not wait",
-            body: buggy,
-        },
-        Variant {
-            name: "fixed",
-            expect: Expect::Pass,
-            description: "olric v0.5.6: Join assigns r.this and closes `joined`; the handler waits on `joined` first",
-            body: fixed,
-        },
-    ],
-};
+/// The scenario, as `lockhound list` shows it and the gate runs it.
+pub fn scenario() -> Scenario {
+    Scenario::new("routing-table-init")
+        .summary("Olric counts owned partitions against a zero member record: Start writes r.this while the handler reads it")
+        .provenance(
+            "olric issue #247 (v0.5.5, found by go test -race on a 5-node cluster); fixed in v0.5.6 by commit 82e4433",
+            "RoutingTable.Start() assigns r.this (the node's own member record) after joining the cluster, \
+            without the handler's mutex. updateRoutingCommandHandler is already live: once the node has \
+            joined, the coordinator pushes a routing table and setOwnedPartitionCount() counts partitions \
+            whose owner equals r.this. Read before the write, it stores 0 although the node owns some, and \
+            marks the node bootstrapped: eviction limits are silently skipped.",
+            "Split Join from Start: Join assigns r.this and then closes a `joined` channel; the handlers wait \
+            on it first, a release/acquire edge from the write to every read.",
+        )
+        .with(
+            Variant::must_fail("buggy", buggy)
+                .description("olric v0.5.5: Start joins the cluster, then assigns r.this; the handler does not wait")
+        )
+        .with(
+            Variant::must_pass("fixed", fixed)
+                .description("olric v0.5.6: Join assigns r.this and closes `joined`; the handler waits on `joined` first")
+        )
+}
 
 /// This node's id and the owners the coordinator pushes: the node owns two of four partitions.
 const THIS_NODE: u64 = 7;
@@ -94,14 +89,14 @@ unsafe impl Sync for RoutingTable {}
 unsafe impl Send for RoutingTable {}
 
 fn buggy() {
-    scenario(false)
+    node_joins(false)
 }
 
 fn fixed() {
-    scenario(true)
+    node_joins(true)
 }
 
-fn scenario(fixed: bool) {
+fn node_joins(fixed: bool) {
     let r = Arc::new(RoutingTable {
         this: UnsafeCell::named("r.this", Member::default()),
         table: Mutex::named("r.mu", Table::default()),

@@ -9,7 +9,7 @@
 //! delays), and a wake of the main queue wakes every waiter, which for the one waiter here is
 //! what `unpark_filter` does.
 
-use lockhound::scenario::{Expect, Provenance, Scenario, Variant};
+use lockhound::scenario::{Scenario, Variant};
 use lockhound::sync::atomic::{AtomicUsize, Ordering};
 use lockhound::sync::{Arc, Condvar, Mutex};
 use lockhound::thread;
@@ -24,34 +24,29 @@ const ONE_READER: usize = 0b1_0000;
 /// Readers alive in this scenario: the word's reader count can never exceed it.
 const LIVE_READERS: usize = 1;
 
-pub static SCENARIO: Scenario = Scenario {
-    name: "rwlock-timeout",
-    summary: "parking_lot RwLock word wraps to 0xFFFF_FFFF_FFFF_FFFF when try_write_for times out as the last reader leaves",
-    provenance: Provenance {
-        source: "parking_lot issue #465 (Fly.io, May 2025); fixed by PR #466 in parking_lot 0.12.4 (src/raw_rwlock.rs)",
-        bug: "A timed writer's wait_for_readers times out with an empty timed-out callback, then clears \
-              WRITER_BIT|WRITER_PARKED_BIT by subtraction. If the last reader's unlock_shared_slow ran \
-              unpark_one on the now-empty writer queue in between, its callback already cleared \
-              WRITER_PARKED_BIT: the bit is cleared twice and the word wraps to usize::MAX. The lock \
-              then looks held forever; every later waiter sleeps with no holder (Fly.io's hourly hang).",
-        fix: "The timed-out callback clears WRITER_PARKED_BIT with fetch_and while it holds the queue \
-              lock, and the TimedOut branch subtracts only WRITER_BIT.",
-    },
-    variants: &[
-        Variant {
-            name: "buggy",
-            expect: Expect::Fail,
-            description: "parking_lot 0.12.3: empty timed-out callback, subtracts WRITER_BIT|WRITER_PARKED_BIT",
-            body: buggy,
-        },
-        Variant {
-            name: "fixed",
-            expect: Expect::Pass,
-            description: "parking_lot 0.12.4: callback clears WRITER_PARKED_BIT under the queue lock, subtracts WRITER_BIT",
-            body: fixed,
-        },
-    ],
-};
+/// The scenario, as `lockhound list` shows it and the gate runs it.
+pub fn scenario() -> Scenario {
+    Scenario::new("rwlock-timeout")
+        .summary("parking_lot RwLock word wraps to 0xFFFF_FFFF_FFFF_FFFF when try_write_for times out as the last reader leaves")
+        .provenance(
+            "parking_lot issue #465 (Fly.io, May 2025); fixed by PR #466 in parking_lot 0.12.4 (src/raw_rwlock.rs)",
+            "A timed writer's wait_for_readers times out with an empty timed-out callback, then clears \
+            WRITER_BIT|WRITER_PARKED_BIT by subtraction. If the last reader's unlock_shared_slow ran \
+            unpark_one on the now-empty writer queue in between, its callback already cleared \
+            WRITER_PARKED_BIT: the bit is cleared twice and the word wraps to usize::MAX. The lock \
+            then looks held forever; every later waiter sleeps with no holder (Fly.io's hourly hang).",
+            "The timed-out callback clears WRITER_PARKED_BIT with fetch_and while it holds the queue \
+            lock, and the TimedOut branch subtracts only WRITER_BIT.",
+        )
+        .with(
+            Variant::must_fail("buggy", buggy)
+                .description("parking_lot 0.12.3: empty timed-out callback, subtracts WRITER_BIT|WRITER_PARKED_BIT")
+        )
+        .with(
+            Variant::must_pass("fixed", fixed)
+                .description("parking_lot 0.12.4: callback clears WRITER_PARKED_BIT under the queue lock, subtracts WRITER_BIT")
+        )
+}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Version {
@@ -62,16 +57,16 @@ enum Version {
 }
 
 fn buggy() {
-    scenario(Version::Buggy)
+    readers_and_timed_writer(Version::Buggy)
 }
 
 fn fixed() {
-    scenario(Version::Fixed)
+    readers_and_timed_writer(Version::Fixed)
 }
 
 /// A reader R holds the lock; a writer W calls `try_write_for` and a writer X calls `write`.
 /// R releases. Everyone must get through, and the lock must end free.
-fn scenario(version: Version) {
+fn readers_and_timed_writer(version: Version) {
     let lock = Arc::new(RawRwLock::new(version));
     // R acquired shared access before the writers arrived (the fast path: one CAS).
     lock.word.store(ONE_READER, "lock_shared takes a read lock");

@@ -4,11 +4,11 @@
 //! more than one line's work.
 
 use lockhound::{explore, Backend, Check, Finding, FindingKind, ReplayOutcome, RunReport};
-use lockhound_scenarios::async_starvation::SCENARIO;
+use lockhound_scenarios::async_starvation::scenario;
 use std::time::Duration;
 
 fn run(variant: &str, check: &Check) -> RunReport {
-    check.explore(SCENARIO.variant(variant).expect("variant exists").body)
+    check.explore(scenario().variant(variant).expect("variant exists").as_fn())
 }
 
 fn check(backend: Backend) -> Check {
@@ -43,7 +43,7 @@ fn buggy_starves_the_heartbeat_under_every_model_checker_and_replays() {
         let finding = run("buggy", &check).finding.unwrap_or_else(|| panic!("{backend} did not find it"));
         assert_starved(&finding, backend);
         let schedule = finding.schedule.clone().expect("model checkers give a schedule");
-        let body = SCENARIO.variant("buggy").unwrap().body();
+        let body = scenario().variant("buggy").unwrap().body();
         match explore::replay(&body, &schedule, &check.config) {
             ReplayOutcome::Failed(again) => {
                 assert_eq!(again.kind, FindingKind::Starvation, "{backend}: replay");
@@ -103,7 +103,7 @@ fn a_panic_that_says_starvation_is_still_a_panic() {
 fn reports_name_the_kind_starvation() {
     let report = run("buggy", &check(Backend::ShuttlePct));
     let view = lockhound_reports::run::RunView {
-        scenario: SCENARIO.name,
+        scenario: &scenario().name,
         variant: "buggy",
         report: &report,
         replay_command: None,

@@ -13,7 +13,7 @@ const LEAKED: &str =
     "entry GET k counted in size but not reachable from the map: lru.store has no store for k";
 
 fn explore(variant: &str, check: &Check) -> RunReport {
-    check.explore(find("bounded-cache").unwrap().variant(variant).unwrap().body)
+    check.explore(find("bounded-cache").unwrap().variant(variant).unwrap().as_fn())
 }
 
 fn model_checkers() -> [Backend; 4] {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 fn run(scenario: &Scenario, variant: &str, check: Check) -> RunReport {
     let v = scenario.variant(variant).expect("variant exists");
-    check.explore(v.body)
+    check.explore(v.as_fn())
 }
 
 fn model_checkers() -> [Backend; 4] {
@@ -20,7 +20,7 @@ fn model_checkers() -> [Backend; 4] {
 fn assert_found(name: &str, backend: Backend, reason: impl Fn(FindingKind, &str) -> bool) {
     let scenario = find(name).unwrap();
     let check = Check::new().backend(backend).iterations(100_000).time_limit(Duration::from_secs(120));
-    let report = run(scenario, "buggy", check.clone());
+    let report = run(&scenario, "buggy", check.clone());
     let finding = report.finding.unwrap_or_else(|| panic!("{name}: {backend} did not find the bug"));
     assert!(
         reason(finding.kind, &finding.message),
@@ -116,7 +116,7 @@ fn fixed_variants_pass_loom_exhaustively() {
             .preemption_bound(bound)
             .iterations(1_000_000)
             .time_limit(Duration::from_secs(600));
-        let report = run(find(name).unwrap(), "fixed", check);
+        let report = run(&find(name).unwrap(), "fixed", check);
         assert!(report.passed(), "{name}: {:?}", report.finding);
         assert!(
             report.exhaustive,
@@ -129,10 +129,10 @@ fn fixed_variants_pass_loom_exhaustively() {
 #[test]
 fn fixed_variants_pass_ten_thousand_runs_of_each_shuttle_strategy() {
     for scenario in catalog() {
-        let name = scenario.name;
+        let name = &scenario.name;
         for backend in [Backend::ShuttleRandom, Backend::ShuttlePct] {
             let check = Check::new().backend(backend).iterations(10_000).time_limit(Duration::from_secs(600));
-            let report = run(find(name).unwrap(), "fixed", check);
+            let report = run(&scenario, "fixed", check);
             assert!(report.passed(), "{name} under {backend}: {:?}", report.finding);
             assert_eq!(report.executions, 10_000, "{name} under {backend}");
         }
@@ -142,10 +142,10 @@ fn fixed_variants_pass_ten_thousand_runs_of_each_shuttle_strategy() {
 #[test]
 fn a_buggy_schedule_on_the_fixed_variant_passes_or_is_not_applicable() {
     for scenario in catalog() {
-        let name = scenario.name;
+        let name = &scenario.name;
         for backend in [Backend::ShuttlePct, Backend::Loom] {
             let check = Check::new().backend(backend);
-            let finding = run(scenario, "buggy", check.clone()).finding.expect("buggy fails");
+            let finding = run(&scenario, "buggy", check.clone()).finding.expect("buggy fails");
             let fixed = scenario.variant("fixed").unwrap().body();
             match explore::replay(&fixed, finding.schedule.as_ref().unwrap(), &check.config) {
                 ReplayOutcome::Passed | ReplayOutcome::NotApplicable(_) => {}
@@ -160,10 +160,11 @@ fn a_buggy_schedule_on_the_fixed_variant_passes_or_is_not_applicable() {
 #[test]
 fn the_catalog_is_complete_and_consistent() {
     for scenario in catalog() {
-        assert!(!scenario.provenance.source.is_empty() && !scenario.provenance.fix.is_empty());
-        assert!(scenario.variants.iter().any(|v| v.expect == Expect::Fail), "{}", scenario.name);
-        assert!(scenario.variants.iter().any(|v| v.expect == Expect::Pass), "{}", scenario.name);
-        assert_eq!(find(scenario.name).map(|s| s.name), Some(scenario.name));
+        let provenance = scenario.provenance.as_ref().expect("every built-in scenario names its source");
+        assert!(!provenance.source.is_empty() && !provenance.fix.is_empty());
+        assert!(scenario.variants().iter().any(|v| v.expect == Expect::Fail), "{}", scenario.name);
+        assert!(scenario.variants().iter().any(|v| v.expect == Expect::Pass), "{}", scenario.name);
+        assert_eq!(find(&scenario.name).map(|s| s.name), Some(scenario.name.clone()));
         assert!(
             LOOM_PROOF.iter().any(|(name, _)| *name == scenario.name),
             "{}: state the loom bound its fixed variant is proven under in LOOM_PROOF",

@@ -13,8 +13,8 @@ const REMOVE_DESTROYED_B: &str = "remove(stale key (slot 0, generation 0)) destr
                                   inserted after A was removed";
 
 fn explore_variant(variant: &str, check: &Check) -> RunReport {
-    let v = find("idr-aba").unwrap().variant(variant).expect("variant exists");
-    check.explore(v.body)
+    let scenario = find("idr-aba").unwrap();
+    check.explore(scenario.variant(variant).expect("variant exists").as_fn())
 }
 
 fn budget(backend: Backend) -> Check {

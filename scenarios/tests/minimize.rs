@@ -11,10 +11,11 @@ fn minimized_schedules_fail_for_the_same_reason_and_are_no_larger() {
             for seed in 0..4 {
                 let mut raw = Check::new().backend(backend).seed(seed);
                 raw.config.minimize = false;
-                let Some(original) = raw.explore(buggy.body).finding else {
+                let Some(original) = raw.explore(buggy.as_fn()).finding else {
                     panic!("{} {backend} seed {seed}: not found", scenario.name)
                 };
-                let minimized = Check::new().backend(backend).seed(seed).explore(buggy.body).finding.unwrap();
+                let minimized =
+                    Check::new().backend(backend).seed(seed).explore(buggy.as_fn()).finding.unwrap();
                 let shrink = minimized.shrink.expect("shuttle findings are minimized");
                 assert_eq!(shrink.steps_before, original.steps.unwrap());
                 assert_eq!(shrink.preemptions_before, original.preemptions.unwrap());
@@ -44,10 +45,10 @@ fn minimized_schedules_fail_for_the_same_reason_and_are_no_larger() {
 fn minimized_schedules_need_no_more_preemptions_than_loom_finds_necessary() {
     for scenario in catalog() {
         let Some(buggy) = scenario.variant("buggy") else { continue };
-        let Some(loom) = Check::new().backend(Backend::Loom).explore(buggy.body).finding else { continue };
+        let Some(loom) = Check::new().backend(Backend::Loom).explore(buggy.as_fn()).finding else { continue };
         let fewest = loom.preemptions.expect("loom states the bound that found it");
         for seed in 0..4 {
-            let report = Check::new().backend(Backend::ShuttlePct).seed(seed).explore(buggy.body);
+            let report = Check::new().backend(Backend::ShuttlePct).seed(seed).explore(buggy.as_fn());
             let finding = report.finding.expect("found");
             if finding.kind != loom.kind {
                 continue; // a data race for loom is another failure for shuttle

@@ -78,9 +78,9 @@ fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
 /// Runs `variant` under `check` and says what is wrong with the outcome, if anything.
 fn verdict(scenario: &Scenario, variant: &Variant, name: &str, check: &Check) -> Option<String> {
     let id = format!("{} ({}) under {name}", scenario.name, variant.name);
-    let blind = BLIND_SPOTS.contains(&(scenario.name, variant.name, name));
+    let blind = BLIND_SPOTS.contains(&(&*scenario.name, &*variant.name, name));
     let expect = if blind { Expect::Pass } else { variant.expect };
-    let outcome = catch_unwind(AssertUnwindSafe(|| check.run(variant.body)));
+    let outcome = catch_unwind(AssertUnwindSafe(|| check.run(variant.as_fn())));
     match (expect, outcome) {
         (Expect::Pass, Ok(())) => None,
         (Expect::Pass, Err(p)) if blind => {
@@ -104,7 +104,7 @@ fn verdict(scenario: &Scenario, variant: &Variant, name: &str, check: &Check) ->
             // The printed line, pasted back: the same kind of failure, at once.
             let mut replay = check.clone();
             replay.replay = Some(schedule.parse().expect("the printed schedule parses"));
-            match catch_unwind(AssertUnwindSafe(|| replay.run(variant.body))) {
+            match catch_unwind(AssertUnwindSafe(|| replay.run(variant.as_fn()))) {
                 Err(p) => {
                     let again = panic_text(p);
                     let again_head = again.lines().next().unwrap_or_default();
@@ -121,10 +121,10 @@ fn run_catalog(expect: Expect) {
     let mut problems = Vec::new();
     let mut ran = 0;
     for scenario in catalog() {
-        for variant in scenario.variants.iter().filter(|v| v.expect == expect) {
+        for variant in scenario.variants().iter().filter(|v| v.expect == expect) {
             for (name, check) in checks() {
                 ran += 1;
-                problems.extend(verdict(scenario, variant, name, &check));
+                problems.extend(verdict(&scenario, variant, name, &check));
             }
         }
     }
@@ -150,8 +150,8 @@ fn every_fixed_variant_passes_loom_bounded_and_shuttle() {
 fn fixed_variants_run_once_on_real_threads() {
     let once = Check::new().backend(lockhound::Backend::Stress).iterations(1);
     for scenario in catalog() {
-        for variant in scenario.variants.iter().filter(|v| v.expect == Expect::Pass) {
-            let report = once.explore(variant.body);
+        for variant in scenario.variants().iter().filter(|v| v.expect == Expect::Pass) {
+            let report = once.explore(variant.as_fn());
             assert_eq!(report.executions, 1, "{} ({})", scenario.name, variant.name);
             assert!(report.passed(), "{} ({}): {:?}", scenario.name, variant.name, report.finding);
         }

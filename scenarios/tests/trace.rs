@@ -7,7 +7,7 @@ use lockhound_scenarios::find;
 
 fn trace_of(name: &str, backend: Backend) -> Trace {
     let scenario = find(name).unwrap();
-    let report = Check::new().backend(backend).explore(scenario.variant("buggy").unwrap().body);
+    let report = Check::new().backend(backend).explore(scenario.variant("buggy").unwrap().as_fn());
     report.finding.expect("the buggy variant fails").trace.expect("findings carry a trace")
 }
 

@@ -2,24 +2,32 @@
 //! executable) under the guard-page allocator; the parent reports what the child's allocator
 //! caught, symbolized, and survives the child's crash.
 
-use super::{scenario, variant};
+use super::{variant, Context};
 use crate::args::{GuardChildArgs, RunArgs};
-use crate::{output, Outcome, UsageError};
+use crate::{Outcome, UsageError};
 use lockhound::guard::{run_guarded, GuardOptions, GuardOutcome};
 use lockhound::{explore, Backend, Budget, RunConfig};
 use lockhound_reports::guard::{self as render, GuardView};
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-/// Runs one variant under guard pages; returns whether it failed, and its JSON document when
-/// `--json` asked for one.
+/// What a guarded run of one variant gave: whether it failed, its report files, and its
+/// output (a JSON document under `--json`, text otherwise).
+pub struct Guarded {
+    pub failed: bool,
+    pub files: Vec<(PathBuf, Vec<u8>)>,
+    pub json: Option<serde_json::Value>,
+    pub text: String,
+}
+
+/// Runs one variant under guard pages in a child process (this same executable).
 pub fn run(
     scenario: &str,
     variant: &str,
     args: &RunArgs,
-    out_dir: Option<&Path>,
-) -> Result<(bool, Option<serde_json::Value>), UsageError> {
+    out_dir: Option<String>,
+) -> Result<Guarded, UsageError> {
     let exe = std::env::current_exe().map_err(|e| UsageError(format!("cannot find this executable: {e}")))?;
     let mut command = Command::new(exe);
     command.args(["__guard-child", scenario, "--variant", variant]);
@@ -27,40 +35,33 @@ pub fn run(
         "--iterations",
         &args.iterations.to_string(),
         "--time-limit",
-        &args.time_limit.to_string(),
+        &args.time_limit.as_secs().to_string(),
     ]);
     // The child stops itself at its time limit; the margin covers start-up and symbolization.
-    let options =
-        GuardOptions { timeout: Duration::from_secs(args.time_limit + 30), ..GuardOptions::default() };
+    let options = GuardOptions {
+        timeout: args.time_limit.saturating_add(Duration::from_secs(30)),
+        ..GuardOptions::default()
+    };
     let guarded = run_guarded(command, &options)
         .map_err(|e| UsageError(format!("cannot run the guarded child: {e}")))?;
-    let view =
-        GuardView { scenario, variant, run: &guarded, out_dir: out_dir.map(|d| d.display().to_string()) };
-    if let Some(dir) = out_dir {
-        output::prepare_out_dir(dir)?;
-        let doc = serde_json::to_vec_pretty(&render::json(&view)).expect("JSON values always serialize");
-        output::write_atomic(dir, "summary.json", &doc)
-            .map_err(|e| UsageError(format!("cannot write the report to {}: {e}", dir.display())))?;
-    }
+    let view = GuardView { scenario, variant, run: &guarded, out_dir };
+    let doc = render::json(&view);
+    let files = vec![(
+        PathBuf::from("summary.json"),
+        serde_json::to_vec_pretty(&doc).expect("JSON values always serialize"),
+    )];
     let failed = !matches!(guarded.outcome, GuardOutcome::Passed);
-    if args.json {
-        Ok((failed, Some(render::json(&view))))
-    } else {
-        print!("{}", render::text(&view));
-        Ok((failed, None))
-    }
+    let text = if args.json { String::new() } else { render::text(&view) };
+    Ok(Guarded { failed, files, json: args.json.then_some(doc), text })
 }
 
 /// The child: explores the variant on real threads; a finding other than a memory fault
 /// (which kills the process before this returns) exits 1 with its message on stderr.
-pub fn child(args: GuardChildArgs) -> Result<Outcome, UsageError> {
-    let v = variant(scenario(&args.scenario)?, &args.variant)?;
+pub fn child(cx: &Context<'_>, args: GuardChildArgs) -> Result<Outcome, UsageError> {
+    let v = variant(cx.catalog.scenario(&args.scenario)?, &args.variant)?;
     let config = RunConfig {
         backend: Backend::Stress,
-        budget: Budget {
-            executions: args.iterations.max(1),
-            time: Duration::from_secs(args.time_limit.max(1)),
-        },
+        budget: Budget { executions: args.iterations, time: args.time_limit },
         ..RunConfig::default()
     };
     let report = explore::run(&v.body(), &config);

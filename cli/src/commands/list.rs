@@ -1,11 +1,12 @@
+use super::Context;
 use crate::{output, Outcome, UsageError};
 
-pub fn list(json: bool) -> Result<Outcome, UsageError> {
-    let catalog = lockhound_scenarios::catalog();
+pub fn list(cx: &Context<'_>, json: bool) -> Result<Outcome, UsageError> {
+    let scenarios = cx.catalog.scenarios();
     if json {
-        output::print_json(&lockhound_reports::catalog::json(catalog));
+        output::print_json(&lockhound_reports::catalog::json(scenarios));
     } else {
-        print!("{}", lockhound_reports::catalog::text(catalog));
+        output::print(&lockhound_reports::catalog::text(scenarios));
     }
     Ok(Outcome::Clean)
 }

@@ -7,71 +7,152 @@ mod replay;
 mod run;
 mod track;
 
-pub use check::check;
-pub use list::list;
-pub use replay::replay;
-pub use run::run;
-pub use track::track;
-
-use crate::UsageError;
+use crate::args::{self, Command};
+use crate::output::{self, ReportDir};
+use crate::target::Target;
+use crate::{Outcome, UsageError};
+use clap::Parser;
 use lockhound::scenario::{Scenario, Variant};
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
 
-/// The scenario called `name`, or an error that lists the ones there are.
-pub fn scenario(name: &str) -> Result<&'static Scenario, UsageError> {
-    lockhound_scenarios::find(name).ok_or_else(|| {
-        let names: Vec<_> = lockhound_scenarios::catalog().iter().map(|s| s.name).collect();
-        UsageError(format!("unknown scenario '{name}' (known: {})", names.join(", ")))
-    })
+/// The scenarios a lockhound binary knows, checked once: names a command line can carry and a
+/// gate case id can hold, no two scenarios or variants of one scenario alike.
+pub struct Catalog {
+    scenarios: Vec<Scenario>,
+}
+
+impl Catalog {
+    pub fn new(scenarios: Vec<Scenario>) -> Result<Catalog, UsageError> {
+        for (i, s) in scenarios.iter().enumerate() {
+            check_name("scenario", &s.name)?;
+            if scenarios[..i].iter().any(|earlier| earlier.name == s.name) {
+                return Err(UsageError(format!("two scenarios are called '{}'", s.name)));
+            }
+            if s.variants().is_empty() {
+                return Err(UsageError(format!(
+                    "scenario '{}' has no variant: give it a body (`.body(..)`) or variants (`.must_pass(..)`, `.must_fail(..)`)",
+                    s.name
+                )));
+            }
+            for v in s.variants() {
+                check_name(&format!("scenario '{}': variant", s.name), &v.name)?;
+            }
+        }
+        Ok(Catalog { scenarios })
+    }
+
+    pub fn scenarios(&self) -> &[Scenario] {
+        &self.scenarios
+    }
+
+    /// The scenario called `name`, or an error that lists the ones there are.
+    pub fn scenario(&self, name: &str) -> Result<&Scenario, UsageError> {
+        self.scenarios.iter().find(|s| s.name == name).ok_or_else(|| {
+            let names: Vec<&str> = self.scenarios.iter().map(|s| s.name.as_ref()).collect();
+            UsageError(format!("unknown scenario '{}' (known: {})", output::shown(name), names.join(", ")))
+        })
+    }
+}
+
+/// Scenario and variant names travel on command lines, in file names and in test ids
+/// (`scenario/variant/backend`): letters, digits, `-`, `_` and `.`, not starting with `-`.
+fn check_name(what: &str, name: &str) -> Result<(), UsageError> {
+    let fits = !name.is_empty()
+        && !name.starts_with('-')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if fits {
+        Ok(())
+    } else {
+        Err(UsageError(format!(
+            "{what} name '{}' cannot be used: names are letters, digits, '-', '_' and '.', not starting with '-'",
+            output::shown(name)
+        )))
+    }
 }
 
 /// The variant called `name` of `scenario`, or an error that lists its variants.
-pub fn variant(scenario: &'static Scenario, name: &str) -> Result<&'static Variant, UsageError> {
+pub fn variant<'a>(scenario: &'a Scenario, name: &str) -> Result<&'a Variant, UsageError> {
     scenario.variant(name).ok_or_else(|| {
-        let names: Vec<_> = scenario.variants.iter().map(|v| v.name).collect();
+        let names: Vec<&str> = scenario.variants().iter().map(|v| v.name.as_ref()).collect();
         UsageError(format!(
-            "scenario '{}' has no variant '{name}' (it has: {})",
+            "scenario '{}' has no variant '{}' (it has: {})",
             scenario.name,
+            output::shown(name),
             names.join(", ")
         ))
     })
 }
 
 /// The variant called `name`, or every variant of `scenario` when no name is given.
-pub fn variants(
-    scenario: &'static Scenario,
-    name: Option<&str>,
-) -> Result<Vec<&'static Variant>, UsageError> {
+pub fn variants<'a>(scenario: &'a Scenario, name: Option<&str>) -> Result<Vec<&'a Variant>, UsageError> {
     match name {
         Some(name) => Ok(vec![variant(scenario, name)?]),
-        None => Ok(scenario.variants.iter().collect()),
+        None => Ok(scenario.variants().iter().collect()),
     }
 }
 
-/// Where a variant's report files go: `out` itself, or a folder per variant when several
-/// variants share one `--out`.
-pub fn variant_out_dir(
-    out: Option<&std::path::Path>,
-    variants: usize,
-    variant: &str,
-) -> Option<std::path::PathBuf> {
-    match out {
-        Some(dir) if variants > 1 => Some(dir.join(variant)),
-        Some(dir) => Some(dir.to_path_buf()),
-        None => None,
+/// Where a variant's files go inside a report folder: the folder itself, or a folder per
+/// variant when several variants share one `--out`.
+pub fn variant_sub_dir(variants: usize, variant: &str) -> PathBuf {
+    if variants > 1 {
+        PathBuf::from(variant)
+    } else {
+        PathBuf::new()
     }
 }
 
-/// The way this program was started, to print commands a user can paste.
-pub fn program() -> String {
-    let arg0 = std::env::args().next().unwrap_or_else(|| "lockhound".into());
-    let path = std::path::Path::new(&arg0);
-    // A bare name found on PATH stays as it is; a path is shown relative to the working
-    // folder when it is inside it.
-    if path.components().count() <= 1 {
-        return arg0;
+/// Writes a command's report folder once everything is known. A report that cannot be written
+/// is said on stderr after the output was printed; the exit status stays 1 when something was
+/// found (the finding is what matters), and is 2 otherwise.
+pub fn write_report(
+    out: &ReportDir,
+    files: &[(PathBuf, Vec<u8>)],
+    outcome: Outcome,
+) -> Result<(), UsageError> {
+    match out.write(files) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let message = format!("cannot write the report to {}: {e}", out.path().display());
+            match outcome {
+                Outcome::Found => {
+                    let _ = writeln!(std::io::stderr(), "lockhound: {message}");
+                    Ok(())
+                }
+                Outcome::Clean => Err(UsageError(message)),
+            }
+        }
     }
-    match std::env::current_dir().ok().and_then(|cwd| path.strip_prefix(cwd).ok().map(|p| p.to_path_buf())) {
-        Some(rel) => format!("./{}", rel.display()),
-        None => arg0,
+}
+
+/// What a command needs besides its arguments: the scenarios and how to name this binary.
+pub struct Context<'a> {
+    pub catalog: &'a Catalog,
+    pub target: &'a Target,
+    /// How to invoke this binary in printed commands.
+    pub program: String,
+}
+
+/// Parses `args` as a lockhound command line and runs the command.
+pub fn run(catalog: &Catalog, target: &Target, args: Vec<OsString>) -> ExitCode {
+    let cli = match args::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => return output::clap_error(e),
+    };
+    let cx = Context { catalog, target, program: target.program() };
+    let result = match cli.command {
+        Command::List { json } => list::list(&cx, json),
+        Command::Run(a) => run::run(&cx, a),
+        Command::Replay(a) => replay::replay(&cx, a),
+        Command::Track(a) => track::track(&cx, a),
+        Command::Check(a) => check::check(&cx, a),
+        Command::GuardChild(a) => guard::child(&cx, a),
+    };
+    match result {
+        Ok(Outcome::Clean) => ExitCode::SUCCESS,
+        Ok(Outcome::Found) => ExitCode::from(1),
+        Err(UsageError(message)) => output::usage_error(&message),
     }
 }

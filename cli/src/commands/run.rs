@@ -1,23 +1,22 @@
-use super::{program, scenario, variant_out_dir, variants};
+use super::{variant_sub_dir, variants, Context};
 use crate::args::RunArgs;
-use crate::{output, Outcome, UsageError};
+use crate::output::{self, ReportDir};
+use crate::{Outcome, UsageError};
 use lockhound::{explore, Budget, LoomOptions, RunConfig, RunReport};
 use lockhound_reports::run::{self as render, RunView};
 use lockhound_reports::shell_quote;
-use std::time::Duration;
+use std::path::PathBuf;
 
-pub fn run(args: RunArgs) -> Result<Outcome, UsageError> {
-    let scenario = scenario(&args.scenario)?;
+pub fn run(cx: &Context<'_>, args: RunArgs) -> Result<Outcome, UsageError> {
+    let scenario = cx.catalog.scenario(&args.scenario)?;
     let variants = variants(scenario, args.variant.as_deref())?;
-    if let Some(dir) = &args.out {
-        output::prepare_out_dir(dir)?;
-    }
+    let out = args.out.as_deref().map(|dir| ReportDir::prepare(dir, "--out")).transpose()?;
     let config = RunConfig {
         backend: args.backend,
         seed: args.seed,
-        budget: Budget { executions: args.iterations, time: Duration::from_secs(args.time_limit) },
+        budget: Budget { executions: args.iterations, time: args.time_limit },
         loom: LoomOptions { preemption_bound: args.preemption_bound.0, ..LoomOptions::default() },
-        pct_depth: args.pct_depth as usize,
+        pct_depth: args.pct_depth,
         minimize: !args.no_minimize,
         jobs: args.jobs.unwrap_or_else(RunConfig::available_jobs),
         ..RunConfig::default()
@@ -25,30 +24,34 @@ pub fn run(args: RunArgs) -> Result<Outcome, UsageError> {
 
     let mut found = false;
     let mut documents = Vec::new();
+    let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     for v in &variants {
-        let out_dir = variant_out_dir(args.out.as_deref(), variants.len(), v.name);
+        let sub = variant_sub_dir(variants.len(), &v.name);
+        let shown_dir = out.as_ref().map(|o| o.path_of(&sub).display().to_string());
         if args.guard_pages {
-            let (failed, doc) = super::guard::run(scenario.name, v.name, &args, out_dir.as_deref())?;
-            found |= failed;
-            documents.extend(doc);
+            let guarded = super::guard::run(&scenario.name, &v.name, &args, shown_dir)?;
+            found |= guarded.failed;
+            files.extend(guarded.files.into_iter().map(|(name, bytes)| (sub.join(name), bytes)));
+            match guarded.json {
+                Some(doc) => documents.push(doc),
+                None => output::print(&guarded.text),
+            }
             continue;
         }
-        let report = output::without_engine_chatter(|| explore::run(&v.body(), &config));
+        let report = explore::run(&v.body(), &config);
         found |= report.finding.is_some();
         let view = RunView {
-            scenario: scenario.name,
-            variant: v.name,
+            scenario: &scenario.name,
+            variant: &v.name,
             report: &report,
-            replay_command: replay_command(scenario.name, v.name, &report),
-            out_dir: out_dir.as_ref().map(|d| d.display().to_string()),
+            replay_command: replay_command(&cx.program, &scenario.name, &v.name, &report),
+            out_dir: shown_dir,
         };
-        if let Some(dir) = &out_dir {
-            write_report(dir, &view)?;
-        }
+        files.extend(report_files(&view).into_iter().map(|(name, bytes)| (sub.join(name), bytes)));
         if args.json {
             documents.push(render::json(&view));
         } else {
-            print!("{}", render::text(&view));
+            output::print(&render::text(&view));
         }
     }
     if args.json {
@@ -56,32 +59,34 @@ pub fn run(args: RunArgs) -> Result<Outcome, UsageError> {
             if documents.len() == 1 { documents.remove(0) } else { serde_json::json!({ "runs": documents }) };
         output::print_json(&doc);
     }
-    Ok(if found { Outcome::Found } else { Outcome::Clean })
+    let outcome = if found { Outcome::Found } else { Outcome::Clean };
+    if let Some(out) = &out {
+        super::write_report(out, &files, outcome)?;
+    }
+    Ok(outcome)
 }
 
-fn replay_command(scenario: &str, variant: &str, report: &RunReport) -> Option<String> {
+fn replay_command(program: &str, scenario: &str, variant: &str, report: &RunReport) -> Option<String> {
     let schedule = report.finding.as_ref()?.schedule.as_ref()?;
     Some(format!(
-        "{} replay {scenario} --variant {variant} --schedule {}",
-        program(),
+        "{program} replay {scenario} --variant {variant} --schedule {}",
         shell_quote(&schedule.to_string())
     ))
 }
 
-fn write_report(dir: &std::path::Path, view: &RunView<'_>) -> Result<(), UsageError> {
-    output::prepare_out_dir(dir)?;
-    let fail = |e: std::io::Error| UsageError(format!("cannot write the report to {}: {e}", dir.display()));
-    let summary = serde_json::to_vec_pretty(&render::json(view)).expect("JSON values always serialize");
-    output::write_atomic(dir, "summary.json", &summary).map_err(fail)?;
-    if let Some(schedule) = view.report.finding.as_ref().and_then(|f| f.schedule.as_ref()) {
-        output::write_atomic(dir, "schedule.txt", format!("{schedule}\n").as_bytes()).map_err(fail)?;
+/// The files of one variant's report: summary.json, and for a failure schedule.txt and the
+/// trace as text and JSON.
+fn report_files(view: &RunView<'_>) -> Vec<(PathBuf, Vec<u8>)> {
+    let json = |v: &serde_json::Value| serde_json::to_vec_pretty(v).expect("JSON values always serialize");
+    let mut files = vec![(PathBuf::from("summary.json"), json(&render::json(view)))];
+    if let Some(finding) = &view.report.finding {
+        if let Some(schedule) = &finding.schedule {
+            files.push((PathBuf::from("schedule.txt"), format!("{schedule}\n").into_bytes()));
+        }
+        if let Some(trace) = &finding.trace {
+            files.push((PathBuf::from("trace.txt"), lockhound_reports::trace::text(trace).into_bytes()));
+            files.push((PathBuf::from("trace.json"), json(&lockhound_reports::trace::json(trace))));
+        }
     }
-    if let Some(trace) = view.report.finding.as_ref().and_then(|f| f.trace.as_ref()) {
-        output::write_atomic(dir, "trace.txt", lockhound_reports::trace::text(trace).as_bytes())
-            .map_err(fail)?;
-        let json = serde_json::to_vec_pretty(&lockhound_reports::trace::json(trace))
-            .expect("JSON values always serialize");
-        output::write_atomic(dir, "trace.json", &json).map_err(fail)?;
-    }
-    Ok(())
+    files
 }

@@ -1,36 +1,34 @@
-use super::{scenario, variant_out_dir, variants};
+use super::{variant_sub_dir, variants, Context};
 use crate::args::TrackArgs;
-use crate::{output, Outcome, UsageError};
+use crate::output::{self, ReportDir};
+use crate::{Outcome, UsageError};
 use lockhound::tracker::{track as track_body, TrackOptions, TrackReport};
 use lockhound_reports::tracking as render;
-use std::path::Path;
+use std::path::PathBuf;
 use std::time::Duration;
 
-pub fn track(args: TrackArgs) -> Result<Outcome, UsageError> {
-    let scenario = scenario(&args.scenario)?;
+pub fn track(cx: &Context<'_>, args: TrackArgs) -> Result<Outcome, UsageError> {
+    let scenario = cx.catalog.scenario(&args.scenario)?;
     let variants = variants(scenario, args.variant.as_deref())?;
-    if let Some(dir) = &args.out {
-        output::prepare_out_dir(dir)?;
-    }
+    let out = args.out.as_deref().map(|dir| ReportDir::prepare(dir, "--out")).transpose()?;
     let options = TrackOptions {
         iterations: args.iterations,
-        time_limit: Duration::from_secs(args.time_limit),
+        time_limit: args.time_limit,
         watchdog_threshold: Duration::from_millis(args.watchdog_ms),
         ..TrackOptions::default()
     };
     let mut found = false;
     let mut documents = Vec::new();
+    let mut files = Vec::new();
     for v in &variants {
-        let report = output::without_engine_chatter(|| track_body(&v.body(), options.clone()));
+        let report = track_body(&v.body(), options.clone());
         let problems = !report.potential_deadlocks.is_empty()
             || !report.watchdog.is_empty()
             || report.hung
             || report.panic.is_some();
         found |= problems;
-        let out_dir = variant_out_dir(args.out.as_deref(), variants.len(), v.name);
-        if let Some(dir) = &out_dir {
-            write_files(dir, &report)?;
-        }
+        let sub = variant_sub_dir(variants.len(), &v.name);
+        files.extend(report_files(&report).into_iter().map(|(name, bytes)| (sub.join(name), bytes)));
         let verdict = if problems { "FAIL" } else { "pass" };
         if args.json {
             documents.push(serde_json::json!({
@@ -41,14 +39,15 @@ pub fn track(args: TrackArgs) -> Result<Outcome, UsageError> {
                 "report": report,
             }));
         } else {
-            println!("{} ({}) tracked on real threads: {verdict}", scenario.name, v.name);
-            print!("{}", render::text_report(&report));
-            if let Some(dir) = &out_dir {
-                println!(
-                    "report written to {}/ (wait.svg, hold.svg, lock-order.dot, report.txt)",
-                    dir.display()
-                );
+            let mut text = format!("{} ({}) tracked on real threads: {verdict}\n", scenario.name, v.name);
+            text.push_str(&render::text_report(&report));
+            if let Some(out) = &out {
+                text.push_str(&format!(
+                    "report written to {}/ (wait.svg, hold.svg, lock-order.dot, report.txt)\n",
+                    out.path_of(&sub).display()
+                ));
             }
+            output::print(&text);
         }
     }
     if args.json {
@@ -56,24 +55,24 @@ pub fn track(args: TrackArgs) -> Result<Outcome, UsageError> {
             if documents.len() == 1 { documents.remove(0) } else { serde_json::json!({ "runs": documents }) };
         output::print_json(&doc);
     }
-    Ok(if found { Outcome::Found } else { Outcome::Clean })
+    let outcome = if found { Outcome::Found } else { Outcome::Clean };
+    if let Some(out) = &out {
+        super::write_report(out, &files, outcome)?;
+    }
+    Ok(outcome)
 }
 
-fn write_files(dir: &Path, report: &TrackReport) -> Result<(), UsageError> {
-    output::prepare_out_dir(dir)?;
+/// A tracked variant's files: the report as text and JSON, the flamegraphs and their folded
+/// stacks, the lock-order graph.
+fn report_files(report: &TrackReport) -> Vec<(PathBuf, Vec<u8>)> {
     let json = serde_json::to_vec_pretty(report).expect("JSON values always serialize");
-    let files: [(&str, Vec<u8>); 7] = [
-        ("report.txt", render::text_report(report).into_bytes()),
-        ("report.json", json),
-        ("wait.svg", render::wait_svg(report)),
-        ("hold.svg", render::hold_svg(report)),
-        ("wait.folded", render::wait_folded(report).into_bytes()),
-        ("hold.folded", render::hold_folded(report).into_bytes()),
-        ("lock-order.dot", render::order_dot(report).into_bytes()),
-    ];
-    for (name, contents) in files {
-        output::write_atomic(dir, name, &contents)
-            .map_err(|e| UsageError(format!("cannot write {name} to {}: {e}", dir.display())))?;
-    }
-    Ok(())
+    vec![
+        ("report.txt".into(), render::text_report(report).into_bytes()),
+        ("report.json".into(), json),
+        ("wait.svg".into(), render::wait_svg(report)),
+        ("hold.svg".into(), render::hold_svg(report)),
+        ("wait.folded".into(), render::wait_folded(report).into_bytes()),
+        ("hold.folded".into(), render::hold_folded(report).into_bytes()),
+        ("lock-order.dot".into(), render::order_dot(report).into_bytes()),
+    ]
 }

@@ -2,8 +2,8 @@
 //! which backends, with which budgets. Unknown keys, scenarios, variants and backends are
 //! errors naming the line: a typo must not silently weaken a gate.
 
-use crate::backend::Backend;
-use crate::scenario::Scenario;
+use lockhound::scenario::Scenario;
+use lockhound::{limits, Backend};
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -119,10 +119,10 @@ struct RawFile {
 struct RawDefaults {
     include: Option<RawInclude>,
     backends: Option<Spanned<Vec<Spanned<String>>>>,
-    iterations: Option<Positive>,
-    time_limit: Option<Positive>,
-    preemption_bound: Option<RawBound>,
-    pct_depth: Option<Positive>,
+    iterations: Option<Spanned<Positive>>,
+    time_limit: Option<Spanned<Positive>>,
+    preemption_bound: Option<Spanned<RawBound>>,
+    pct_depth: Option<Spanned<Positive>>,
     seed: Option<u64>,
 }
 
@@ -131,10 +131,10 @@ struct RawDefaults {
 struct RawScenario {
     variants: Option<Vec<Spanned<String>>>,
     backends: Option<Spanned<Vec<Spanned<String>>>>,
-    iterations: Option<Positive>,
-    time_limit: Option<Positive>,
-    preemption_bound: Option<RawBound>,
-    pct_depth: Option<Positive>,
+    iterations: Option<Spanned<Positive>>,
+    time_limit: Option<Spanned<Positive>>,
+    preemption_bound: Option<Spanned<RawBound>>,
+    pct_depth: Option<Spanned<Positive>>,
     seed: Option<u64>,
     #[serde(default)]
     variant: BTreeMap<Spanned<String>, RawSettings>,
@@ -144,10 +144,10 @@ struct RawScenario {
 #[serde(deny_unknown_fields)]
 struct RawSettings {
     backends: Option<Spanned<Vec<Spanned<String>>>>,
-    iterations: Option<Positive>,
-    time_limit: Option<Positive>,
-    preemption_bound: Option<RawBound>,
-    pct_depth: Option<Positive>,
+    iterations: Option<Spanned<Positive>>,
+    time_limit: Option<Spanned<Positive>>,
+    preemption_bound: Option<Spanned<RawBound>>,
+    pct_depth: Option<Spanned<Positive>>,
     seed: Option<u64>,
 }
 
@@ -157,7 +157,7 @@ struct Positive(u64);
 impl<'de> Deserialize<'de> for Positive {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         match i64::deserialize(d)? {
-            n if n >= 1 => Ok(Positive(n as u64)),
+            n if n >= 1 => Ok(Positive(n.unsigned_abs())),
             n => Err(de::Error::custom(format!("expected a number of at least 1, got {n}"))),
         }
     }
@@ -177,7 +177,7 @@ impl<'de> Deserialize<'de> for RawBound {
         let value = Either::deserialize(d)
             .map_err(|_| de::Error::custom("preemption_bound must be a number or \"none\""))?;
         match value {
-            Either::Number(n) if n >= 0 => Ok(RawBound(Some(n as usize))),
+            Either::Number(n) if n >= 0 => Ok(RawBound(Some(usize::try_from(n).unwrap_or(usize::MAX)))),
             Either::Number(n) => Err(de::Error::custom(format!("preemption_bound {n} is negative"))),
             Either::Text(t) if t == "none" => Ok(RawBound(None)),
             Either::Text(t) => {
@@ -220,10 +220,10 @@ impl Ctx<'_> {
     fn settings(
         &self,
         backends: Option<Spanned<Vec<Spanned<String>>>>,
-        iterations: Option<Positive>,
-        time_limit: Option<Positive>,
-        preemption_bound: Option<RawBound>,
-        pct_depth: Option<Positive>,
+        iterations: Option<Spanned<Positive>>,
+        time_limit: Option<Spanned<Positive>>,
+        preemption_bound: Option<Spanned<RawBound>>,
+        pct_depth: Option<Spanned<Positive>>,
         seed: Option<u64>,
     ) -> Result<Settings, ConfigError> {
         // Checked here rather than while deserializing: toml gives a custom error inside an
@@ -241,12 +241,39 @@ impl Ctx<'_> {
             ),
             None => None,
         };
+        // The same limits as the command line's and the environment's (lockhound::limits).
+        let checked = |value: Option<Spanned<Positive>>, key: &str, check: fn(u64) -> Result<(), String>| {
+            value
+                .map(|v| {
+                    let span = v.span();
+                    let n = v.into_inner().0;
+                    check(n).map(|()| n).map_err(|e| self.error(Some(span), format!("{key} {n}: {e}")))
+                })
+                .transpose()
+        };
+        let time_limit = checked(time_limit, "time_limit", |n| limits::seconds_from(n).map(drop))?;
+        let pct_depth = checked(pct_depth, "pct_depth", |n| {
+            limits::pct_depth_from(usize::try_from(n).unwrap_or(usize::MAX)).map(drop)
+        })?;
+        let preemption_bound = match preemption_bound {
+            Some(b) => {
+                let span = b.span();
+                match b.into_inner().0 {
+                    Some(n) => Some(Some(
+                        limits::preemption_bound_from(n)
+                            .map_err(|e| self.error(Some(span), format!("preemption_bound {n}: {e}")))?,
+                    )),
+                    None => Some(None),
+                }
+            }
+            None => None,
+        };
         Ok(Settings {
             backends,
-            iterations: iterations.map(|p| p.0),
-            time_limit: time_limit.map(|p| p.0),
-            preemption_bound: preemption_bound.map(|b| b.0),
-            pct_depth: pct_depth.map(|p| p.0 as usize),
+            iterations: iterations.map(|p| p.into_inner().0),
+            time_limit,
+            preemption_bound,
+            pct_depth: pct_depth.map(|n| n as usize),
             seed,
         })
     }
@@ -255,7 +282,7 @@ impl Ctx<'_> {
 impl GateConfig {
     /// Parses `text` (read from `file`, which only names it in errors) and checks every
     /// scenario and variant it names against `catalog`.
-    pub fn parse(file: &str, text: &str, catalog: &[&Scenario]) -> Result<GateConfig, ConfigError> {
+    pub fn parse(file: &str, text: &str, catalog: &[Scenario]) -> Result<GateConfig, ConfigError> {
         let cx = Ctx { file, text };
         let raw: RawFile = toml::from_str(text).map_err(|e| {
             // toml's Display spans several lines with a source excerpt; keep one.
@@ -270,7 +297,7 @@ impl GateConfig {
         }
         for (name, s) in raw.scenario {
             let Some(scenario) = catalog.iter().find(|c| c.name == name.get_ref().as_str()) else {
-                let known: Vec<_> = catalog.iter().map(|c| c.name).collect();
+                let known: Vec<&str> = catalog.iter().map(|c| c.name.as_ref()).collect();
                 return Err(cx.error(
                     Some(name.span()),
                     format!("unknown scenario '{}' (known: {})", name.get_ref(), known.join(", ")),
@@ -280,7 +307,7 @@ impl GateConfig {
                 match scenario.variant(v.get_ref()) {
                     Some(found) => Ok(found.name.to_string()),
                     None => {
-                        let known: Vec<_> = scenario.variants.iter().map(|v| v.name).collect();
+                        let known: Vec<&str> = scenario.variants().iter().map(|v| v.name.as_ref()).collect();
                         Err(cx.error(
                             Some(v.span()),
                             format!(
@@ -294,6 +321,13 @@ impl GateConfig {
                 }
             };
             let variants = match &s.variants {
+                Some(list) if list.is_empty() => {
+                    let message = format!(
+                        "scenario '{}': variants is empty: the gate would check nothing",
+                        scenario.name
+                    );
+                    return Err(cx.error(Some(name.span()), message));
+                }
                 Some(list) => Some(list.iter().map(check_variant).collect::<Result<Vec<_>, _>>()?),
                 None => None,
             };

@@ -19,9 +19,8 @@
 //! does not fail the gate by itself.
 
 use super::Case;
-use crate::finding::Finding;
-use crate::scenario::Scenario;
-use crate::schedule::Schedule;
+use lockhound::scenario::Scenario;
+use lockhound::{Backend, Finding, Schedule};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -53,7 +52,7 @@ pub struct Corpus {
 impl Corpus {
     /// Opens (creating it if needed) the corpus in `dir` and reads every entry; entries that
     /// do not fit `catalog` become notes.
-    pub fn open(dir: &Path, catalog: &[&Scenario]) -> io::Result<Corpus> {
+    pub fn open(dir: &Path, catalog: &[Scenario]) -> io::Result<Corpus> {
         std::fs::create_dir_all(dir)?;
         let mut names: Vec<PathBuf> = std::fs::read_dir(dir)?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -108,13 +107,13 @@ impl Corpus {
     /// Records `finding`'s schedule for `case`, atomically (a reader never sees half a file).
     /// `Ok(None)` when the finding has no schedule (real threads) or the same schedule is
     /// already recorded.
-    pub fn save(&self, case: &Case, finding: &Finding) -> io::Result<Option<PathBuf>> {
+    pub fn save(&self, case: &Case<'_>, finding: &Finding) -> io::Result<Option<PathBuf>> {
         let Some(schedule) = &finding.schedule else { return Ok(None) };
         let schedule = schedule.to_string();
         let name = format!(
             "{}.{}.{}.{:016x}{CORPUS_SUFFIX}",
-            file_part(case.scenario.name),
-            file_part(case.variant.name),
+            file_part(&case.scenario.name),
+            file_part(&case.variant.name),
             case.backend.name(),
             fnv1a(schedule.as_bytes())
         );
@@ -178,14 +177,14 @@ pub fn parse_entry(file: &Path, text: &str) -> Result<CorpusEntry, String> {
 }
 
 /// Checks that the entry's scenario, variant and backend still exist.
-fn known(entry: CorpusEntry, catalog: &[&Scenario]) -> Result<CorpusEntry, String> {
+fn known(entry: CorpusEntry, catalog: &[Scenario]) -> Result<CorpusEntry, String> {
     let Some(scenario) = catalog.iter().find(|s| s.name == entry.scenario) else {
         return Err(format!("is stale: scenario '{}' is not in the catalog", entry.scenario));
     };
     if scenario.variant(&entry.variant).is_none() {
         return Err(format!("is stale: scenario '{}' has no variant '{}'", entry.scenario, entry.variant));
     }
-    if entry.backend.parse::<crate::Backend>().is_err() {
+    if entry.backend.parse::<Backend>().is_err() {
         return Err(format!("is stale: backend '{}' is unknown", entry.backend));
     }
     Ok(entry)
