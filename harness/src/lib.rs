@@ -19,6 +19,7 @@ pub mod guard;
 mod rt;
 pub mod scenario;
 pub mod schedule;
+pub mod source_path;
 pub mod sync;
 pub mod thread;
 pub mod trace;

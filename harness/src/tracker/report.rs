@@ -19,7 +19,7 @@ pub struct Site {
 
 impl Site {
     pub(crate) fn of(l: &Location<'_>) -> Site {
-        Site { file: l.file().to_owned(), line: l.line(), column: l.column() }
+        Site { file: crate::source_path::shorten(l.file()), line: l.line(), column: l.column() }
     }
 
     pub(crate) fn unknown() -> Site {
