@@ -16,6 +16,7 @@ pub fn track(args: TrackArgs) -> Result<Outcome, UsageError> {
         iterations: args.iterations,
         time_limit: Duration::from_secs(args.time_limit),
         watchdog_threshold: Duration::from_millis(args.watchdog_ms),
+        hold_sample_period: args.hold_sample,
         ..TrackOptions::default()
     };
     let mut found = false;

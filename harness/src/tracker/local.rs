@@ -217,9 +217,28 @@ fn sync(h: &Hot, epoch: u64) -> bool {
         c.pairs.clear();
         h.pair_cache.iter().for_each(|p| p.set(0));
         c.sample_period = registry::hold_sample_period();
-        h.sample.set(c.sample_period);
+        h.sample.set(first_countdown(c.sample_period));
     })
     .is_some()
+}
+
+/// Where a thread's hold-sampling countdown starts: uniformly at random in `1..=period`.
+///
+/// A countdown that started at `period` on every thread would time the `period`-th
+/// acquisition of each thread and nothing before it, so threads that take fewer locks (a
+/// body that spawns short-lived threads, each iteration of `lockhound track`) would never be
+/// sampled. With a random phase, every acquisition of every thread is timed with probability
+/// exactly `1 / period`, whatever the thread's lifetime. A countdown carried over from
+/// exited threads would do it too, but only through shared state, and only for threads that
+/// reuse an exited thread's record: threads alive at the same time would start afresh.
+///
+/// Runs once per thread and session, not on the acquisition path: a shared counter seeds a
+/// small generator, one atomic add per thread, and the phases are independent of each other.
+fn first_countdown(period: u32) -> u32 {
+    use rand::{Rng, SeedableRng};
+    static STREAM: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seed = STREAM.fetch_add(1, Relaxed);
+    rand::rngs::SmallRng::seed_from_u64(seed).gen_range(1..=period.max(1))
 }
 
 /// The calling thread's record, after making its state belong to session `epoch`.
