@@ -22,7 +22,7 @@
 use super::class::ClassId;
 use super::folded::{self, LocalStats};
 use super::order;
-use super::registry::{self, Acquisition, ThreadRec, EPOCH_TAG_MASK, MAX_HELD};
+use super::registry::{self, Acquisition, ThreadRec, EPOCH_TAG_MASK, MAX_HELD, TIMED};
 use super::stack;
 use super::Mode;
 use std::cell::{Cell, RefCell};
@@ -30,7 +30,6 @@ use std::collections::HashSet;
 use std::hash::BuildHasherDefault;
 use std::panic::Location;
 use std::sync::atomic::Ordering::*;
-use std::time::Instant;
 
 /// Size of the per-thread cache of acquisition sites whose first stack is recorded.
 const SITE_CACHE: usize = 64;
@@ -42,8 +41,6 @@ const HOT_CLASSES: usize = 256;
 /// statistics into the session's aggregate (so a thread that outlives the session still
 /// contributes most of what it did).
 const FLUSH_EVERY: u32 = 1 << 10;
-/// Bit of a held entry's word: its hold is timed (from `Cold::timed_from`).
-const TIMED: u64 = 1 << 2;
 
 /// What the common path reads and writes.
 struct Hot {
@@ -65,7 +62,6 @@ struct Hot {
 struct Cold {
     rec: &'static ThreadRec,
     sample_period: u32,
-    timed_from: [Option<Instant>; MAX_HELD],
     until_flush: u32,
     /// `Hot::acquired` of the classes beyond `HOT_CLASSES`.
     acquired: Vec<u64>,
@@ -106,7 +102,6 @@ impl Cold {
         Cold {
             rec,
             sample_period: 1,
-            timed_from: [None; MAX_HELD],
             until_flush: FLUSH_EVERY,
             acquired: Vec::new(),
             carried: Vec::new(),
@@ -333,10 +328,10 @@ fn acquired_full(a: &Acquisition, epoch: u64) -> u32 {
         }
         let mut w = word(epoch, class, a.mode);
         // A countdown, not a modulo: a division would cost more than the lock itself.
-        let sample = h.sample.get() - 1;
+        let sample = h.sample.get().saturating_sub(1);
         h.sample.set(sample);
         if sample == 0 {
-            w |= start_timing(h, i);
+            w |= start_timing(h, rec, i);
         }
         let s = &rec.slots[i];
         s.lock.store(a.meta.id, Relaxed);
@@ -385,10 +380,12 @@ fn count_cold(class: ClassId, wait: Option<u64>, tracked: bool) {
 /// counts down to the next merge of the statistics, off the common path.
 #[cold]
 #[inline(never)]
-fn start_timing(h: &Hot, i: usize) -> u64 {
+fn start_timing(h: &Hot, rec: &ThreadRec, i: usize) -> u64 {
     let started = with_cold(|c| {
         h.sample.set(c.sample_period);
-        c.timed_from[i] = Some(Instant::now());
+        // Published with the entry (its word is stored after this), so that a report can
+        // charge a hold still held when it is built.
+        rec.slots[i].timed_since.store(registry::clock_ns(), Relaxed);
         c.until_flush -= 1;
         if c.until_flush == 0 {
             c.flush(h);
@@ -510,12 +507,11 @@ fn released_full(lock: u64, mode: Mode, hint: u32) {
 #[cold]
 #[inline(never)]
 fn end_timing(h: &Hot, rec: &ThreadRec, i: usize, w: u64) {
+    if w >> 40 != h.epoch.get() & EPOCH_TAG_MASK {
+        return;
+    }
+    let ns = registry::clock_ns().saturating_sub(rec.slots[i].timed_since.load(Relaxed));
     with_cold(|c| {
-        let Some(from) = c.timed_from[i].take() else { return };
-        if w >> 40 != h.epoch.get() & EPOCH_TAG_MASK {
-            return;
-        }
-        let ns = from.elapsed().as_nanos() as u64;
         let (class, mode) = ((w >> 8) as ClassId, Mode::from_bits(w));
         c.stats.class(class).hold.record_timed(ns);
         c.stats.hold_at(rec.slots[i].site.load(Relaxed), class, mode, ns);
@@ -539,7 +535,6 @@ pub(crate) fn changed_mode(lock: u64, from: Mode, to: Mode, hint: u32) -> u32 {
 #[cold]
 #[inline(never)]
 fn compact(h: &Hot, rec: &ThreadRec) -> usize {
-    let mut timed_from = with_cold(|c| std::mem::take(&mut c.timed_from)).unwrap_or_default();
     let mut to = 0;
     for from in 0..h.len.get() {
         let (src, dst) = (&rec.slots[from], &rec.slots[to]);
@@ -553,12 +548,11 @@ fn compact(h: &Hot, rec: &ThreadRec) -> usize {
             dst.word.store(src.word.load(Relaxed), Relaxed);
             dst.site.store(src.site.load(Relaxed), Relaxed);
             dst.since.store(src.since.load(Relaxed), Relaxed);
+            dst.timed_since.store(src.timed_since.load(Relaxed), Relaxed);
             dst.lock.store(lock, Relaxed);
-            timed_from[to] = timed_from[from].take();
         }
         to += 1;
     }
-    with_cold(|c| c.timed_from = timed_from);
     h.len.set(to);
     rec.len.store(to, Release);
     to

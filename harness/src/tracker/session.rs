@@ -98,7 +98,11 @@ fn build(
     mut episodes: Vec<WatchdogReport>,
     started: Instant,
 ) -> TrackReport {
-    let agg = folded::take(epoch);
+    // The aggregate first, then what is still in progress: a thread that ends a wait or a
+    // hold after this charges a session that is over, so nothing is counted twice.
+    let mut agg = folded::take(epoch);
+    let (waits, holds) = registry::ongoing(epoch);
+    agg.add_ongoing(&waits, &holds);
     let graph = order::take(epoch);
     let classes = class::snapshot();
     let name = |c: u32| classes.get(c as usize).map_or_else(|| format!("class {c}"), |i| i.name.clone());

@@ -174,7 +174,7 @@ fn episode<'a>(
             site: Site::of(w.site),
             waited_ms: now.duration_since(w.since).as_millis() as u64,
             stack: Vec::new(),
-            stack_id: stack::known_site_stack(w.site as *const _ as usize),
+            stack_id: w.stack,
         });
         if !waited_locks.contains(&w.lock) {
             waited_locks.push(w.lock);
