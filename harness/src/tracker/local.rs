@@ -414,7 +414,7 @@ fn check_order(h: &Hot, rec: &ThreadRec, a: &Acquisition) {
         let cached = &h.pair_cache[(key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize];
         if cached.get() != key {
             cached.set(key);
-            let from = (held, Mode::from_bits(w), s.site.load(Relaxed));
+            let from = (held, Mode::from_bits(w), s.site.load(Relaxed), lock);
             new_pair(h, rec, key, from, a);
         }
     }
@@ -423,17 +423,17 @@ fn check_order(h: &Hot, rec: &ThreadRec, a: &Acquisition) {
 /// A pair missing from the cache: a new edge for the graph if the thread never saw it.
 #[cold]
 #[inline(never)]
-fn new_pair(h: &Hot, rec: &ThreadRec, key: u64, from: (ClassId, Mode, usize), a: &Acquisition) {
+fn new_pair(h: &Hot, rec: &ThreadRec, key: u64, from: (ClassId, Mode, usize, u64), a: &Acquisition) {
     if with_cold(|c| c.pairs.insert(key)) != Some(true) {
         return;
     }
-    let (class, mode, site) = from;
+    let (class, mode, site, lock) = from;
     let site = stack::site_of(site).unwrap_or(a.site);
     order::add_edge(
         h.epoch.get(),
         &rec.label(),
-        order::Acq { class, mode, site },
-        order::Acq { class: a.meta.class, mode: a.mode, site: a.site },
+        order::Acq { class, mode, site, lock },
+        order::Acq { class: a.meta.class, mode: a.mode, site: a.site, lock: a.meta.id },
     );
 }
 
