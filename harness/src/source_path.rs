@@ -76,7 +76,8 @@ fn toolchain_library(path: &str) -> Option<&str> {
 fn workspace_roots() -> &'static [PathBuf] {
     static ROOTS: OnceLock<Vec<PathBuf>> = OnceLock::new();
     ROOTS.get_or_init(|| {
-        let starts = [std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from), std::env::current_dir().ok()];
+        let starts =
+            [std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from), std::env::current_dir().ok()];
         let mut roots: Vec<PathBuf> = Vec::new();
         for root in starts.into_iter().flatten().filter_map(|dir| workspace_root(&dir)) {
             if !roots.contains(&root) {

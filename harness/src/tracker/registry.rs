@@ -409,7 +409,8 @@ pub(crate) fn ongoing(epoch: u64) -> (Vec<OngoingWait>, Vec<OngoingHold>) {
     let tag = epoch & EPOCH_TAG_MASK;
     let list: Vec<&'static ThreadRec> = threads().lock().clone();
     for &t in &list {
-        let wait = t.waiting.lock().as_ref().filter(|w| w.epoch == epoch && w.kind != WaitKind::Condvar).cloned();
+        let wait =
+            t.waiting.lock().as_ref().filter(|w| w.epoch == epoch && w.kind != WaitKind::Condvar).cloned();
         if let Some(w) = wait {
             // The holders now, not those when the wait began: a wait that began as another
             // thread took the lock, before that thread published its hold, saw no holder.
