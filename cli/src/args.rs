@@ -112,6 +112,9 @@ pub struct TrackArgs {
     /// A wait at least this long is reported by the watchdog.
     #[arg(long = "watchdog-ms", value_name = "MS", default_value = "500", value_parser = parse_count)]
     pub watchdog_ms: u64,
+    /// Time the hold of one lock acquisition in N, at random (1: every one, two clock reads each).
+    #[arg(long = "hold-sample", value_name = "N", default_value_t = lockhound::tracker::TrackOptions::default().hold_sample_period, value_parser = clap::value_parser!(u32).range(1..))]
+    pub hold_sample: u32,
     /// Write report.txt, report.json, wait.svg, hold.svg, wait.folded, hold.folded and
     /// lock-order.dot into this folder.
     #[arg(long, value_name = "DIR")]

@@ -20,6 +20,7 @@ pub mod limits;
 mod rt;
 pub mod scenario;
 pub mod schedule;
+pub mod source_path;
 pub mod sync;
 pub mod thread;
 pub mod trace;

@@ -19,23 +19,13 @@ fn sites(frames: &[Frame], limit: usize) -> Vec<String> {
         .filter_map(|f| {
             let symbol = f.symbol.as_deref()?;
             let place = match (&f.file, f.line) {
-                (Some(file), Some(line)) => format!("{}:{line}", short_path(file)),
+                (Some(file), Some(line)) => format!("{}:{line}", lockhound::source_path::shorten(file)),
                 _ => return None,
             };
             Some(format!("{symbol} at {place}"))
         })
         .take(limit)
         .collect()
-}
-
-/// A source path from the project's own folders on, or the file name of a library's.
-fn short_path(file: &str) -> &str {
-    for top in ["harness/", "scenarios/", "cli/", "reports/"] {
-        if let Some(i) = file.find(top) {
-            return &file[i..];
-        }
-    }
-    file.rsplit_once("/src/").map(|(_, rest)| rest).unwrap_or(file)
 }
 
 fn push_sites(out: &mut String, title: &str, thread: Option<u32>, frames: &[Frame]) {

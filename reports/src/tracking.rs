@@ -279,7 +279,9 @@ fn cycle_names(classes: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lockhound::sync::{Arc, Mutex};
     use lockhound::tracker::{track, TrackOptions};
+    use std::time::Duration;
 
     fn report() -> TrackReport {
         let body: lockhound::Body = std::sync::Arc::new(|| {
@@ -292,7 +294,8 @@ mod tests {
             let _gb = b.read();
             let _ga = a.lock();
         });
-        track(&body, TrackOptions { iterations: 2, hold_sample_period: 1, ..Default::default() })
+        // The default hold sampling: 2,100 acquisitions of each class, about 33 timed.
+        track(&body, TrackOptions { iterations: 100, ..Default::default() })
     }
 
     #[test]
@@ -311,5 +314,58 @@ mod tests {
         assert!(hold.contains("<svg") && hold.contains("lock:conn-table (write)"), "{hold}");
         let wait = String::from_utf8(wait_svg(&r)).unwrap();
         assert!(wait.contains("<svg"), "{wait}");
+    }
+
+    #[inline(never)]
+    fn hold_then_take(first: &Mutex<u64>, second: &Mutex<u64>, both_hold: &std::sync::Barrier) {
+        let _first = first.lock().unwrap();
+        both_hold.wait();
+        let _second = second.lock().unwrap();
+    }
+
+    /// Two threads of the facade that deadlock for good on two named mutexes.
+    fn hung_report() -> TrackReport {
+        let body: lockhound::Body = std::sync::Arc::new(|| {
+            let locks = Arc::new((Mutex::named("from-account", 0), Mutex::named("to-account", 0)));
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+            let (l, b) = (locks.clone(), barrier.clone());
+            let t = lockhound::thread::spawn(move || hold_then_take(&l.1, &l.0, &b));
+            hold_then_take(&locks.0, &locks.1, &barrier);
+            t.join().unwrap();
+        });
+        let options = TrackOptions {
+            iterations: 1,
+            watchdog_threshold: Duration::from_millis(100),
+            hang_timeout: Duration::from_millis(300),
+            ..Default::default()
+        };
+        let report = track(&body, options);
+        assert!(report.hung, "{report:#?}");
+        report
+    }
+
+    #[test]
+    fn a_hung_deadlock_is_in_every_document_under_the_facades_names() {
+        let r = hung_report();
+        let wait = String::from_utf8(wait_svg(&r)).unwrap();
+        assert!(!wait.contains("no samples"), "{wait}");
+        // Each frame is a `<title>` of the SVG; these names need no XML escaping.
+        for frame in
+            ["waiting", "holding", "hold_then_take", "lock:from-account (write)", "lock:to-account (write)"]
+        {
+            assert!(wait.contains(frame), "{frame} missing from wait.svg");
+        }
+        let dot = order_dot(&r);
+        assert!(
+            dot.contains("\"from-account\" -> \"to-account\"")
+                && dot.contains("\"to-account\" -> \"from-account\""),
+            "{dot}"
+        );
+        let text = text_report(&r);
+        assert!(text.contains("[DEADLOCK]") && text.contains("waits for from-account"), "{text}");
+        let table = top_table(&r, 5);
+        let row = table.lines().find(|l| l.starts_with("from-account")).unwrap_or_else(|| panic!("{table}"));
+        // The hung wait, in the table's wait total (at least 250 ms: shown in ms).
+        assert!(row.contains("ms"), "{table}");
     }
 }

@@ -15,6 +15,7 @@ pub fn track(cx: &Context<'_>, args: TrackArgs) -> Result<Outcome, UsageError> {
         iterations: args.iterations,
         time_limit: args.time_limit,
         watchdog_threshold: Duration::from_millis(args.watchdog_ms),
+        hold_sample_period: args.hold_sample,
         ..TrackOptions::default()
     };
     let mut found = false;

@@ -59,9 +59,14 @@ impl<T> RwLock<T> {
         RwLock { imp, tag: Tag::new("RwLock", Location::caller()) }
     }
 
-    /// Creates the lock with a name that traces show instead of its creation site.
+    /// Creates the lock with a name that traces show instead of its creation site. On real
+    /// threads the name is also the lock's class in the lock-holder tracker's reports.
     #[track_caller]
     pub fn named(name: &'static str, value: T) -> Self {
+        if matches!(rt::engine(), Engine::Std) {
+            let imp = RwLockImp::Std(crate::tracker::RwLock::named(name, value));
+            return RwLock { imp, tag: Tag::new("RwLock", Location::caller()).with_name(name) };
+        }
         let mut lock = Self::new(value);
         lock.tag = lock.tag.with_name(name);
         lock

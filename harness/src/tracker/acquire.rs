@@ -75,7 +75,7 @@ fn lock_slow<'a, G>(
     let acq = Acquisition { meta, mode, site, ordered: true, wait_ns: None };
     let w = registry::begin_wait(&acq, WaitKind::Lock);
     let g = slow();
-    let wait_ns = registry::end_wait(w, true, WaitKind::Lock);
+    let wait_ns = registry::end_wait(w, true);
     (g, record(meta, mode, site, true, wait_ns))
 }
 
@@ -107,7 +107,7 @@ pub(crate) fn lock_until<'a, G>(
     let acq = Acquisition { meta, mode, site, ordered: true, wait_ns: None };
     let w = registry::begin_wait(&acq, WaitKind::Timed);
     let g = slow(deadline);
-    let wait_ns = registry::end_wait(w, g.is_some(), WaitKind::Timed);
+    let wait_ns = registry::end_wait(w, g.is_some());
     g.map(|g| (g, record(meta, mode, site, true, wait_ns)))
 }
 
@@ -127,7 +127,7 @@ pub(crate) fn wait_released<R>(
     let acq = Acquisition { meta, mode, site, ordered: false, wait_ns: None };
     let w = registry::begin_wait(&acq, kind);
     let r = wait();
-    registry::end_wait(w, true, kind);
+    registry::end_wait(w, true);
     *held = record(meta, mode, site, true, None);
     r
 }

@@ -3,7 +3,7 @@
 //! cache line with other threads for bookkeeping.
 
 use super::class::ClassId;
-use super::registry::PairHasher;
+use super::registry::{OngoingHold, OngoingWait, PairHasher};
 use super::stack::{self, StackId};
 use super::stats::Durations;
 use super::Mode;
@@ -66,6 +66,36 @@ pub(crate) struct Aggregate {
 fn aggregate() -> &'static Mutex<Aggregate> {
     static AGG: OnceLock<Mutex<Aggregate>> = OnceLock::new();
     AGG.get_or_init(Default::default)
+}
+
+impl Aggregate {
+    fn class(&mut self, class: ClassId) -> &mut ClassStats {
+        let i = class as usize;
+        if i >= self.classes.len() {
+            self.classes.resize_with(i + 1, Default::default);
+        }
+        &mut self.classes[i]
+    }
+
+    /// Charges the waits and timed holds still in progress when the report is built (see
+    /// `registry::ongoing`), up to now: to the class statistics, and to the stacks as a wait
+    /// that ended or a hold released would be.
+    pub fn add_ongoing(&mut self, waits: &[OngoingWait], holds: &[OngoingHold]) {
+        for w in waits {
+            self.class(w.class).wait.record(w.ns);
+            *self.wait.entry((Role::Waiting, w.stack, w.class, w.mode)).or_default() += w.ns;
+            for &(site, class, mode) in &w.holders {
+                let key = (Role::Holding, stack::known_site_stack(site), class, mode);
+                *self.wait.entry(key).or_default() += w.ns;
+            }
+        }
+        for h in holds {
+            let s = self.class(h.class);
+            s.hold.count += 1;
+            s.hold.record_timed(h.ns);
+            *self.hold.entry((stack::known_site_stack(h.site), h.class, h.mode)).or_default() += h.ns;
+        }
+    }
 }
 
 /// Starts a fresh aggregate for a new session.

@@ -22,7 +22,7 @@
 use super::class::ClassId;
 use super::folded::{self, LocalStats};
 use super::order;
-use super::registry::{self, Acquisition, ThreadRec, EPOCH_TAG_MASK, MAX_HELD};
+use super::registry::{self, Acquisition, ThreadRec, EPOCH_TAG_MASK, MAX_HELD, TIMED};
 use super::stack;
 use super::Mode;
 use std::cell::{Cell, RefCell};
@@ -30,7 +30,6 @@ use std::collections::HashSet;
 use std::hash::BuildHasherDefault;
 use std::panic::Location;
 use std::sync::atomic::Ordering::*;
-use std::time::Instant;
 
 /// Size of the per-thread cache of acquisition sites whose first stack is recorded.
 const SITE_CACHE: usize = 64;
@@ -42,8 +41,6 @@ const HOT_CLASSES: usize = 256;
 /// statistics into the session's aggregate (so a thread that outlives the session still
 /// contributes most of what it did).
 const FLUSH_EVERY: u32 = 1 << 10;
-/// Bit of a held entry's word: its hold is timed (from `Cold::timed_from`).
-const TIMED: u64 = 1 << 2;
 
 /// What the common path reads and writes.
 struct Hot {
@@ -65,7 +62,6 @@ struct Hot {
 struct Cold {
     rec: &'static ThreadRec,
     sample_period: u32,
-    timed_from: [Option<Instant>; MAX_HELD],
     until_flush: u32,
     /// `Hot::acquired` of the classes beyond `HOT_CLASSES`.
     acquired: Vec<u64>,
@@ -106,7 +102,6 @@ impl Cold {
         Cold {
             rec,
             sample_period: 1,
-            timed_from: [None; MAX_HELD],
             until_flush: FLUSH_EVERY,
             acquired: Vec::new(),
             carried: Vec::new(),
@@ -217,9 +212,28 @@ fn sync(h: &Hot, epoch: u64) -> bool {
         c.pairs.clear();
         h.pair_cache.iter().for_each(|p| p.set(0));
         c.sample_period = registry::hold_sample_period();
-        h.sample.set(c.sample_period);
+        h.sample.set(first_countdown(c.sample_period));
     })
     .is_some()
+}
+
+/// Where a thread's hold-sampling countdown starts: uniformly at random in `1..=period`.
+///
+/// A countdown that started at `period` on every thread would time the `period`-th
+/// acquisition of each thread and nothing before it, so threads that take fewer locks (a
+/// body that spawns short-lived threads, each iteration of `lockhound track`) would never be
+/// sampled. With a random phase, every acquisition of every thread is timed with probability
+/// exactly `1 / period`, whatever the thread's lifetime. A countdown carried over from
+/// exited threads would do it too, but only through shared state, and only for threads that
+/// reuse an exited thread's record: threads alive at the same time would start afresh.
+///
+/// Runs once per thread and session, not on the acquisition path: a shared counter seeds a
+/// small generator, one atomic add per thread, and the phases are independent of each other.
+fn first_countdown(period: u32) -> u32 {
+    use rand::{Rng, SeedableRng};
+    static STREAM: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seed = STREAM.fetch_add(1, Relaxed);
+    rand::rngs::SmallRng::seed_from_u64(seed).gen_range(1..=period.max(1))
 }
 
 /// The calling thread's record, after making its state belong to session `epoch`.
@@ -314,10 +328,10 @@ fn acquired_full(a: &Acquisition, epoch: u64) -> u32 {
         }
         let mut w = word(epoch, class, a.mode);
         // A countdown, not a modulo: a division would cost more than the lock itself.
-        let sample = h.sample.get() - 1;
+        let sample = h.sample.get().saturating_sub(1);
         h.sample.set(sample);
         if sample == 0 {
-            w |= start_timing(h, i);
+            w |= start_timing(h, rec, i);
         }
         let s = &rec.slots[i];
         s.lock.store(a.meta.id, Relaxed);
@@ -366,10 +380,12 @@ fn count_cold(class: ClassId, wait: Option<u64>, tracked: bool) {
 /// counts down to the next merge of the statistics, off the common path.
 #[cold]
 #[inline(never)]
-fn start_timing(h: &Hot, i: usize) -> u64 {
+fn start_timing(h: &Hot, rec: &ThreadRec, i: usize) -> u64 {
     let started = with_cold(|c| {
         h.sample.set(c.sample_period);
-        c.timed_from[i] = Some(Instant::now());
+        // Published with the entry (its word is stored after this), so that a report can
+        // charge a hold still held when it is built.
+        rec.slots[i].timed_since.store(registry::clock_ns(), Relaxed);
         c.until_flush -= 1;
         if c.until_flush == 0 {
             c.flush(h);
@@ -398,7 +414,7 @@ fn check_order(h: &Hot, rec: &ThreadRec, a: &Acquisition) {
         let cached = &h.pair_cache[(key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize];
         if cached.get() != key {
             cached.set(key);
-            let from = (held, Mode::from_bits(w), s.site.load(Relaxed));
+            let from = (held, Mode::from_bits(w), s.site.load(Relaxed), lock);
             new_pair(h, rec, key, from, a);
         }
     }
@@ -407,17 +423,17 @@ fn check_order(h: &Hot, rec: &ThreadRec, a: &Acquisition) {
 /// A pair missing from the cache: a new edge for the graph if the thread never saw it.
 #[cold]
 #[inline(never)]
-fn new_pair(h: &Hot, rec: &ThreadRec, key: u64, from: (ClassId, Mode, usize), a: &Acquisition) {
+fn new_pair(h: &Hot, rec: &ThreadRec, key: u64, from: (ClassId, Mode, usize, u64), a: &Acquisition) {
     if with_cold(|c| c.pairs.insert(key)) != Some(true) {
         return;
     }
-    let (class, mode, site) = from;
+    let (class, mode, site, lock) = from;
     let site = stack::site_of(site).unwrap_or(a.site);
     order::add_edge(
         h.epoch.get(),
         &rec.label(),
-        order::Acq { class, mode, site },
-        order::Acq { class: a.meta.class, mode: a.mode, site: a.site },
+        order::Acq { class, mode, site, lock },
+        order::Acq { class: a.meta.class, mode: a.mode, site: a.site, lock: a.meta.id },
     );
 }
 
@@ -491,12 +507,11 @@ fn released_full(lock: u64, mode: Mode, hint: u32) {
 #[cold]
 #[inline(never)]
 fn end_timing(h: &Hot, rec: &ThreadRec, i: usize, w: u64) {
+    if w >> 40 != h.epoch.get() & EPOCH_TAG_MASK {
+        return;
+    }
+    let ns = registry::clock_ns().saturating_sub(rec.slots[i].timed_since.load(Relaxed));
     with_cold(|c| {
-        let Some(from) = c.timed_from[i].take() else { return };
-        if w >> 40 != h.epoch.get() & EPOCH_TAG_MASK {
-            return;
-        }
-        let ns = from.elapsed().as_nanos() as u64;
         let (class, mode) = ((w >> 8) as ClassId, Mode::from_bits(w));
         c.stats.class(class).hold.record_timed(ns);
         c.stats.hold_at(rec.slots[i].site.load(Relaxed), class, mode, ns);
@@ -520,7 +535,6 @@ pub(crate) fn changed_mode(lock: u64, from: Mode, to: Mode, hint: u32) -> u32 {
 #[cold]
 #[inline(never)]
 fn compact(h: &Hot, rec: &ThreadRec) -> usize {
-    let mut timed_from = with_cold(|c| std::mem::take(&mut c.timed_from)).unwrap_or_default();
     let mut to = 0;
     for from in 0..h.len.get() {
         let (src, dst) = (&rec.slots[from], &rec.slots[to]);
@@ -534,12 +548,11 @@ fn compact(h: &Hot, rec: &ThreadRec) -> usize {
             dst.word.store(src.word.load(Relaxed), Relaxed);
             dst.site.store(src.site.load(Relaxed), Relaxed);
             dst.since.store(src.since.load(Relaxed), Relaxed);
+            dst.timed_since.store(src.timed_since.load(Relaxed), Relaxed);
             dst.lock.store(lock, Relaxed);
-            timed_from[to] = timed_from[from].take();
         }
         to += 1;
     }
-    with_cold(|c| c.timed_from = timed_from);
     h.len.set(to);
     rec.len.store(to, Release);
     to

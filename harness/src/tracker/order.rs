@@ -19,6 +19,8 @@ pub(crate) struct Acq {
     pub class: ClassId,
     pub mode: Mode,
     pub site: &'static Location<'static>,
+    /// The lock's id (its instance number labels it in the report).
+    pub lock: u64,
 }
 
 /// The first time an edge was seen.

@@ -27,6 +27,8 @@ pub(crate) const MAX_HELD: usize = 32;
 /// The bits of a session's epoch kept in a held entry's word, to tell the current session's
 /// entries from those still held since an earlier one.
 pub(crate) const EPOCH_TAG_MASK: u64 = (1 << 24) - 1;
+/// Bit of a held entry's word: its hold is being timed, since [`Slot::timed_since`].
+pub(crate) const TIMED: u64 = 1 << 2;
 /// Waits at least this long capture the waiter's own stack; shorter ones use the first
 /// stack seen at their site (capturing costs a few microseconds).
 const OWN_STACK_WAIT_NS: u64 = 20_000;
@@ -74,6 +76,13 @@ pub(crate) fn tick() -> u64 {
     TICK_MS.load(Relaxed)
 }
 
+/// Nanoseconds since the first call in this process: the clock of timed holds. An `Instant`
+/// cannot be published in an atomic, and a report reads the start of every hold still held.
+pub(crate) fn clock_ns() -> u64 {
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    BASE.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
+
 /// Why a thread is blocked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -97,6 +106,12 @@ pub(crate) struct WaitRec {
     pub since: Instant,
     pub kind: WaitKind,
     pub epoch: u64,
+    /// The waiter's stack: the first one seen at `site` (captured when the wait began if
+    /// there was none), so a wait that never ends can still be charged to it.
+    pub stack: StackId,
+    /// (acquisition site, class, mode) of every other thread's hold of the lock when the
+    /// wait began: the wait is charged to their stacks too.
+    pub holders: Vec<(usize, ClassId, Mode)>,
 }
 
 /// One held entry as published: written only by its thread, read by the watchdog and by
@@ -111,6 +126,8 @@ pub(crate) struct Slot {
     pub site: AtomicUsize,
     /// The coarse tick when it was taken.
     pub since: AtomicU64,
+    /// [`clock_ns`] when the hold started, if it is timed (the word's [`TIMED`] bit).
+    pub timed_since: AtomicU64,
 }
 
 /// One thread's published state.
@@ -284,23 +301,28 @@ pub(crate) fn changed_mode(lock: u64, from: Mode, to: Mode, slot: u32) -> u32 {
     local::changed_mode(lock, from, to, slot)
 }
 
-/// A wait in progress: registered so the watchdog sees it.
+/// A wait in progress, published in its thread's record (`ThreadRec::waiting`) so the
+/// watchdog and the report see it.
 pub(crate) struct Waiting {
     rec: &'static ThreadRec,
     epoch: u64,
-    start: Instant,
-    class: ClassId,
-    mode: Mode,
-    site: &'static Location<'static>,
-    /// Acquisition sites of the holders when the wait began, charged with the wait.
-    holders: Vec<(usize, ClassId, Mode)>,
 }
 
 /// The (site, class, mode) of every other thread's hold of `lock` in `epoch`, read in place
 /// (no copy of the other threads' state).
 fn holders_of(epoch: u64, lock: u64, except: &ThreadRec) -> Vec<(usize, ClassId, Mode)> {
+    holders_among(&threads().lock(), epoch, lock, except)
+}
+
+/// [`holders_of`] among `threads`.
+fn holders_among(
+    threads: &[&'static ThreadRec],
+    epoch: u64,
+    lock: u64,
+    except: &ThreadRec,
+) -> Vec<(usize, ClassId, Mode)> {
     let mut out = Vec::new();
-    for t in threads().lock().iter().filter(|t| !std::ptr::eq(**t, except)) {
+    for t in threads.iter().filter(|t| !std::ptr::eq(**t, except)) {
         let len = t.len.load(Acquire).min(MAX_HELD);
         for s in &t.slots[..len] {
             let word = s.word.load(Relaxed);
@@ -326,31 +348,98 @@ pub(crate) fn begin_wait(a: &Acquisition, kind: WaitKind) -> Option<Waiting> {
         local::check_order_of(a);
     }
     let holders = if kind == WaitKind::Condvar { Vec::new() } else { holders_of(epoch, meta.id, rec) };
-    let start = Instant::now();
+    let stack = stack::site_stack(site);
+    let since = Instant::now();
     *rec.waiting.lock() =
-        Some(WaitRec { lock: meta.id, class: meta.class, mode, site, since: start, kind, epoch });
-    Some(Waiting { rec, epoch, start, class: meta.class, mode, site, holders })
+        Some(WaitRec { lock: meta.id, class: meta.class, mode, site, since, kind, epoch, stack, holders });
+    Some(Waiting { rec, epoch })
 }
 
 /// Ends a wait and returns its length in nanoseconds. Lock waits are charged to the wait
 /// statistics and folded stacks by the acquisition they end in ([`acquired`]) or, when they
 /// time out, here; condition variable waits are idle time, not contention, and are not.
+///
+/// A wait still published when a report is built is charged by the report ([`ongoing`]);
+/// the report is built after tracking is turned off, and a wait taken out of its record
+/// after that is not charged here, so no wait is charged twice.
 #[cold]
-pub(crate) fn end_wait(w: Option<Waiting>, acquired: bool, kind: WaitKind) -> Option<u64> {
+pub(crate) fn end_wait(w: Option<Waiting>, acquired: bool) -> Option<u64> {
     let w = w?;
-    *w.rec.waiting.lock() = None;
-    let ns = w.start.elapsed().as_nanos() as u64;
-    if kind == WaitKind::Condvar || w.epoch != epoch() {
+    let rec = w.rec.waiting.lock().take()?;
+    let ns = rec.since.elapsed().as_nanos() as u64;
+    if rec.kind == WaitKind::Condvar || w.epoch != epoch() {
         return None;
     }
-    let own = if ns >= OWN_STACK_WAIT_NS { stack::capture() } else { stack::site_stack(w.site) };
+    let own = if ns >= OWN_STACK_WAIT_NS { stack::capture() } else { rec.stack };
     let holders: Vec<(StackId, ClassId, Mode)> =
-        w.holders.iter().map(|&(site, class, mode)| (stack::known_site_stack(site), class, mode)).collect();
-    folded::charge_wait(w.epoch, own, w.class, w.mode, &holders, ns);
+        rec.holders.iter().map(|&(site, class, mode)| (stack::known_site_stack(site), class, mode)).collect();
+    folded::charge_wait(w.epoch, own, rec.class, rec.mode, &holders, ns);
     if !acquired {
-        local::record_failed_wait(w.class, ns);
+        local::record_failed_wait(rec.class, ns);
     }
     Some(ns)
+}
+
+/// A lock wait still going on when a report is built, charged up to then.
+pub(crate) struct OngoingWait {
+    pub class: ClassId,
+    pub mode: Mode,
+    pub stack: StackId,
+    /// Acquisition sites (and class, mode) of the threads holding the lock now.
+    pub holders: Vec<(usize, ClassId, Mode)>,
+    pub ns: u64,
+}
+
+/// A timed hold still held when a report is built, charged up to then.
+pub(crate) struct OngoingHold {
+    pub site: usize,
+    pub class: ClassId,
+    pub mode: Mode,
+    pub ns: u64,
+}
+
+/// The lock waits and timed holds of session `epoch` still in progress: a hung iteration's
+/// threads never end theirs, and they are what its report is about. Called once tracking is
+/// off and the aggregate taken (see [`end_wait`]), so none of them is also charged by its
+/// own thread.
+pub(crate) fn ongoing(epoch: u64) -> (Vec<OngoingWait>, Vec<OngoingHold>) {
+    let (mut waits, mut holds) = (Vec::new(), Vec::new());
+    let now = Instant::now();
+    let now_ns = clock_ns();
+    let tag = epoch & EPOCH_TAG_MASK;
+    let list: Vec<&'static ThreadRec> = threads().lock().clone();
+    for &t in &list {
+        let wait =
+            t.waiting.lock().as_ref().filter(|w| w.epoch == epoch && w.kind != WaitKind::Condvar).cloned();
+        if let Some(w) = wait {
+            // The holders now, not those when the wait began: a wait that began as another
+            // thread took the lock, before that thread published its hold, saw no holder.
+            // A wait still going on is held up by whoever holds the lock now.
+            waits.push(OngoingWait {
+                class: w.class,
+                mode: w.mode,
+                stack: w.stack,
+                holders: holders_among(&list, epoch, w.lock, t),
+                ns: now.saturating_duration_since(w.since).as_nanos() as u64,
+            });
+        }
+        let len = t.len.load(Acquire).min(MAX_HELD);
+        for s in &t.slots[..len] {
+            let (lock, word) = (s.lock.load(Relaxed), s.word.load(Relaxed));
+            if lock == 0 || word >> 40 != tag || word & TIMED == 0 {
+                continue;
+            }
+            let (since, site) = (s.timed_since.load(Relaxed), s.site.load(Relaxed));
+            // Entries are published without a seqlock: trust one only if it did not change
+            // while it was read (its thread may still be running).
+            if s.lock.load(Relaxed) != lock || s.word.load(Relaxed) != word {
+                continue;
+            }
+            let (class, mode) = ((word >> 8) as ClassId, Mode::from_bits(word));
+            holds.push(OngoingHold { site, class, mode, ns: now_ns.saturating_sub(since) });
+        }
+    }
+    (waits, holds)
 }
 
 /// Merges the calling thread's statistics into the session's aggregate now (the end of a

@@ -19,7 +19,7 @@ pub struct Site {
 
 impl Site {
     pub(crate) fn of(l: &Location<'_>) -> Site {
-        Site { file: l.file().to_owned(), line: l.line(), column: l.column() }
+        Site { file: crate::source_path::shorten(l.file()), line: l.line(), column: l.column() }
     }
 
     pub(crate) fn unknown() -> Site {
@@ -75,8 +75,12 @@ pub struct PotentialDeadlock {
 /// The first-seen witness of one lock-order edge: `from` was held while `to` was taken.
 #[derive(Clone, Debug, Serialize)]
 pub struct CycleEdge {
+    /// The lock classes.
     pub from: String,
     pub to: String,
+    /// The two locks of the witness, labelled apart within their class (`NAME #2`).
+    pub from_lock: String,
+    pub to_lock: String,
     pub from_mode: Mode,
     pub to_mode: Mode,
     /// Where the held lock was taken.

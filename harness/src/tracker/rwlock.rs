@@ -183,7 +183,7 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
                     Acquisition { meta: held.meta, mode: Mode::Write, site, ordered: false, wait_ns: None };
                 let w = registry::begin_wait(&acq, WaitKind::Upgrade);
                 let up = pl::RwLockUpgradableReadGuard::upgrade(inner);
-                registry::end_wait(w, true, WaitKind::Upgrade);
+                registry::end_wait(w, true);
                 up
             }
         };

@@ -62,6 +62,7 @@ pub fn track(body: &Body, options: TrackOptions) -> TrackReport {
     let mut panic = None;
     while iterations < options.iterations && started.elapsed() < options.time_limit {
         iterations += 1;
+        class::new_iteration();
         match run_once(body, hang_timeout) {
             Ok(None) => {}
             Ok(Some(message)) => {
@@ -98,10 +99,14 @@ fn build(
     mut episodes: Vec<WatchdogReport>,
     started: Instant,
 ) -> TrackReport {
-    let agg = folded::take(epoch);
+    // The aggregate first, then what is still in progress: a thread that ends a wait or a
+    // hold after this charges a session that is over, so nothing is counted twice.
+    let mut agg = folded::take(epoch);
+    let (waits, holds) = registry::ongoing(epoch);
+    agg.add_ongoing(&waits, &holds);
     let graph = order::take(epoch);
     let classes = class::snapshot();
-    let name = |c: u32| classes.get(c as usize).map_or_else(|| format!("class {c}"), |i| i.name.clone());
+    let name = |c: u32| class::class_name(&classes, c);
 
     let mut ids: Vec<StackId> = Vec::new();
     for e in graph.edges.values() {
@@ -125,8 +130,9 @@ fn build(
         }
     }
 
+    let label = |c: u32, lock: u64| class::lock_label(&classes, c, lock);
     let potential_deadlocks =
-        graph.cycles.iter().map(|c| cycle_report(&graph, c, &name, &frames_of)).collect();
+        graph.cycles.iter().map(|c| cycle_report(&graph, c, &name, &label, &frames_of)).collect();
     let order = order_graph(&graph, &name);
 
     let mut class_reports: Vec<ClassReport> = agg
@@ -203,6 +209,7 @@ fn cycle_report(
     graph: &Graph,
     cycle: &[(u32, u32)],
     name: &dyn Fn(u32) -> String,
+    label: &dyn Fn(u32, u64) -> String,
     frames_of: &dyn Fn(StackId) -> Vec<Frame>,
 ) -> PotentialDeadlock {
     let edges: Vec<CycleEdge> = cycle
@@ -211,6 +218,8 @@ fn cycle_report(
         .map(|e| CycleEdge {
             from: name(e.from.class),
             to: name(e.to.class),
+            from_lock: label(e.from.class, e.from.lock),
+            to_lock: label(e.to.class, e.to.lock),
             from_mode: e.from.mode,
             to_mode: e.to.mode,
             from_site: Site::of(e.from.site),
@@ -227,10 +236,10 @@ fn cycle_report(
             format!(
                 "thread {} holds {} ({}, taken at {}) then takes {} ({}) at {}",
                 i + 1,
-                e.from,
+                e.from_lock,
                 e.from_mode.name(),
                 e.from_site,
-                e.to,
+                e.to_lock,
                 e.to_mode.name(),
                 e.to_site
             )

@@ -75,36 +75,86 @@ pub struct Frame {
     pub line: Option<u32>,
 }
 
-/// Frames of lockhound's own machinery and of the std runtime: noise in a user's report.
-fn is_noise(function: &str) -> bool {
-    const PREFIXES: &[&str] = &[
-        "lockhound::tracker::",
-        "lockhound::sync::",
-        "lockhound::rt::",
-        "lockhound::thread::",
-        "backtrace::",
-        "std::rt::",
-        "std::sys",
-        "std::panic",
-        "std::thread::",
-        "core::ops::function",
-        "core::panic",
-        "<alloc::boxed::Box<F,A> as core::ops::function",
-    ];
-    const EXACT: &[&str] = &[
-        "__rust_begin_short_backtrace",
-        "__rust_try",
-        "start_thread",
-        "clone3",
-        "__clone",
-        "__libc_start_main",
-        "__libc_start_call_main",
-        "_start",
-        "main",
-    ];
-    PREFIXES.iter().any(|p| function.starts_with(p))
-        || EXACT.contains(&function)
-        || function.starts_with("std::sys::backtrace::__rust_begin_short_backtrace")
+/// Crates whose frames are machinery, not the user's code: the standard library's (thread
+/// start, `catch_unwind`, boxed closures), the unwinder's, lockhound's own (the facade, the
+/// tracker, the engine that runs the body) and libtest's (the base of a `cargo test` thread).
+const MACHINERY: &[&str] = &["std", "core", "alloc", "backtrace", "lockhound", "test"];
+
+/// Symbols without a Rust path below and around every thread: the C runtime's and std's.
+const RUNTIME: &[&str] = &[
+    "main",
+    "_start",
+    "__libc_start_main",
+    "__libc_start_call_main",
+    "start_thread",
+    "clone",
+    "clone3",
+    "__clone",
+    "__clone3",
+    "__rust_try",
+    "__rust_begin_short_backtrace",
+    "__rust_end_short_backtrace",
+    "rust_begin_unwind",
+];
+
+/// Whether a demangled function name is machinery: a C runtime symbol, or a Rust path
+/// whose every owner is a [`MACHINERY`] crate. The owners of `a::b::f` are `a`; of
+/// `<Type as Trait>::f` the crates of `Type` and of `Trait` (`<core::panic::AssertUnwindSafe<F>
+/// as core::ops::FnOnce<()>>::call_once` is machinery, `<app::Pool as core::ops::Drop>::drop`
+/// is the user's); of `<Type>::f` the crate of `Type`.
+pub(crate) fn is_noise(function: &str) -> bool {
+    let owners: Vec<&str> = match qualified_self(function) {
+        Some((ty, tr)) => [Some(ty), tr].into_iter().flatten().filter_map(crate_of).collect(),
+        None => crate_of(function).into_iter().collect(),
+    };
+    if owners.is_empty() {
+        // A qualified path over primitive types or generic parameters only (`<[T]>::sort`,
+        // `<F as Trait>` without a crate) is std's; a bare symbol, the runtime's if listed.
+        return function.starts_with('<') || RUNTIME.contains(&function);
+    }
+    owners.iter().all(|c| MACHINERY.contains(c))
+}
+
+/// `<Type as Trait>::...` split into `Type` and `Trait`; `<Type>::...` into `Type` alone.
+fn qualified_self(function: &str) -> Option<(&str, Option<&str>)> {
+    let rest = function.strip_prefix('<')?;
+    let bytes = rest.as_bytes();
+    let mut depth = 0usize;
+    let mut as_at = None;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'<' => depth += 1,
+            // The arrow of `dyn Fn() -> T` closes nothing.
+            b'>' if i > 0 && bytes[i - 1] == b'-' => {}
+            b'>' if depth == 0 => {
+                return Some(match as_at {
+                    Some(a) => (&rest[..a], Some(&rest[a + 4..i])),
+                    None => (&rest[..i], None),
+                });
+            }
+            b'>' => depth -= 1,
+            b' ' if depth == 0 && as_at.is_none() && rest[i..].starts_with(" as ") => as_at = Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The crate a type or path starts with (`alloc` for `alloc::boxed::Box<..>`, `core` for
+/// `&mut core::fmt::Formatter`), if it starts with a path at all.
+fn crate_of(path: &str) -> Option<&str> {
+    let mut p = path.trim_start();
+    loop {
+        let before = p;
+        for prefix in ["&", "*const ", "*mut ", "mut ", "dyn ", "impl ", "[", "("] {
+            p = p.strip_prefix(prefix).unwrap_or(p).trim_start();
+        }
+        if p == before {
+            break;
+        }
+    }
+    let end = p.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(p.len());
+    (end > 0 && p[end..].starts_with("::")).then(|| &p[..end])
 }
 
 /// Resolves stacks to frames, innermost first, trimmed of noise. Symbolization is slow, so
@@ -128,7 +178,7 @@ pub(crate) fn symbolize(ids: &[StackId]) -> HashMap<StackId, Vec<Frame>> {
                 }
                 frames.push(Frame {
                     function,
-                    file: sym.filename().map(|p| p.display().to_string()),
+                    file: sym.filename().map(|p| crate::source_path::shorten(&p.to_string_lossy())),
                     line: sym.lineno(),
                 });
             }
@@ -136,4 +186,45 @@ pub(crate) fn symbolize(ids: &[StackId]) -> HashMap<StackId, Vec<Frame>> {
         out.insert(id, frames);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_noise;
+
+    #[test]
+    fn machinery_frames_are_noise_and_the_users_are_not() {
+        for f in [
+            "<std::sys::thread::unix::Thread>::new::thread_start",
+            "<alloc::boxed::Box<dyn core::ops::function::FnOnce<(), Output = ()> + core::marker::Send> as \
+             core::ops::function::FnOnce<()>>::call_once",
+            "<core::panic::unwind_safe::AssertUnwindSafe<F> as core::ops::function::FnOnce<()>>::call_once",
+            "<F as core::ops::function::FnOnce<()>>::call_once",
+            "std::panicking::try::do_call",
+            "std::sys::backtrace::__rust_begin_short_backtrace",
+            "std::thread::Builder::spawn_unchecked_::{{closure}}::{{closure}}",
+            "core::ops::function::FnOnce::call_once{{vtable.shim}}",
+            "<lockhound::sync::mutex::Mutex<T>>::lock",
+            "lockhound::rt::std_run::run_iteration::{{closure}}",
+            "backtrace::backtrace::trace_unsynchronized",
+            "test::run_test::{{closure}}",
+            "<[T]>::sort_by",
+            "start_thread",
+            "clone3",
+        ] {
+            assert!(is_noise(f), "{f} kept");
+        }
+        for f in [
+            "lockhound_scenarios::bounded_cache::Cache::get_or_prepare",
+            "myapp::main::{{closure}}",
+            "<myapp::Pool as core::ops::drop::Drop>::drop",
+            "<core::option::Option<T> as myapp::OptionExt>::or_log",
+            "<myapp::Router<dyn core::ops::function::Fn() -> u32>>::route",
+            "<&mut myapp::Conn as std::io::Write>::write",
+            "lockhound_user::work",
+            "my_c_callback",
+        ] {
+            assert!(!is_noise(f), "{f} dropped");
+        }
+    }
 }

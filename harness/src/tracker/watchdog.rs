@@ -6,7 +6,7 @@
 //! holder only if both scans saw none: entries are published without a seqlock, and an
 //! acquisition is registered a few instructions after the lock is taken.
 
-use super::class::{self, ClassInfo};
+use super::class::{self, lock_label, ClassInfo};
 use super::registry::{self, HeldSnap, ThreadSnap, WaitKind};
 use super::report::{HolderInfo, Site, Verdict, WaiterInfo, WatchdogReport};
 use super::stack;
@@ -144,10 +144,6 @@ fn scan(epoch: u64, threshold: Duration, started: Instant, state: &mut ScanState
     }
 }
 
-fn class_name(classes: &[ClassInfo], c: u32) -> String {
-    classes.get(c as usize).map_or_else(|| format!("class {c}"), |c| c.name.clone())
-}
-
 fn episode<'a>(
     threads: &[&'a ThreadSnap],
     holders_of: &dyn Fn(u64) -> Vec<(&'a ThreadSnap, &'a HeldSnap)>,
@@ -164,7 +160,7 @@ fn episode<'a>(
     let mut waited_locks: Vec<u64> = Vec::new();
     for t in threads {
         let Some(w) = &t.waiting else { continue };
-        let lock = class_name(classes, w.class);
+        let lock = lock_label(classes, w.class, w.lock);
         waiters.push(WaiterInfo {
             thread: t.label.clone(),
             lock: lock.clone(),
@@ -174,7 +170,7 @@ fn episode<'a>(
             site: Site::of(w.site),
             waited_ms: now.duration_since(w.since).as_millis() as u64,
             stack: Vec::new(),
-            stack_id: stack::known_site_stack(w.site as *const _ as usize),
+            stack_id: w.stack,
         });
         if !waited_locks.contains(&w.lock) {
             waited_locks.push(w.lock);
@@ -196,7 +192,7 @@ fn episode<'a>(
     for &lock in &waited_locks {
         for (t, h) in holders_of(lock) {
             let held_ms = tick.saturating_sub(h.since_ms);
-            let name = class_name(classes, h.class);
+            let name = lock_label(classes, h.class, lock);
             let site = stack::site_of(h.site).map_or_else(Site::unknown, Site::of);
             holders.push(HolderInfo {
                 thread: t.label.clone(),
@@ -227,7 +223,7 @@ fn episode<'a>(
             let names: Vec<String> = ws.iter().map(|t| t.label.clone()).collect();
             let condvar = ws.iter().all(|t| t.waiting.as_ref().is_some_and(|w| w.kind == WaitKind::Condvar));
             let class = ws.first().and_then(|t| t.waiting.as_ref()).map(|w| w.class).unwrap_or(0);
-            let name = class_name(classes, class);
+            let name = lock_label(classes, class, lock);
             verdicts.push(if condvar {
                 Verdict::NoHolderCondvarWait {
                     description: format!(
@@ -288,14 +284,14 @@ fn wait_cycle<'a>(
             let out = path
                 .iter()
                 .enumerate()
-                .map(|(k, &(n, _))| {
+                .map(|(k, &(n, lock))| {
                     let holder = path.get(k + 1).map_or(t.index, |p| p.0);
                     let class = threads
                         .iter()
                         .find(|x| x.index == n)
                         .and_then(|x| x.waiting.as_ref())
                         .map_or(u32::MAX, |w| w.class);
-                    (label[&n], class_name(classes, class), label[&holder])
+                    (label[&n], lock_label(classes, class, lock), label[&holder])
                 })
                 .collect();
             return Some(out);
