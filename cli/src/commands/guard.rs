@@ -29,9 +29,8 @@ pub fn run(
         "--time-limit",
         &args.time_limit.to_string(),
     ]);
-    // The child stops itself at its time limit; the margin covers start-up and symbolization.
-    let options =
-        GuardOptions { timeout: Duration::from_secs(args.time_limit + 30), ..GuardOptions::default() };
+    // The child stops itself at its time limit; the margin (saturating) covers the rest.
+    let options = GuardOptions::default().child_time_limit(Duration::from_secs(args.time_limit));
     let guarded = run_guarded(command, &options)
         .map_err(|e| UsageError(format!("cannot run the guarded child: {e}")))?;
     let view =

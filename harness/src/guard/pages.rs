@@ -141,7 +141,7 @@ impl Pool {
             fresh: AtomicUsize::new(0),
             quarantine: Quarantine::new(ring),
             lock: AtomicBool::new(false),
-            report_fd: signal::open_report(),
+            report_fd: super::channel::open_report(),
         })
     }
 
