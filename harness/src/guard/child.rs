@@ -18,7 +18,7 @@ use super::report::{ser_hex, Access, FaultKind, ParsedReport};
 use serde::Serialize;
 use std::io;
 use std::path::Path;
-use std::process::{Command, ExitStatus};
+use std::process::Command;
 use std::time::Duration;
 
 /// How to run the child.
@@ -184,14 +184,9 @@ fn run_guarded_linux(mut command: Command, options: &GuardOptions) -> io::Result
     Ok(GuardRun { outcome, elapsed_ms, stdout: done.stdout, stderr: done.stderr })
 }
 
-#[cfg(unix)]
-fn signal_of(status: &ExitStatus) -> Option<i32> {
+#[cfg(target_os = "linux")]
+fn signal_of(status: &std::process::ExitStatus) -> Option<i32> {
     std::os::unix::process::ExitStatusExt::signal(status)
-}
-
-#[cfg(not(unix))]
-fn signal_of(_status: &ExitStatus) -> Option<i32> {
-    None
 }
 
 /// Turns a parsed raw report into a [`GuardReport`], naming frames if asked.
@@ -317,6 +312,14 @@ fn image_range(maps: &str, exe: &Path) -> Option<Image> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_child_time_limit_gets_its_margin_saturating() {
+        let options = |secs| GuardOptions::default().child_time_limit(Duration::from_secs(secs));
+        assert_eq!(options(5).timeout, Duration::from_secs(5) + CHILD_MARGIN);
+        assert_eq!(options(18_446_744_073_709_551_600).timeout, Duration::MAX);
+        assert_eq!(options(u64::MAX).timeout, Duration::MAX);
+    }
 
     #[test]
     fn image_range_spans_the_executable_mappings() {
