@@ -72,7 +72,8 @@ fn is_gone(pid: i32) -> bool {
 
 /// Starts `sleep 120` (longer than any hang detector here waits) with this process's stdout and stderr (so, in a guarded child, the
 /// parent's pipes), in this process group or, with `escape`, in a group of its own; prints
-/// its pid for the parent.
+/// its pid for the parent. Never waited for: leaving it behind is the point.
+#[allow(clippy::zombie_processes)]
 fn spawn_sleeper(escape: bool) {
     use std::os::unix::process::CommandExt;
     let mut sleep = Command::new("sleep");

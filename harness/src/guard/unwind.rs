@@ -264,7 +264,7 @@ unsafe fn table_walk(mut pc: usize, mut sp: usize, low: usize, top: usize) -> Op
         }
         // The caller's stack pointer is this frame's CFA; the return address is just below.
         sp = sp.checked_add((rule & DELTA) as usize)?;
-        if sp > top || sp < 8 || sp - 8 < low || sp % 8 != 0 {
+        if sp > top || sp < 8 || sp - 8 < low || !sp.is_multiple_of(8) {
             return None;
         }
         // SAFETY: `[sp - 8, sp)` lies in `[low, top)`, readable (the caller's promise), and is
@@ -326,7 +326,7 @@ fn learn(walk: &Walk, sp: usize, top: usize) {
             // Only a word of this stack is read: a CFA elsewhere (a frame whose caller runs
             // on another stack) is never walked to.
             let ra = cfa[k + 1].wrapping_sub(8);
-            let on_stack = ra >= sp && cfa[k + 1] <= top && ra % 8 == 0;
+            let on_stack = ra >= sp && cfa[k + 1] <= top && ra.is_multiple_of(8);
             // SAFETY: `[ra, ra + 8)` lies in `[sp, top)`, the live part of the thread's own
             // stack (`walk` learns only from a capture made on it), and is aligned.
             if on_stack && unsafe { (ra as *const usize).read() } == pcs[k + 1] {
