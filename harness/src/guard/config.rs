@@ -40,6 +40,7 @@ pub struct GuardConfig {
 }
 
 /// Upper bound on `slots`, so a bad setting cannot reserve absurd address space.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the pool is Linux-only
 pub const MAX_SLOTS: u32 = 1 << 16;
 
 impl GuardConfig {

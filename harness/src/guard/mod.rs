@@ -19,6 +19,7 @@ mod config;
 mod layout;
 #[cfg(target_os = "linux")]
 mod pages;
+#[cfg(target_os = "linux")]
 mod quarantine;
 pub mod report;
 #[cfg(target_os = "linux")]
