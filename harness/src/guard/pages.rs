@@ -59,7 +59,8 @@ pub(crate) struct Pool {
     fresh: AtomicUsize,
     quarantine: Quarantine<'static>,
     lock: AtomicBool,
-    /// Where reports go: the `LOCKHOUND_GUARD_REPORT` file, or standard error.
+    /// Where reports go (see `channel::open_report`): the inherited report file, a new file
+    /// at `LOCKHOUND_GUARD_REPORT`, or standard error.
     pub(crate) report_fd: i32,
 }
 
