@@ -57,6 +57,12 @@ step() {
 echo "== miri: rt::unwind (LeakOnUnwind)"
 cargo +nightly miri test -p lockhound --lib rt::unwind
 
+# The guard allocator's pure code (slot layout and classification, quarantine, report format
+# and parser, configuration) and the unwinder's table walk, run on a made-up stack so that
+# miri checks every read stays on it. Its mmap, signal and libgcc tests are skipped under miri.
+echo "== miri: guard (slot logic, reports, bounded stack walk)"
+cargo +nightly miri test -p lockhound --lib guard::
+
 # The lane pool (std threads, Mutex, Condvar; no unsafe): miri checks it for data races. Its
 # threads outlive `main` by design (they wait, parked, for the next run), which miri's leak
 # check would report, so this step alone ignores leaks.

@@ -145,6 +145,14 @@ fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
+/// Nightly cargo, for miri. Run as a cargo subcommand, `CARGO` is the toolchain's own cargo,
+/// which does not take `+nightly`: rustup picks the toolchain instead.
+fn nightly_cargo() -> Command {
+    let mut command = Command::new("rustup");
+    command.args(["run", "nightly", "cargo"]);
+    command
+}
+
 /// The workspace's lockhound targets, from `cargo metadata`.
 fn discover(options: &Options) -> Result<Vec<Target>, String> {
     let mut command = cargo();
@@ -413,8 +421,8 @@ fn miri(options: &Options, targets: &[Target], args: &[OsString]) -> Result<Exit
     let mut failed = false;
     for t in targets {
         let base = || {
-            let mut c = cargo();
-            c.args(["+nightly", "miri", "test"]);
+            let mut c = nightly_cargo();
+            c.args(["miri", "test"]);
             if let Some(path) = &options.manifest_path {
                 c.arg("--manifest-path").arg(path);
             }
@@ -426,18 +434,18 @@ fn miri(options: &Options, targets: &[Target], args: &[OsString]) -> Result<Exit
             c
         };
         output::print(&format!("== miri: {} (test target {}): variants that must pass\n", t.package, t.name));
-        let status = base().status().map_err(|e| format!("cannot run cargo +nightly miri: {e}"))?;
+        let status = base().status().map_err(|e| format!("cannot run nightly cargo miri (rustup run nightly cargo miri): {e}"))?;
         failed |= !status.success();
         let listed = base()
             .args(["--", "--list", "--ignored", "--format", "terse"])
             .stderr(Stdio::inherit())
             .output()
-            .map_err(|e| format!("cannot run cargo +nightly miri: {e}"))?;
+            .map_err(|e| format!("cannot run nightly cargo miri (rustup run nightly cargo miri): {e}"))?;
         for name in String::from_utf8_lossy(&listed.stdout).lines().filter_map(|l| l.strip_suffix(": test")) {
             let out = base()
                 .args(["--", "--ignored", "--exact", name])
                 .output()
-                .map_err(|e| format!("cannot run cargo +nightly miri: {e}"))?;
+                .map_err(|e| format!("cannot run nightly cargo miri (rustup run nightly cargo miri): {e}"))?;
             let text = String::from_utf8_lossy(&out.stderr);
             let verdict = stopped_for_ub(out.status.success(), &text);
             match &verdict {

@@ -42,7 +42,7 @@ fn push_sites(out: &mut String, title: &str, thread: Option<u32>, frames: &[Fram
 
 fn fault_text(r: &GuardReport) -> String {
     let thread = match &r.thread.name {
-        Some(name) => format!("thread {} '{name}'", r.thread.tid),
+        Some(name) => format!("thread {} '{}'", r.thread.tid, printable(name, 32)),
         None => format!("thread {}", r.thread.tid),
     };
     let mut out = format!(
@@ -62,6 +62,26 @@ fn fault_text(r: &GuardReport) -> String {
 /// The last non-empty line of the child's stderr: its panic or error, when it had one.
 fn last_line(text: &str) -> Option<&str> {
     text.lines().rev().map(str::trim).find(|l| !l.is_empty())
+}
+
+/// Text the child wrote, fit for one line of a terminal: control characters (escape
+/// sequences, carriage returns) escaped, and cut after `max` characters, saying how much
+/// was left out.
+fn printable(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == max {
+            let rest = text.chars().count() - max;
+            out.push_str(&format!("... ({rest} more characters)"));
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The human report.
@@ -84,7 +104,7 @@ pub fn text(view: &GuardView<'_>) -> String {
             };
             let mut t = format!("{head}: FAIL — the child {how}, not through the guard allocator\n");
             if let Some(line) = last_line(&view.run.stderr) {
-                t.push_str(&format!("  {line}\n"));
+                t.push_str(&format!("  {}\n", printable(line, 300)));
             }
             t
         }
@@ -108,4 +128,28 @@ pub fn json(view: &GuardView<'_>) -> Value {
         "outcome": if matches!(view.run.outcome, GuardOutcome::Passed) { "pass" } else { "fail" },
         "guard": view.run,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lockhound::guard::GuardOutcome;
+
+    /// A child's last words reach the terminal as one line of plain text, whatever they held.
+    #[test]
+    fn the_childs_last_line_is_escaped_and_cut() {
+        let hostile = format!("panicked: \u{1b}[2J\u{1b}]0;owned\u{7}\rcleared {}\n", "x".repeat(100_000));
+        let run = GuardRun {
+            outcome: GuardOutcome::Crashed { signal: None, exit_code: Some(101) },
+            elapsed_ms: 1,
+            stdout: String::new(),
+            stderr: format!("earlier noise\n{hostile}"),
+        };
+        let view = GuardView { scenario: "s", variant: "v", run: &run, out_dir: None };
+        let text = text(&view);
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(text.contains("panicked: \\u{1b}[2J"), "{text}");
+        assert!(text.len() < 1000 && text.contains("more characters)"), "{} bytes", text.len());
+    }
 }

@@ -10,7 +10,6 @@ use lockhound::{explore, Backend, Budget, RunConfig};
 use lockhound_reports::guard::{self as render, GuardView};
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
 
 /// What a guarded run of one variant gave: whether it failed, its report files, and its
 /// output (a JSON document under `--json`, text otherwise).
@@ -37,11 +36,8 @@ pub fn run(
         "--time-limit",
         &args.time_limit.as_secs().to_string(),
     ]);
-    // The child stops itself at its time limit; the margin covers start-up and symbolization.
-    let options = GuardOptions {
-        timeout: args.time_limit.saturating_add(Duration::from_secs(30)),
-        ..GuardOptions::default()
-    };
+    // The child stops itself at its time limit; the margin (saturating) covers the rest.
+    let options = GuardOptions::default().child_time_limit(args.time_limit);
     let guarded = run_guarded(command, &options)
         .map_err(|e| UsageError(format!("cannot run the guarded child: {e}")))?;
     let view = GuardView { scenario, variant, run: &guarded, out_dir };

@@ -9,14 +9,17 @@
 //! `backtrace::resolve` can name. Frames outside the executable (libc, the vDSO) load at
 //! other, independent bases; they are kept as raw addresses without names.
 
-use super::config::{Mode, Side, ENV_MAX_SIZE, ENV_MODE, ENV_QUARANTINE, ENV_REPORT, ENV_SIDE, ENV_SLOTS};
-use super::report::{parse_raw, ser_hex, Access, FaultKind, ParsedReport};
+use super::config::{Mode, Side};
+#[cfg(target_os = "linux")]
+use super::config::{ENV_MAX_SIZE, ENV_MODE, ENV_QUARANTINE, ENV_REPORT, ENV_REPORT_FD, ENV_SIDE, ENV_SLOTS};
+#[cfg(target_os = "linux")]
+use super::report::parse_raw;
+use super::report::{ser_hex, Access, FaultKind, ParsedReport};
 use serde::Serialize;
-use std::io::{self, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::io;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
 /// How to run the child.
 #[derive(Clone, Debug)]
@@ -29,7 +32,8 @@ pub struct GuardOptions {
     pub slots: Option<u32>,
     /// Largest guarded allocation in bytes (default: the allocator's, 64 KiB).
     pub max_size: Option<u32>,
-    /// The child is killed after this long.
+    /// The child is killed after this long (any length: one past what the clock can count
+    /// means never). See [`GuardOptions::child_time_limit`].
     pub timeout: Duration,
     /// Name the frames (needs the child to be this same executable).
     pub symbolize: bool,
@@ -46,6 +50,19 @@ impl Default for GuardOptions {
             timeout: Duration::from_secs(120),
             symbolize: true,
         }
+    }
+}
+
+/// What a child that stops itself at a time limit gets on top of it, before it is killed:
+/// start-up, the last execution, and writing its report.
+pub const CHILD_MARGIN: Duration = Duration::from_secs(30);
+
+impl GuardOptions {
+    /// Sets the timeout for a child that stops itself after `limit`: `limit` plus
+    /// [`CHILD_MARGIN`], saturating, so a limit of any size never wraps into a short one.
+    pub fn child_time_limit(mut self, limit: Duration) -> Self {
+        self.timeout = limit.saturating_add(CHILD_MARGIN);
+        self
     }
 }
 
@@ -112,10 +129,29 @@ pub struct Frame {
 
 /// Runs `command` with the guard allocator configured by `options`, waits at most
 /// `options.timeout`, and classifies what happened. `Err` only if the child cannot be started
-/// or waited for. The command's stdout and stderr are captured.
-pub fn run_guarded(mut command: Command, options: &GuardOptions) -> io::Result<GuardRun> {
-    let report_path = report_path();
-    let _ = std::fs::remove_file(&report_path);
+/// or waited for, or on a platform without guard pages (Linux only). The command's stdout
+/// and stderr are captured (their last 64 KiB each); its stdin is null.
+///
+/// The call ends within the budget whatever the child does: at the deadline the child is
+/// killed, and so is everything it started in its process group (which `run_guarded` gives
+/// it), also when it ends by itself; a descendant that left the group and still holds the
+/// child's output pipes delays the return by at most a quarter of a second. The raw report
+/// comes back through an unnamed temporary file the child inherits (see `channel`): no file
+/// name is involved that someone else could plant or redirect, and a
+/// `LOCKHOUND_GUARD_REPORT` set on `command` is removed.
+pub fn run_guarded(command: Command, options: &GuardOptions) -> io::Result<GuardRun> {
+    #[cfg(target_os = "linux")]
+    return run_guarded_linux(command, options);
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (command, options);
+        Err(io::Error::new(io::ErrorKind::Unsupported, "guard pages need Linux"))
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn run_guarded_linux(mut command: Command, options: &GuardOptions) -> io::Result<GuardRun> {
+    let report = super::channel::ReportFile::new()?;
     let mode = match options.mode {
         Mode::Off => "off".to_string(),
         Mode::All => "all".to_string(),
@@ -126,7 +162,8 @@ pub fn run_guarded(mut command: Command, options: &GuardOptions) -> io::Result<G
         Side::Left => "left",
         Side::Random => "random",
     };
-    command.env(ENV_MODE, mode).env(ENV_SIDE, side).env(ENV_REPORT, &report_path);
+    command.env(ENV_MODE, mode).env(ENV_SIDE, side).env_remove(ENV_REPORT);
+    command.env(ENV_REPORT_FD, report.env_value()?);
     for (key, value) in
         [(ENV_QUARANTINE, options.quarantine), (ENV_SLOTS, options.slots), (ENV_MAX_SIZE, options.max_size)]
     {
@@ -134,77 +171,22 @@ pub fn run_guarded(mut command: Command, options: &GuardOptions) -> io::Result<G
             command.env(key, v.to_string());
         }
     }
-    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let start = Instant::now();
-    let mut child = command.spawn()?;
-    let out = drain(child.stdout.take());
-    let err = drain(child.stderr.take());
-    let status = wait_with_timeout(&mut child, options.timeout)?;
-    let elapsed_ms = start.elapsed().as_millis() as u64;
-    let stdout = out.join().unwrap_or_default();
-    let stderr = err.join().unwrap_or_default();
-    let report = std::fs::read_to_string(&report_path).ok();
-    let _ = std::fs::remove_file(&report_path);
-
-    let outcome = match (status, report.as_deref().map(parse_raw)) {
-        (_, Some(Ok(raw))) => GuardOutcome::Fault(symbolize(raw, options.symbolize)),
-        (None, _) => GuardOutcome::TimedOut { after_ms: elapsed_ms },
-        (Some(s), _) if s.success() => GuardOutcome::Passed,
-        (Some(s), _) => GuardOutcome::Crashed { signal: signal_of(&s), exit_code: s.code() },
+    let done = super::supervise::run(command, report.fd(), options.timeout)?;
+    let elapsed_ms = u64::try_from(done.elapsed.as_millis()).unwrap_or(u64::MAX);
+    let text = report.read()?;
+    let raw = if text.is_empty() { None } else { parse_raw(&text).ok() };
+    let outcome = match (done.status, raw) {
+        (_, Some(raw)) => GuardOutcome::Fault(symbolize(raw, options.symbolize)),
+        (None, None) => GuardOutcome::TimedOut { after_ms: elapsed_ms },
+        (Some(s), None) if s.success() => GuardOutcome::Passed,
+        (Some(s), None) => GuardOutcome::Crashed { signal: signal_of(&s), exit_code: s.code() },
     };
-    Ok(GuardRun { outcome, elapsed_ms, stdout, stderr })
+    Ok(GuardRun { outcome, elapsed_ms, stdout: done.stdout, stderr: done.stderr })
 }
 
-fn report_path() -> PathBuf {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::UNIX_EPOCH.elapsed().map_or(0, |d| d.subsec_nanos());
-    std::env::temp_dir().join(format!(
-        "lockhound-guard-{}-{}-{nanos}.report",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ))
-}
-
-/// Reads a pipe to its end on a thread (so a chatty child cannot block on a full pipe),
-/// keeping the last 64 KiB.
-fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        if let Some(mut pipe) = pipe {
-            let _ = pipe.read_to_end(&mut bytes);
-        }
-        const KEEP: usize = 64 * 1024;
-        let tail = &bytes[bytes.len().saturating_sub(KEEP)..];
-        String::from_utf8_lossy(tail).into_owned()
-    })
-}
-
-/// The exit status, or `None` if the child outlived `timeout` (it is then killed and reaped).
-fn wait_with_timeout(child: &mut Child, timeout: Duration) -> io::Result<Option<ExitStatus>> {
-    let deadline = Instant::now() + timeout;
-    let mut nap = Duration::from_millis(1);
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(Some(status));
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            child.wait()?;
-            return Ok(None);
-        }
-        std::thread::sleep(nap);
-        nap = (nap * 2).min(Duration::from_millis(50));
-    }
-}
-
-#[cfg(unix)]
-fn signal_of(status: &ExitStatus) -> Option<i32> {
+#[cfg(target_os = "linux")]
+fn signal_of(status: &std::process::ExitStatus) -> Option<i32> {
     std::os::unix::process::ExitStatusExt::signal(status)
-}
-
-#[cfg(not(unix))]
-fn signal_of(_status: &ExitStatus) -> Option<i32> {
-    None
 }
 
 /// Turns a parsed raw report into a [`GuardReport`], naming frames if asked.
@@ -330,6 +312,14 @@ fn image_range(maps: &str, exe: &Path) -> Option<Image> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_child_time_limit_gets_its_margin_saturating() {
+        let options = |secs| GuardOptions::default().child_time_limit(Duration::from_secs(secs));
+        assert_eq!(options(5).timeout, Duration::from_secs(5) + CHILD_MARGIN);
+        assert_eq!(options(18_446_744_073_709_551_600).timeout, Duration::MAX);
+        assert_eq!(options(u64::MAX).timeout, Duration::MAX);
+    }
 
     #[test]
     fn image_range_spans_the_executable_mappings() {

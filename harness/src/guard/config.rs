@@ -40,6 +40,7 @@ pub struct GuardConfig {
 }
 
 /// Upper bound on `slots`, so a bad setting cannot reserve absurd address space.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the pool is Linux-only
 pub const MAX_SLOTS: u32 = 1 << 16;
 
 impl GuardConfig {
@@ -112,8 +113,15 @@ pub const ENV_QUARANTINE: &str = "LOCKHOUND_GUARD_QUARANTINE";
 pub const ENV_SLOTS: &str = "LOCKHOUND_GUARD_SLOTS";
 /// Largest guarded allocation in bytes.
 pub const ENV_MAX_SIZE: &str = "LOCKHOUND_GUARD_MAX_SIZE";
-/// File the raw fault report is written to (default: standard error).
+/// File the raw fault report is written to (default: standard error). The allocator creates
+/// it: a path that already exists (a file, a symlink) is never opened, and the report goes to
+/// standard error instead.
 pub const ENV_REPORT: &str = "LOCKHOUND_GUARD_REPORT";
+/// An inherited file descriptor the raw fault report is written to, as `FD:DEV:INODE`; set by
+/// [`run_guarded`](super::run_guarded), and ahead of [`ENV_REPORT`]. The device and inode
+/// must be the descriptor's own: a process that inherits the variable but not the descriptor
+/// (its number reused for something else) never writes there.
+pub const ENV_REPORT_FD: &str = "LOCKHOUND_GUARD_REPORT_FD";
 
 /// Parses `off`, `all`, `sample:N` (`N >= 1`).
 pub fn parse_mode(s: &[u8]) -> Result<Mode, &'static str> {
@@ -143,7 +151,12 @@ pub fn parse_side(s: &[u8]) -> Result<Side, &'static str> {
 
 /// A decimal `u32`, without allocating.
 pub fn parse_u32(s: &[u8]) -> Option<u32> {
-    if s.is_empty() || s.len() > 10 {
+    parse_u64(s).and_then(|n| u32::try_from(n).ok())
+}
+
+/// A decimal `u64`, without allocating; `None` for anything else, an overflow included.
+pub fn parse_u64(s: &[u8]) -> Option<u64> {
+    if s.is_empty() {
         return None;
     }
     let mut n: u64 = 0;
@@ -151,9 +164,9 @@ pub fn parse_u32(s: &[u8]) -> Option<u32> {
         if !b.is_ascii_digit() {
             return None;
         }
-        n = n * 10 + u64::from(b - b'0');
+        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
     }
-    u32::try_from(n).ok()
+    Some(n)
 }
 
 /// Encodes a mode in one word, so the hot path is one relaxed load: 0 off, 1 all, n sampled.
@@ -214,6 +227,11 @@ mod tests {
         assert_eq!(parse_u32(b"4294967295"), Some(u32::MAX));
         assert_eq!(parse_u32(b"4294967296"), None);
         assert_eq!(parse_u32(b"12a"), None);
+        assert_eq!(parse_u32(b"00000000042"), Some(42));
+        assert_eq!(parse_u64(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_u64(b"18446744073709551616"), None);
+        assert_eq!(parse_u64(b""), None);
+        assert_eq!(parse_u64(b"-1"), None);
     }
 
     #[test]

@@ -12,24 +12,31 @@
 //!
 //! Linux only (x86_64 and aarch64); elsewhere every allocation goes to the system allocator.
 
+#[cfg(target_os = "linux")]
+mod channel;
 pub mod child;
 mod config;
 mod layout;
 #[cfg(target_os = "linux")]
 mod pages;
+#[cfg(target_os = "linux")]
 mod quarantine;
 pub mod report;
 #[cfg(target_os = "linux")]
 mod signal;
 #[cfg(target_os = "linux")]
 mod stacks;
+#[cfg(target_os = "linux")]
+mod supervise;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 mod unwind;
 
-pub use child::{run_guarded, Frame, GuardOptions, GuardOutcome, GuardReport, GuardRun, ThreadInfo};
+pub use child::{
+    run_guarded, Frame, GuardOptions, GuardOutcome, GuardReport, GuardRun, ThreadInfo, CHILD_MARGIN,
+};
 pub use config::{
     parse_mode, parse_side, GuardConfig, Mode, Side, ENV_MAX_SIZE, ENV_MODE, ENV_QUARANTINE, ENV_REPORT,
-    ENV_SIDE, ENV_SLOTS,
+    ENV_REPORT_FD, ENV_SIDE, ENV_SLOTS,
 };
 pub use layout::{Classified, FreeCheck, Geometry, Place, SlotState, SlotView};
 pub use report::{Access, FaultKind};

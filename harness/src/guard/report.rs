@@ -272,11 +272,14 @@ pub fn parse_raw(text: &str) -> Result<ParsedReport, String> {
         free: Vec::new(),
     };
     let hex = |v: &str| -> Result<u64, String> {
-        let digits = v.strip_prefix("0x").ok_or_else(|| format!("{v:?} is not 0x-hex"))?;
-        u64::from_str_radix(digits, 16).map_err(|e| format!("{v:?}: {e}"))
+        let digits = v.strip_prefix("0x").ok_or_else(|| format!("{} is not 0x-hex", quoted(v)))?;
+        u64::from_str_radix(digits, 16).map_err(|e| format!("{}: {e}", quoted(v)))
     };
-    let frames = |v: &str| -> Result<Vec<u64>, String> { v.split_whitespace().map(hex).collect() };
-    let num = |v: &str| v.parse::<u64>().map_err(|e| format!("{v:?}: {e}"));
+    // At most a stack's worth of frames: the file is the child's, which may have written
+    // anything into it.
+    let frames =
+        |v: &str| -> Result<Vec<u64>, String> { v.split_whitespace().take(MAX_FRAMES).map(hex).collect() };
+    let num = |v: &str| v.parse::<u64>().map_err(|e| format!("{}: {e}", quoted(v)));
     let (mut have_kind, mut ended) = (false, false);
     for line in text[start..].lines().skip(1) {
         let (key, value) = line.split_once(' ').unwrap_or((line, ""));
@@ -285,7 +288,7 @@ pub fn parse_raw(text: &str) -> Result<ParsedReport, String> {
                 r.kind = *FaultKind::ALL
                     .iter()
                     .find(|k| k.as_str() == value)
-                    .ok_or_else(|| format!("unknown fault kind {value:?}"))?;
+                    .ok_or_else(|| format!("unknown fault kind {}", quoted(value)))?;
                 have_kind = true;
             }
             "access" => {
@@ -296,10 +299,18 @@ pub fn parse_raw(text: &str) -> Result<ParsedReport, String> {
                 }
             }
             "address" => r.address = hex(value)?,
-            "offset" => r.offset = value.parse().map_err(|e| format!("offset {value:?}: {e}"))?,
+            "offset" => r.offset = value.parse().map_err(|e| format!("offset {}: {e}", quoted(value)))?,
             "size" => r.size = num(value)?,
             "tid" => r.tid = num(value)? as u32,
-            "thread" => r.thread_name = value.to_string(),
+            // The kernel's name for a thread is at most 15 bytes; the writer keeps printable
+            // ASCII only, and so does the reader.
+            "thread" => {
+                r.thread_name = value
+                    .chars()
+                    .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+                    .take(16)
+                    .collect()
+            }
             "anchor" => r.anchor = hex(value)?,
             "at" => r.at = frames(value)?,
             "alloc-tid" => r.alloc_tid = num(value)? as u32,
@@ -318,6 +329,15 @@ pub fn parse_raw(text: &str) -> Result<ParsedReport, String> {
         (true, true) => Ok(r),
         (false, _) => Err("guard report has no kind".into()),
         (true, false) => Err("guard report is truncated (no end line)".into()),
+    }
+}
+
+/// A value from the report for an error message: escaped, and cut after 40 characters.
+fn quoted(v: &str) -> String {
+    const MAX: usize = 40;
+    match v.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{:?}... ({} bytes)", &v[..cut], v.len()),
+        None => format!("{v:?}"),
     }
 }
 
@@ -396,6 +416,9 @@ mod tests {
         let text = std::str::from_utf8(buf.as_bytes()).unwrap();
         assert!(parse_raw(&text[..text.len() - 4]).unwrap_err().contains("truncated"));
         assert!(parse_raw("thread 'main' panicked").is_err());
+        let long = format!("lockhound-guard-report 1\nkind \u{1b}[2J{}\nend\n", "k".repeat(100_000));
+        let err = parse_raw(&long).unwrap_err();
+        assert!(err.len() < 100 && err.contains("\\u{1b}[2J"), "{err}");
         for kind in FaultKind::ALL {
             let mut raw = sample();
             raw.kind = kind;
@@ -404,5 +427,19 @@ mod tests {
             let p = parse_raw(std::str::from_utf8(buf.as_bytes()).unwrap()).unwrap();
             assert_eq!(p.kind, kind);
         }
+    }
+
+    /// The child may write anything into its report file: what is read back stays bounded
+    /// and printable.
+    #[test]
+    fn hostile_fields_are_bounded_and_printable() {
+        let text = format!(
+            "lockhound-guard-report 1\nkind overflow\nthread \u{1b}]0;owned\u{7}{}\nat {}\nend\n",
+            "n".repeat(1000),
+            "0x1 ".repeat(10_000)
+        );
+        let p = parse_raw(&text).unwrap();
+        assert_eq!(p.thread_name, "?]0;owned?nnnnnn");
+        assert_eq!(p.at.len(), MAX_FRAMES);
     }
 }

@@ -10,7 +10,6 @@
 //! (stack overflows are never ours and are chained). The handler keeps its stack use small:
 //! the report is formatted into a static buffer that only the first reporter touches.
 
-use super::config::ENV_REPORT;
 use super::pages::{self, Pool};
 use super::report::{format_raw, Access, Frames, RawReport, StackBuf, REPORT_BYTES};
 use std::cell::{Cell, UnsafeCell};
@@ -104,28 +103,6 @@ pub(crate) fn ensure_altstack() {
         }
         let stack = libc::stack_t { ss_sp: sp, ss_flags: 0, ss_size: SIZE };
         libc::sigaltstack(&stack, std::ptr::null_mut());
-    }
-}
-
-/// Opens the report file named by `LOCKHOUND_GUARD_REPORT` (appending; close-on-exec), or
-/// standard error. Uses `getenv`, which hands back the environment's own bytes.
-pub(crate) fn open_report() -> i32 {
-    let key = b"LOCKHOUND_GUARD_REPORT\0";
-    debug_assert_eq!(&key[..key.len() - 1], ENV_REPORT.as_bytes());
-    // SAFETY: the key is NUL-terminated; a non-null result is a NUL-terminated string that
-    // `open` only reads.
-    unsafe {
-        let path = libc::getenv(key.as_ptr().cast());
-        if path.is_null() || *path == 0 {
-            return libc::STDERR_FILENO;
-        }
-        let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_CLOEXEC;
-        let fd = libc::open(path, flags, 0o600 as libc::c_uint);
-        if fd < 0 {
-            libc::STDERR_FILENO
-        } else {
-            fd
-        }
     }
 }
 
