@@ -1,5 +1,5 @@
-//! lockhound: hunt concurrency bugs. A body written once against [`sync`], [`cell`] and
-//! [`thread`] runs unchanged under loom, shuttle or real threads, chosen at run time.
+//! lockhound: hunt concurrency bugs. A body written once against [`sync`], [`cell`],
+//! [`hint`] and [`thread`] runs unchanged under loom, shuttle or real threads, chosen at run time.
 //!
 //! - [`check`] runs a body from a user's own tests.
 //! - [`explore::run`] and [`explore::replay`] are what the `lockhound` command line drives.
@@ -16,6 +16,7 @@ pub mod explore;
 pub mod finding;
 pub mod gate;
 pub mod guard;
+pub mod hint;
 pub mod limits;
 mod rt;
 pub mod scenario;

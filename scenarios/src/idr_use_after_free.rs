@@ -3,10 +3,11 @@
 //! with epoch-based reclamation.
 
 use lockhound::scenario::{Miri, Scenario, Variant};
-use lockhound::sync::atomic::{fence, AtomicUsize, Ordering::SeqCst};
+use lockhound::sync::atomic::{fence, AtomicPtr, AtomicUsize, Ordering::SeqCst};
 use lockhound::sync::Arc;
 use lockhound::thread;
-use std::sync::atomic::{AtomicUsize as OracleUsize, Ordering::Relaxed};
+use std::ptr::{self, null_mut};
+use std::sync::atomic::{AtomicPtr as OraclePtr, Ordering::Relaxed};
 
 /// The scenario, as `lockhound list` shows it and the gate runs it.
 pub fn scenario() -> Scenario {
@@ -64,14 +65,14 @@ impl Drop for Entry {
     }
 }
 
-/// One slot of the map: the entry as a pointer held in a `usize` (the facade has no
-/// `AtomicPtr`), and, for the fixed variant, its reader count and retired entry.
+/// One slot of the map: the entry's pointer, and, for the fixed variant, its reader count and
+/// retired entry.
 struct Slot {
-    ptr: AtomicUsize,
+    ptr: AtomicPtr<Entry>,
     readers: AtomicUsize,
-    retired: AtomicUsize,
+    retired: AtomicPtr<Entry>,
     /// Oracle in plain std atomics (no scheduling point): the last entry this slot freed.
-    freed: OracleUsize,
+    freed: OraclePtr<Entry>,
 }
 
 struct Idr {
@@ -83,10 +84,10 @@ impl Idr {
     fn new(capacity: usize, deferred: bool) -> Self {
         let slots = (0..capacity)
             .map(|_| Slot {
-                ptr: AtomicUsize::new(0),
+                ptr: AtomicPtr::new(null_mut()),
                 readers: AtomicUsize::new(0),
-                retired: AtomicUsize::new(0),
-                freed: OracleUsize::new(0),
+                retired: AtomicPtr::new(null_mut()),
+                freed: OraclePtr::new(null_mut()),
             })
             .collect();
         Idr { slots, deferred }
@@ -94,14 +95,14 @@ impl Idr {
 
     /// Stores `value` in a free slot and returns its key.
     fn insert(&self, value: Entry) -> Option<usize> {
-        let p = Box::into_raw(Box::new(value)) as usize;
+        let p = Box::into_raw(Box::new(value));
         for (key, slot) in self.slots.iter().enumerate() {
-            if slot.ptr.compare_exchange(0, p, SeqCst, SeqCst).is_ok() {
+            if slot.ptr.compare_exchange(null_mut(), p, SeqCst, SeqCst).is_ok() {
                 return Some(key);
             }
         }
         // SAFETY: `p` was never published, so this is its only owner.
-        drop(unsafe { Box::from_raw(p as *mut Entry) });
+        drop(unsafe { Box::from_raw(p) });
         None
     }
 
@@ -116,7 +117,7 @@ impl Idr {
             fence(SeqCst);
         }
         let p = slot.ptr.load(SeqCst);
-        let result = (p != 0).then(|| {
+        let result = (!p.is_null()).then(|| {
             // The window between finding the entry and using it, where a real reader does
             // its own work: a scheduling point for the model checkers, a short spin on real
             // threads so the remover has a chance to land in it.
@@ -126,7 +127,7 @@ impl Idr {
                     std::hint::spin_loop();
                 }
             }
-            if lockhound::is_model_checked() && slot.freed.load(Relaxed) == p {
+            if lockhound::is_model_checked() && ptr::eq(slot.freed.load(Relaxed), p) {
                 // Under loom and shuttle the access would be silent undefined behaviour:
                 // stop just before it. On real threads the access happens, and the guard
                 // allocator (or miri) catches it at the faulting instruction.
@@ -135,7 +136,7 @@ impl Idr {
             }
             // SAFETY: only as sound as the reclamation scheme: with `deferred`, the entry
             // cannot be freed while this reader is counted. Without it, this is the bug.
-            let entry = unsafe { &*(p as *const Entry) };
+            let entry = unsafe { &*p };
             // SAFETY: reading a field of `entry`, volatile so the read really happens.
             let magic = unsafe { std::ptr::read_volatile(&entry.magic) };
             assert_eq!(magic, LIVE, "use after free: get({key}) read a dropped entry ({magic:#x})");
@@ -151,8 +152,8 @@ impl Idr {
     /// it (fixed).
     fn remove(&self, key: usize) -> bool {
         let slot = &self.slots[key];
-        let p = slot.ptr.swap(0, SeqCst);
-        if p == 0 {
+        let p = slot.ptr.swap(null_mut(), SeqCst);
+        if p.is_null() {
             return false;
         }
         if self.deferred {
@@ -172,25 +173,25 @@ impl Idr {
 
     /// Frees the retired entry, if another thread has not already.
     fn reclaim(slot: &Slot) {
-        let p = slot.retired.swap(0, SeqCst);
-        if p != 0 {
+        let p = slot.retired.swap(null_mut(), SeqCst);
+        if !p.is_null() {
             Self::free(slot, p);
         }
     }
 
-    fn free(slot: &Slot, p: usize) {
+    fn free(slot: &Slot, p: *mut Entry) {
         slot.freed.store(p, Relaxed);
         // SAFETY: `p` came from `Box::into_raw` in `insert`; the swap that unlinked it (or
         // took it from `retired`) made this thread its only freer.
-        drop(unsafe { Box::from_raw(p as *mut Entry) });
+        drop(unsafe { Box::from_raw(p) });
     }
 }
 
 impl Drop for Idr {
     fn drop(&mut self) {
         for slot in &self.slots {
-            for p in [slot.ptr.swap(0, SeqCst), slot.retired.swap(0, SeqCst)] {
-                if p != 0 {
+            for p in [slot.ptr.swap(null_mut(), SeqCst), slot.retired.swap(null_mut(), SeqCst)] {
+                if !p.is_null() {
                     Self::free(slot, p);
                 }
             }

@@ -8,7 +8,7 @@ mod condvar;
 mod mutex;
 mod rwlock;
 
-pub use arc::Arc;
+pub use arc::{Arc, Weak};
 pub use condvar::Condvar;
 pub use mutex::{Mutex, MutexGuard};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};

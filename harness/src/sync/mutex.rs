@@ -2,6 +2,7 @@ use super::{map_lock, map_try_lock, Held, LockResult, TryLockResult};
 use crate::rt::record::Tag;
 use crate::rt::unwind::LeakOnUnwind;
 use crate::rt::{self, Engine};
+use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
 
@@ -114,6 +115,15 @@ impl<T> Mutex<T> {
             MutexImp::Std(m) => Ok(m.into_inner()),
         }
     }
+
+    /// The value, through the mutex's exclusive borrow: no locking needed.
+    pub fn get_mut(&mut self) -> LockResult<&mut T> {
+        match &mut self.imp {
+            MutexImp::Loom(m) => m.get_mut(),
+            MutexImp::Shuttle(m) => m.get_mut(),
+            MutexImp::Std(m) => Ok(m.get_mut()),
+        }
+    }
 }
 
 impl<T: Default> Default for Mutex<T> {
@@ -121,6 +131,24 @@ impl<T: Default> Default for Mutex<T> {
     fn default() -> Self {
         Mutex::new(T::default())
     }
+}
+
+impl<T> From<T> for Mutex<T> {
+    #[track_caller]
+    fn from(value: T) -> Self {
+        Mutex::new(value)
+    }
+}
+
+// SAFETY: std's bounds. Every engine's mutex is Send and Sync under them (`_engines_agree`
+// checks it); written out so that a missing bound is reported on the user's type.
+unsafe impl<T: Send> Send for Mutex<T> {}
+unsafe impl<T: Send> Sync for Mutex<T> {}
+
+#[allow(dead_code)]
+fn _engines_agree<T: Send>() {
+    fn send_sync<X: Send + Sync>() {}
+    send_sync::<MutexImp<T>>();
 }
 
 impl<T> Deref for MutexGuard<'_, T> {
@@ -144,8 +172,38 @@ impl<T> DerefMut for MutexGuard<'_, T> {
     }
 }
 
-impl<T: std::fmt::Debug> std::fmt::Debug for Mutex<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Mutex { .. }")
+/// Like std's: `Mutex { data: 5, poisoned: false, .. }`, or `"<locked>"` for the data while
+/// another guard holds it. Never a scheduling point: shuttle's mutex shows its data the way
+/// std's does; on real threads this is a `try_lock` of the tracked lock, as std's is (it adds
+/// no lock-order edge); under loom the data cannot be read without one, and shows as
+/// `<unread under loom>`. Tracked and loom mutexes do not poison.
+impl<T: fmt::Debug> fmt::Debug for Mutex<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let MutexImp::Shuttle(m) = &self.imp {
+            return fmt::Debug::fmt(m, f);
+        }
+        let mut out = f.debug_struct("Mutex");
+        match &self.imp {
+            MutexImp::Shuttle(_) => unreachable!("shown above"),
+            MutexImp::Loom(_) => out.field("data", &format_args!("<unread under loom>")),
+            MutexImp::Std(m) => match m.try_lock() {
+                Some(guard) => out.field("data", &&*guard),
+                // std's own Mutex shows it quoted (its RwLock does not).
+                None => out.field("data", &"<locked>"),
+            },
+        };
+        out.field("poisoned", &false).finish_non_exhaustive()
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for MutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: fmt::Display> fmt::Display for MutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
     }
 }

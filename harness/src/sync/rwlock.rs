@@ -2,6 +2,7 @@ use super::{map_lock, map_try_lock, Held, LockResult, TryLockError, TryLockResul
 use crate::rt::record::Tag;
 use crate::rt::unwind::LeakOnUnwind;
 use crate::rt::{self, Engine};
+use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
 
@@ -157,6 +158,97 @@ impl<T> RwLock<T> {
                 l.try_write().map(|g| wrap(WriteImp::Std(g))).ok_or(TryLockError::WouldBlock)
             }
         }
+    }
+}
+
+impl<T> RwLock<T> {
+    /// Consumes the lock and returns its value.
+    pub fn into_inner(self) -> LockResult<T> {
+        match self.imp {
+            RwLockImp::Loom(l) => l.into_inner(),
+            RwLockImp::Shuttle(l) => l.into_inner(),
+            RwLockImp::Std(l) => Ok(l.into_inner()),
+        }
+    }
+
+    /// The value, through the lock's exclusive borrow: no locking needed.
+    pub fn get_mut(&mut self) -> LockResult<&mut T> {
+        match &mut self.imp {
+            RwLockImp::Loom(l) => l.get_mut(),
+            RwLockImp::Shuttle(l) => l.get_mut(),
+            RwLockImp::Std(l) => Ok(l.get_mut()),
+        }
+    }
+}
+
+impl<T: Default> Default for RwLock<T> {
+    #[track_caller]
+    fn default() -> Self {
+        RwLock::new(T::default())
+    }
+}
+
+impl<T> From<T> for RwLock<T> {
+    #[track_caller]
+    fn from(value: T) -> Self {
+        RwLock::new(value)
+    }
+}
+
+// SAFETY: std's bounds. Every engine's lock is Send and Sync under them (`_engines_agree`
+// checks it); written out so that a missing bound is reported on the user's type.
+unsafe impl<T: Send> Send for RwLock<T> {}
+unsafe impl<T: Send + Sync> Sync for RwLock<T> {}
+
+#[allow(dead_code)]
+fn _engines_agree<T: Send + Sync>() {
+    fn send_sync<X: Send + Sync>() {}
+    send_sync::<RwLockImp<T>>();
+}
+
+/// Like std's: `RwLock { data: 5, poisoned: false, .. }`, or `<locked>` for the data while a
+/// writer holds it. Never a scheduling point, as for [`super::Mutex`]'s: shuttle's lock shows
+/// its data the way std's does, on real threads a `try_read` of the tracked lock, under loom
+/// `<unread under loom>`.
+impl<T: fmt::Debug> fmt::Debug for RwLock<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let RwLockImp::Shuttle(l) = &self.imp {
+            return fmt::Debug::fmt(l, f);
+        }
+        let mut out = f.debug_struct("RwLock");
+        match &self.imp {
+            RwLockImp::Shuttle(_) => unreachable!("shown above"),
+            RwLockImp::Loom(_) => out.field("data", &format_args!("<unread under loom>")),
+            RwLockImp::Std(l) => match l.try_read() {
+                Some(guard) => out.field("data", &&*guard),
+                None => out.field("data", &format_args!("<locked>")),
+            },
+        };
+        out.field("poisoned", &false).finish_non_exhaustive()
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for RwLockReadGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: fmt::Display> fmt::Display for RwLockReadGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for RwLockWriteGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: fmt::Display> fmt::Display for RwLockWriteGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
     }
 }
 
