@@ -83,10 +83,11 @@ impl<T> UnsafeCell<T> {
     fn observe(&self, kind: Kind) {
         match &self.imp {
             CellImp::Loom(_) => {
-                rt::expect_engine(Engine::Loom);
+                self.tag.expect(Engine::Loom);
                 note(Some(Engine::Loom), &self.tag, kind.name());
             }
             CellImp::Shuttle(_, history) => {
+                self.tag.expect(Engine::Shuttle);
                 note(Some(Engine::Shuttle), &self.tag, kind.name());
                 let result = history.borrow_mut().access(kind, Location::caller());
                 if let Err(race) = result {

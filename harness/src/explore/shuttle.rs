@@ -3,7 +3,7 @@
 
 use super::{finding_from_panic, Body, EngineRun, ReplayOutcome, Seat};
 use crate::backend::{Backend, Budget, RunConfig};
-use crate::rt::{self, panic, Engine};
+use crate::rt::{self, Engine};
 use crate::schedule::alternate::Alternate;
 use crate::schedule::follow::{Follower, Progress, Recorder, Recording};
 use crate::schedule::pct::Pct;
@@ -36,7 +36,7 @@ fn run_under<S: Scheduler + 'static>(
     let runner = Runner::new(scheduler, shuttle_config(config));
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         runner.run(move || {
-            panic::clear();
+            let _execution = rt::begin_execution();
             body()
         });
     }))

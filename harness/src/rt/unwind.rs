@@ -1,12 +1,84 @@
-//! loom cannot be called into while a failed execution unwinds: a loom guard or `Arc` dropped
-//! during that unwinding panics inside loom again, and a panic in a destructor during cleanup
-//! aborts the whole process (loom's own deadlock detection ends this way on current Rust).
-//! Wrapping loom's values in [`LeakOnUnwind`] skips their drop while the thread panics: the
-//! execution has failed, so the lock it leaves held or the count it leaves raised is never
-//! looked at again.
+//! Who is unwinding, and what may be dropped meanwhile.
+//!
+//! A panic the body raises (an assertion, or a panic it catches itself) unwinds like any
+//! other: loom's guards and `Arc`s are dropped as usual, so a mutex locked by the panicking
+//! code is released (and poisoned) and a body that catches the panic goes on with it.
+//!
+//! loom itself cannot be called into while it fails an execution: when loom panics from inside
+//! one of its calls (a deadlock, a data race, a branch limit) its state is mid-update, and when
+//! it tears down the threads of a failed execution (cancelling their coroutines, which unwinds
+//! them) the execution is gone. A loom guard or `Arc` dropped then panics inside loom again,
+//! and a panic in a destructor during cleanup aborts the whole process. [`LeakOnUnwind`] skips
+//! the drop of loom's values in exactly those unwindings: the execution has failed, so the
+//! lock it leaves held or the count it leaves raised is never looked at again. The panic hook
+//! tells them apart ([`super::panic`]): a cancelled coroutine's payload is generator's
+//! `Cancel`, and loom's own panics are raised in loom's sources.
 
+use std::cell::Cell;
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
+
+/// Who raised the panic that this thread's unwinding (if any) began with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// The body: user code, or the harness on its behalf.
+    Body,
+    /// The engine, failing the execution from inside one of its own calls.
+    Engine,
+    /// The engine, tearing down the threads of a failed execution.
+    Teardown,
+}
+
+thread_local! {
+    static ORIGIN: Cell<Origin> = const { Cell::new(Origin::Body) };
+}
+
+/// Notes who raised the panic that starts now (from the panic hook).
+pub(crate) fn set_origin(origin: Origin) {
+    ORIGIN.with(|o| o.set(origin));
+}
+
+/// Whether this thread is unwinding because loom fails or tears down the execution: loom must
+/// not be called into.
+pub(crate) fn engine_failing() -> bool {
+    std::thread::panicking() && ORIGIN.with(Cell::get) != Origin::Body
+}
+
+/// Whether this thread unwinds because an engine tears down a failed execution rather than
+/// because a panic of the body unwinds: loom cancelling a thread's coroutine, or shuttle
+/// unwinding a task's stack at teardown (which it does without a panic). Nothing that happens
+/// then is the body's doing: no lock is poisoned, no panic escapes.
+pub(crate) fn teardown() -> bool {
+    std::thread::panicking()
+        && match super::model_engine() {
+            Some(super::Engine::Loom) => ORIGIN.with(Cell::get) == Origin::Teardown,
+            Some(super::Engine::Shuttle) => {
+                shuttle_engine::runtime::execution::ExecutionState::unwinding_for_teardown()
+            }
+            _ => false,
+        }
+}
+
+/// Whether the engine is gone for this thread: it fails or tears down the execution. Drop
+/// impls that would call into the engine (a channel end, a scoped thread's count) do nothing
+/// then: no one is left to see it.
+pub(crate) fn engine_gone() -> bool {
+    engine_failing() || teardown()
+}
+
+/// [`teardown`] for an unwinding a `catch_unwind` stopped (the thread no longer panics then):
+/// whether `payload` is an engine's teardown rather than a panic of the body.
+pub(crate) fn is_teardown(payload: &(dyn std::any::Any + Send)) -> bool {
+    matches!(payload.downcast_ref::<generator::Error>(), Some(generator::Error::Cancel))
+        || (super::model_engine() == Some(super::Engine::Shuttle)
+            && shuttle_engine::runtime::execution::ExecutionState::unwinding_for_teardown())
+}
+
+/// Whether a panic a `catch_unwind` stopped is the engine's (loom failing the execution from
+/// inside a call, or an engine's teardown) rather than the body's: it must go on unwinding.
+pub(crate) fn is_engine_unwinding(payload: &(dyn std::any::Any + Send)) -> bool {
+    is_teardown(payload) || ORIGIN.with(Cell::get) != Origin::Body
+}
 
 pub(crate) struct LeakOnUnwind<T>(ManuallyDrop<T>);
 
@@ -14,18 +86,12 @@ impl<T> LeakOnUnwind<T> {
     pub(crate) fn new(value: T) -> Self {
         LeakOnUnwind(ManuallyDrop::new(value))
     }
-
-    pub(crate) fn into_inner(self) -> T {
-        let mut this = ManuallyDrop::new(self);
-        // SAFETY: `this` is never used or dropped again, so the value is taken exactly once.
-        unsafe { ManuallyDrop::take(&mut this.0) }
-    }
 }
 
 impl<T> Drop for LeakOnUnwind<T> {
     fn drop(&mut self) {
-        if !std::thread::panicking() {
-            // SAFETY: drop runs once, and `into_inner` (the only other taker) forgets `self`.
+        if !engine_failing() {
+            // SAFETY: drop runs once, and nothing else takes the value.
             unsafe { ManuallyDrop::drop(&mut self.0) }
         }
     }
@@ -46,32 +112,36 @@ impl<T> DerefMut for LeakOnUnwind<T> {
 
 #[cfg(test)]
 mod tests {
-    use super::LeakOnUnwind;
+    use super::{set_origin, LeakOnUnwind, Origin};
     use std::rc::Rc;
 
     #[test]
-    fn drops_normally_and_hands_out_its_value_once() {
+    fn drops_normally() {
         let counted = Rc::new(());
         drop(LeakOnUnwind::new(counted.clone()));
         assert_eq!(Rc::strong_count(&counted), 1, "dropped outside a panic");
-        let inner = LeakOnUnwind::new(counted.clone()).into_inner();
-        assert_eq!(Rc::strong_count(&counted), 2, "into_inner moves the value out, no drop");
-        drop(inner);
-        assert_eq!(Rc::strong_count(&counted), 1);
     }
 
     #[test]
-    fn leaks_while_the_thread_panics() {
-        let counted = Rc::new(());
-        let held = counted.clone();
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-            let _guard = LeakOnUnwind::new(held);
-            panic!("unwinding");
-        }));
-        assert!(result.is_err());
-        assert_eq!(Rc::strong_count(&counted), 2, "the value was leaked, not dropped");
-        // SAFETY: exactly one clone was leaked above; releasing its count lets miri's leak
-        // check pass without hiding a leak of anything else.
-        unsafe { Rc::decrement_strong_count(Rc::as_ptr(&counted)) };
+    fn drops_while_the_body_panics_and_leaks_while_the_engine_fails() {
+        for (origin, leaked) in [(Origin::Body, false), (Origin::Engine, true), (Origin::Teardown, true)] {
+            let counted = Rc::new(());
+            let held = counted.clone();
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                let _guard = LeakOnUnwind::new(held);
+                // What the panic hook notes when a panic of this origin starts.
+                set_origin(origin);
+                std::panic::resume_unwind(Box::new("unwinding"));
+            }));
+            set_origin(Origin::Body);
+            assert!(result.is_err());
+            let expected = if leaked { 2 } else { 1 };
+            assert_eq!(Rc::strong_count(&counted), expected, "{origin:?}");
+            if leaked {
+                // SAFETY: exactly one clone was leaked above; releasing its count lets miri's
+                // leak check pass without hiding a leak of anything else.
+                unsafe { Rc::decrement_strong_count(Rc::as_ptr(&counted)) };
+            }
+        }
     }
 }

@@ -104,20 +104,20 @@ macro_rules! atomic_common {
 
             #[track_caller]
             pub fn load(&self, order: Ordering) -> $t {
-                let v = dispatch!(&self.0, $imp, a => a.load(order));
+                let v = dispatch!(&self.0, self.1, $imp, a => a.load(order));
                 self.note("load", || v.show());
                 v
             }
 
             #[track_caller]
             pub fn store(&self, value: $t, order: Ordering) {
-                dispatch!(&self.0, $imp, a => a.store(value, order));
+                dispatch!(&self.0, self.1, $imp, a => a.store(value, order));
                 self.note("store", || value.show());
             }
 
             #[track_caller]
             pub fn swap(&self, value: $t, order: Ordering) -> $t {
-                let old = dispatch!(&self.0, $imp, a => a.swap(value, order));
+                let old = dispatch!(&self.0, self.1, $imp, a => a.swap(value, order));
                 self.note("swap", || format!("{} -> {}", old.show(), value.show()));
                 old
             }
@@ -130,7 +130,7 @@ macro_rules! atomic_common {
                 success: Ordering,
                 failure: Ordering,
             ) -> Result<$t, $t> {
-                let result = dispatch!(&self.0, $imp, a => a.compare_exchange(current, new, success, failure));
+                let result = dispatch!(&self.0, self.1, $imp, a => a.compare_exchange(current, new, success, failure));
                 self.note("compare_exchange", || match result {
                     Ok(old) => format!("{} -> {}", old.show(), new.show()),
                     Err(seen) => format!("failed: saw {}, expected {}", seen.show(), current.show()),
@@ -146,7 +146,7 @@ macro_rules! atomic_common {
                 success: Ordering,
                 failure: Ordering,
             ) -> Result<$t, $t> {
-                let result = dispatch!(&self.0, $imp, a => a.compare_exchange_weak(current, new, success, failure));
+                let result = dispatch!(&self.0, self.1, $imp, a => a.compare_exchange_weak(current, new, success, failure));
                 self.note("compare_exchange_weak", || match result {
                     Ok(old) => format!("{} -> {}", old.show(), new.show()),
                     Err(seen) => format!("failed: saw {}, expected {}", seen.show(), current.show()),
@@ -156,21 +156,21 @@ macro_rules! atomic_common {
 
             #[track_caller]
             pub fn fetch_and(&self, value: $t, order: Ordering) -> $t {
-                let old = dispatch!(&self.0, $imp, a => a.fetch_and(value, order));
+                let old = dispatch!(&self.0, self.1, $imp, a => a.fetch_and(value, order));
                 self.note("fetch_and", || format!("{} -> {}", old.show(), (old & value).show()));
                 old
             }
 
             #[track_caller]
             pub fn fetch_or(&self, value: $t, order: Ordering) -> $t {
-                let old = dispatch!(&self.0, $imp, a => a.fetch_or(value, order));
+                let old = dispatch!(&self.0, self.1, $imp, a => a.fetch_or(value, order));
                 self.note("fetch_or", || format!("{} -> {}", old.show(), (old | value).show()));
                 old
             }
 
             #[track_caller]
             pub fn fetch_xor(&self, value: $t, order: Ordering) -> $t {
-                let old = dispatch!(&self.0, $imp, a => a.fetch_xor(value, order));
+                let old = dispatch!(&self.0, self.1, $imp, a => a.fetch_xor(value, order));
                 self.note("fetch_xor", || format!("{} -> {}", old.show(), (old ^ value).show()));
                 old
             }
@@ -191,28 +191,28 @@ macro_rules! atomic_int {
         impl $name {
             #[track_caller]
             pub fn fetch_add(&self, value: $t, order: Ordering) -> $t {
-                let old = dispatch!(&self.0, $imp, a => a.fetch_add(value, order));
+                let old = dispatch!(&self.0, self.1, $imp, a => a.fetch_add(value, order));
                 self.note("fetch_add", || format!("{} -> {}", old.show(), (old.wrapping_add(value)).show()));
                 old
             }
 
             #[track_caller]
             pub fn fetch_sub(&self, value: $t, order: Ordering) -> $t {
-                let old = dispatch!(&self.0, $imp, a => a.fetch_sub(value, order));
+                let old = dispatch!(&self.0, self.1, $imp, a => a.fetch_sub(value, order));
                 self.note("fetch_sub", || format!("{} -> {}", old.show(), (old.wrapping_sub(value)).show()));
                 old
             }
 
             #[track_caller]
             pub fn fetch_max(&self, value: $t, order: Ordering) -> $t {
-                let old = dispatch!(&self.0, $imp, a => a.fetch_max(value, order));
+                let old = dispatch!(&self.0, self.1, $imp, a => a.fetch_max(value, order));
                 self.note("fetch_max", || format!("{} -> {}", old.show(), (old.max(value)).show()));
                 old
             }
 
             #[track_caller]
             pub fn fetch_min(&self, value: $t, order: Ordering) -> $t {
-                let old = dispatch!(&self.0, $imp, a => a.fetch_min(value, order));
+                let old = dispatch!(&self.0, self.1, $imp, a => a.fetch_min(value, order));
                 self.note("fetch_min", || format!("{} -> {}", old.show(), (old.min(value)).show()));
                 old
             }

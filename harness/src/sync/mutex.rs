@@ -1,4 +1,5 @@
-use super::{map_lock, map_try_lock, Held, LockResult, TryLockResult};
+use super::{map_try_lock, Held, LockResult, TryLockError, TryLockResult};
+use crate::rt::poison;
 use crate::rt::record::Tag;
 use crate::rt::unwind::LeakOnUnwind;
 use crate::rt::{self, Engine};
@@ -8,7 +9,8 @@ use std::panic::Location;
 /// A mutual exclusion lock, like `std::sync::Mutex`.
 pub struct Mutex<T> {
     pub(crate) imp: MutexImp<T>,
-    tag: Tag,
+    pub(crate) tag: Tag,
+    pub(crate) poison: poison::Flag,
 }
 
 // shuttle's lock carries a vector clock (lockhound checks cells against it), a few hundred
@@ -23,9 +25,31 @@ pub(crate) enum MutexImp<T> {
 
 /// The guard of a locked [`Mutex`].
 pub struct MutexGuard<'a, T> {
-    // Declared first: dropped (and the release recorded) before the engine releases.
+    // Declared first: the lock is poisoned, if its thread panics, before anyone can take it.
+    pub(crate) poison: PoisonOnPanic<'a>,
+    // Dropped (and the release recorded) before the engine releases.
     pub(crate) held: Held,
     pub(crate) imp: MutexGuardImp<'a, T>,
+    /// The mutex, for a condvar wait to take again after it released it.
+    pub(crate) lock: &'a Mutex<T>,
+}
+
+/// Poisons a lock if its guard is dropped by a panic that began while it was held.
+pub(crate) struct PoisonOnPanic<'a> {
+    flag: &'a poison::Flag,
+    taken: poison::Taken,
+}
+
+impl<'a> PoisonOnPanic<'a> {
+    pub(crate) fn new(flag: &'a poison::Flag) -> Self {
+        PoisonOnPanic { flag, taken: poison::Flag::take() }
+    }
+}
+
+impl Drop for PoisonOnPanic<'_> {
+    fn drop(&mut self) {
+        self.flag.release(self.taken);
+    }
 }
 
 pub(crate) enum MutexGuardImp<'a, T> {
@@ -43,7 +67,7 @@ impl<T> Mutex<T> {
             Engine::Shuttle => MutexImp::Shuttle(shuttle::sync::Mutex::new(value)),
             Engine::Std => MutexImp::Std(crate::tracker::Mutex::new(value)),
         };
-        Mutex { imp, tag: Tag::new("Mutex", Location::caller()) }
+        Mutex { imp, tag: Tag::new("Mutex", Location::caller()), poison: poison::Flag::new() }
     }
 
     /// Creates the lock with a name that traces show instead of its creation site.
@@ -63,21 +87,37 @@ impl<T> Mutex<T> {
         }
     }
 
-    /// Acquires the mutex, blocking the current thread until it is able to do so.
+    /// Acquires the mutex, blocking the current thread until it is able to do so. `Err` holds
+    /// the guard when the mutex is poisoned: a thread panicked while it held it.
     #[track_caller]
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
         let at = Location::caller();
-        let wrap = |imp| MutexGuard { held: Held::acquired(self.model(), &self.tag, "lock", at), imp };
+        let guard = MutexGuard {
+            imp: self.lock_engine(),
+            poison: PoisonOnPanic::new(&self.poison),
+            held: Held::acquired(self.model(), &self.tag, "lock", at),
+            lock: self,
+        };
+        self.poison.result(guard)
+    }
+
+    /// Takes the engine's lock, whose own poisoning lockhound replaces with its own (see
+    /// `rt::poison`). A condvar wait takes the lock again through it.
+    #[track_caller]
+    pub(crate) fn lock_engine(&self) -> MutexGuardImp<'_, T> {
         match &self.imp {
             MutexImp::Loom(m) => {
-                rt::expect_engine(Engine::Loom);
-                map_lock(m.lock(), |g| wrap(MutexGuardImp::Loom(LeakOnUnwind::new(g))))
+                self.tag.expect(Engine::Loom);
+                MutexGuardImp::Loom(LeakOnUnwind::new(m.lock().unwrap_or_else(|p| p.into_inner())))
             }
             MutexImp::Shuttle(m) => {
-                rt::expect_engine(Engine::Shuttle);
-                map_lock(m.lock(), |g| wrap(MutexGuardImp::Shuttle(g)))
+                self.tag.expect(Engine::Shuttle);
+                MutexGuardImp::Shuttle(m.lock().unwrap_or_else(|p| p.into_inner()))
             }
-            MutexImp::Std(m) => Ok(wrap(MutexGuardImp::Std(m.lock()))),
+            MutexImp::Std(m) => {
+                self.tag.expect(Engine::Std);
+                MutexGuardImp::Std(m.lock())
+            }
         }
     }
 
@@ -85,29 +125,53 @@ impl<T> Mutex<T> {
     #[track_caller]
     pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
         let at = Location::caller();
-        let wrap = |imp| MutexGuard { held: Held::acquired(self.model(), &self.tag, "try_lock", at), imp };
-        match &self.imp {
+        let wrap = |imp| MutexGuard {
+            imp,
+            poison: PoisonOnPanic::new(&self.poison),
+            held: Held::acquired(self.model(), &self.tag, "try_lock", at),
+            lock: self,
+        };
+        let taken = match &self.imp {
             MutexImp::Loom(m) => {
-                rt::expect_engine(Engine::Loom);
+                self.tag.expect(Engine::Loom);
                 map_try_lock(m.try_lock(), |g| wrap(MutexGuardImp::Loom(LeakOnUnwind::new(g))))
             }
             MutexImp::Shuttle(m) => {
-                rt::expect_engine(Engine::Shuttle);
+                self.tag.expect(Engine::Shuttle);
                 map_try_lock(m.try_lock(), |g| wrap(MutexGuardImp::Shuttle(g)))
             }
             MutexImp::Std(m) => {
-                m.try_lock().map(|g| wrap(MutexGuardImp::Std(g))).ok_or(super::TryLockError::WouldBlock)
+                self.tag.expect(Engine::Std);
+                m.try_lock().map(|g| wrap(MutexGuardImp::Std(g))).ok_or(TryLockError::WouldBlock)
             }
-        }
+        };
+        // The engine's poisoning gives way to lockhound's own (see `rt::poison`).
+        let guard = match taken {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(engine_poisoned)) => engine_poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return Err(TryLockError::WouldBlock),
+        };
+        self.poison.result(guard).map_err(TryLockError::Poisoned)
     }
 
-    /// Consumes the mutex and returns its value.
+    /// Whether the mutex is poisoned: a thread panicked while it held it.
+    pub fn is_poisoned(&self) -> bool {
+        self.poison.get()
+    }
+
+    /// Clears the poison, like `std::sync::Mutex::clear_poison`.
+    pub fn clear_poison(&self) {
+        self.poison.clear()
+    }
+
+    /// Consumes the mutex and returns its value (inside a `PoisonError` if it is poisoned).
     pub fn into_inner(self) -> LockResult<T> {
-        match self.imp {
-            MutexImp::Loom(m) => m.into_inner(),
-            MutexImp::Shuttle(m) => m.into_inner(),
-            MutexImp::Std(m) => Ok(m.into_inner()),
-        }
+        let value = match self.imp {
+            MutexImp::Loom(m) => m.into_inner().unwrap_or_else(|p| p.into_inner()),
+            MutexImp::Shuttle(m) => m.into_inner().unwrap_or_else(|p| p.into_inner()),
+            MutexImp::Std(m) => m.into_inner(),
+        };
+        self.poison.result(value)
     }
 }
 

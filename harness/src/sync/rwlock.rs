@@ -1,4 +1,6 @@
-use super::{map_lock, map_try_lock, Held, LockResult, TryLockError, TryLockResult};
+use super::mutex::PoisonOnPanic;
+use super::{map_try_lock, Held, LockResult, TryLockError, TryLockResult};
+use crate::rt::poison;
 use crate::rt::record::Tag;
 use crate::rt::unwind::LeakOnUnwind;
 use crate::rt::{self, Engine};
@@ -9,6 +11,7 @@ use std::panic::Location;
 pub struct RwLock<T> {
     imp: RwLockImp<T>,
     tag: Tag,
+    poison: poison::Flag,
 }
 
 // shuttle's lock carries a vector clock (lockhound checks cells against it), a few hundred
@@ -36,7 +39,9 @@ enum ReadImp<'a, T> {
 
 /// Exclusive access to a write-locked [`RwLock`].
 pub struct RwLockWriteGuard<'a, T> {
-    // Declared first: dropped (and the release recorded) before the engine releases.
+    // Declared first: the lock is poisoned, if its thread panics, before anyone can take it.
+    _poison: PoisonOnPanic<'a>,
+    // Dropped (and the release recorded) before the engine releases.
     _held: Held,
     imp: WriteImp<'a, T>,
 }
@@ -56,7 +61,7 @@ impl<T> RwLock<T> {
             Engine::Shuttle => RwLockImp::Shuttle(shuttle::sync::RwLock::new(value)),
             Engine::Std => RwLockImp::Std(crate::tracker::RwLock::new(value)),
         };
-        RwLock { imp, tag: Tag::new("RwLock", Location::caller()) }
+        RwLock { imp, tag: Tag::new("RwLock", Location::caller()), poison: poison::Flag::new() }
     }
 
     /// Creates the lock with a name that traces show instead of its creation site.
@@ -76,41 +81,61 @@ impl<T> RwLock<T> {
         }
     }
 
-    /// Locks for shared read access, blocking until it can.
+    /// Locks for shared read access, blocking until it can. `Err` holds the guard when the
+    /// lock is poisoned: a thread panicked while it held it for writing.
     #[track_caller]
     pub fn read(&self) -> LockResult<RwLockReadGuard<'_, T>> {
         let at = Location::caller();
-        let wrap =
-            |imp| RwLockReadGuard { _held: Held::acquired(self.model(), &self.tag, "read-lock", at), imp };
-        match &self.imp {
+        let imp = match &self.imp {
             RwLockImp::Loom(l) => {
-                rt::expect_engine(Engine::Loom);
-                map_lock(l.read(), |g| wrap(ReadImp::Loom(LeakOnUnwind::new(g))))
+                self.tag.expect(Engine::Loom);
+                ReadImp::Loom(LeakOnUnwind::new(l.read().unwrap_or_else(|p| p.into_inner())))
             }
             RwLockImp::Shuttle(l) => {
-                rt::expect_engine(Engine::Shuttle);
-                map_lock(l.read(), |g| wrap(ReadImp::Shuttle(g)))
+                self.tag.expect(Engine::Shuttle);
+                ReadImp::Shuttle(l.read().unwrap_or_else(|p| p.into_inner()))
             }
-            RwLockImp::Std(l) => Ok(wrap(ReadImp::Std(l.read()))),
-        }
+            RwLockImp::Std(l) => {
+                self.tag.expect(Engine::Std);
+                ReadImp::Std(l.read())
+            }
+        };
+        let guard = RwLockReadGuard { _held: Held::acquired(self.model(), &self.tag, "read-lock", at), imp };
+        self.poison.result(guard)
     }
 
-    /// Locks for exclusive write access, blocking until it can.
+    /// Locks for exclusive write access, blocking until it can. `Err` holds the guard when the
+    /// lock is poisoned.
     #[track_caller]
     pub fn write(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
         let at = Location::caller();
-        let wrap =
-            |imp| RwLockWriteGuard { _held: Held::acquired(self.model(), &self.tag, "write-lock", at), imp };
-        match &self.imp {
+        let imp = match &self.imp {
             RwLockImp::Loom(l) => {
-                rt::expect_engine(Engine::Loom);
-                map_lock(l.write(), |g| wrap(WriteImp::Loom(LeakOnUnwind::new(g))))
+                self.tag.expect(Engine::Loom);
+                WriteImp::Loom(LeakOnUnwind::new(l.write().unwrap_or_else(|p| p.into_inner())))
             }
             RwLockImp::Shuttle(l) => {
-                rt::expect_engine(Engine::Shuttle);
-                map_lock(l.write(), |g| wrap(WriteImp::Shuttle(g)))
+                self.tag.expect(Engine::Shuttle);
+                WriteImp::Shuttle(l.write().unwrap_or_else(|p| p.into_inner()))
             }
-            RwLockImp::Std(l) => Ok(wrap(WriteImp::Std(l.write()))),
+            RwLockImp::Std(l) => {
+                self.tag.expect(Engine::Std);
+                WriteImp::Std(l.write())
+            }
+        };
+        self.poison.result(self.write_guard(imp, "write-lock", at))
+    }
+
+    fn write_guard<'a>(
+        &'a self,
+        imp: WriteImp<'a, T>,
+        op: &str,
+        at: &'static Location<'static>,
+    ) -> RwLockWriteGuard<'a, T> {
+        RwLockWriteGuard {
+            _poison: PoisonOnPanic::new(&self.poison),
+            _held: Held::acquired(self.model(), &self.tag, op, at),
+            imp,
         }
     }
 
@@ -120,38 +145,63 @@ impl<T> RwLock<T> {
         let at = Location::caller();
         let wrap =
             |imp| RwLockReadGuard { _held: Held::acquired(self.model(), &self.tag, "try_read", at), imp };
-        match &self.imp {
+        let taken = match &self.imp {
             RwLockImp::Loom(l) => {
-                rt::expect_engine(Engine::Loom);
+                self.tag.expect(Engine::Loom);
                 map_try_lock(l.try_read(), |g| wrap(ReadImp::Loom(LeakOnUnwind::new(g))))
             }
             RwLockImp::Shuttle(l) => {
-                rt::expect_engine(Engine::Shuttle);
+                self.tag.expect(Engine::Shuttle);
                 map_try_lock(l.try_read(), |g| wrap(ReadImp::Shuttle(g)))
             }
-            RwLockImp::Std(l) => l.try_read().map(|g| wrap(ReadImp::Std(g))).ok_or(TryLockError::WouldBlock),
-        }
+            RwLockImp::Std(l) => {
+                self.tag.expect(Engine::Std);
+                l.try_read().map(|g| wrap(ReadImp::Std(g))).ok_or(TryLockError::WouldBlock)
+            }
+        };
+        self.poisoned_unless_blocked(taken)
     }
 
     /// Attempts exclusive write access without blocking.
     #[track_caller]
     pub fn try_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
         let at = Location::caller();
-        let wrap =
-            |imp| RwLockWriteGuard { _held: Held::acquired(self.model(), &self.tag, "try_write", at), imp };
-        match &self.imp {
+        let wrap = |imp| self.write_guard(imp, "try_write", at);
+        let taken = match &self.imp {
             RwLockImp::Loom(l) => {
-                rt::expect_engine(Engine::Loom);
+                self.tag.expect(Engine::Loom);
                 map_try_lock(l.try_write(), |g| wrap(WriteImp::Loom(LeakOnUnwind::new(g))))
             }
             RwLockImp::Shuttle(l) => {
-                rt::expect_engine(Engine::Shuttle);
+                self.tag.expect(Engine::Shuttle);
                 map_try_lock(l.try_write(), |g| wrap(WriteImp::Shuttle(g)))
             }
             RwLockImp::Std(l) => {
+                self.tag.expect(Engine::Std);
                 l.try_write().map(|g| wrap(WriteImp::Std(g))).ok_or(TryLockError::WouldBlock)
             }
-        }
+        };
+        self.poisoned_unless_blocked(taken)
+    }
+
+    /// The engine's poisoning gives way to lockhound's own (see `rt::poison`).
+    fn poisoned_unless_blocked<G>(&self, taken: TryLockResult<G>) -> TryLockResult<G> {
+        let guard = match taken {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(engine_poisoned)) => engine_poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return Err(TryLockError::WouldBlock),
+        };
+        self.poison.result(guard).map_err(TryLockError::Poisoned)
+    }
+
+    /// Whether the lock is poisoned: a thread panicked while it held it for writing.
+    pub fn is_poisoned(&self) -> bool {
+        self.poison.get()
+    }
+
+    /// Clears the poison, like `std::sync::RwLock::clear_poison`.
+    pub fn clear_poison(&self) {
+        self.poison.clear()
     }
 }
 
