@@ -12,6 +12,7 @@
 //! operation, under every engine, instead of failing deep inside a model checker (loom) or
 //! passing silently with state from another execution (shuttle).
 
+pub(crate) mod loom_lock;
 pub(crate) mod panic;
 pub(crate) mod per_execution;
 pub(crate) mod poison;
@@ -37,10 +38,14 @@ struct Context {
     engine: Option<Engine>,
     /// The execution this thread runs, 0 before the first one began.
     execution: u32,
+    /// A loom guard waits to be released (see `loom_lock`): the next facade operation's
+    /// check takes its slow path, which releases it, so the fast path costs nothing more.
+    set_aside: bool,
 }
 
 thread_local! {
-    static CONTEXT: Cell<Context> = const { Cell::new(Context { engine: None, execution: 0 }) };
+    static CONTEXT: Cell<Context> =
+        const { Cell::new(Context { engine: None, execution: 0, set_aside: false }) };
 }
 
 /// Execution numbers, unique in the process: an object from another lane's execution (another
@@ -95,9 +100,26 @@ pub(crate) fn expect_engine(expected: Engine) {
 #[track_caller]
 #[inline]
 pub(crate) fn expect(expected: Engine, born: u32) {
-    if CONTEXT.with(Cell::get) != (Context { engine: Some(expected), execution: born }) {
+    if CONTEXT.with(Cell::get) != (Context { engine: Some(expected), execution: born, set_aside: false }) {
+        expect_slowly(expected, born);
+    }
+}
+
+#[cold]
+#[track_caller]
+fn expect_slowly(expected: Engine, born: u32) {
+    let context = CONTEXT.with(Cell::get);
+    if context.set_aside {
+        loom_lock::release_set_aside();
+    }
+    if context.engine != Some(expected) || context.execution != born {
         used_elsewhere(expected);
     }
+}
+
+/// Notes whether loom guards wait to be released (see [`Context::set_aside`]).
+pub(crate) fn set_aside(waiting: bool) {
+    CONTEXT.with(|c| c.set(Context { set_aside: waiting, ..c.get() }));
 }
 
 #[cold]
@@ -130,7 +152,7 @@ pub(crate) fn enter(engine: Engine) -> EngineScope {
 /// [`enter`] into a given execution: a real thread the body spawned joins its parent's.
 pub(crate) fn enter_execution(engine: Engine, execution: u32) -> EngineScope {
     panic::install_quiet_hook();
-    EngineScope(CONTEXT.with(|c| c.replace(Context { engine: Some(engine), execution })))
+    EngineScope(CONTEXT.with(|c| c.replace(Context { engine: Some(engine), execution, set_aside: false })))
 }
 
 impl Drop for EngineScope {
@@ -148,6 +170,7 @@ pub(crate) fn begin_execution() -> ExecutionGuard {
     CONTEXT.with(|c| c.set(Context { execution, ..c.get() }));
     panic::clear();
     per_execution::forget();
+    loom_lock::forget_set_aside();
     if model_engine() == Some(Engine::Loom) {
         crate::thread::loom_main_is_current();
     }
@@ -169,6 +192,8 @@ impl Drop for ExecutionGuard {
             if !unwind::teardown() {
                 panic::escaped();
             }
+        } else if model_engine() == Some(Engine::Loom) {
+            loom_lock::release_set_aside();
         }
         per_execution::end();
     }

@@ -59,11 +59,25 @@ pub(crate) fn teardown() -> bool {
         }
 }
 
-/// Whether the engine is gone for this thread: it fails or tears down the execution. Drop
-/// impls that would call into the engine (a channel end, a scoped thread's count) do nothing
-/// then: no one is left to see it.
+/// Whether the engine is gone for this thread: it fails or tears down the execution, or the
+/// value is dropped outside the execution altogether (loom drops the closure of a thread that
+/// never started after the execution is over, on the scheduler's own stack). Drop impls that
+/// would call into the engine (a loom guard, a channel end, a scoped thread's count) do
+/// nothing then: no one is left to see it.
 pub(crate) fn engine_gone() -> bool {
-    engine_failing() || teardown()
+    engine_failing() || teardown() || !inside_execution()
+}
+
+/// Whether the calling code runs inside the model-checked execution of its engine: in one of
+/// loom's coroutines (outside them loom's state is not set), or while shuttle's state is set.
+fn inside_execution() -> bool {
+    match super::model_engine() {
+        Some(super::Engine::Loom) => generator::is_generator(),
+        Some(super::Engine::Shuttle) => {
+            shuttle_engine::runtime::execution::ExecutionState::try_with(|_| ()).is_ok()
+        }
+        _ => true,
+    }
 }
 
 /// [`teardown`] for an unwinding a `catch_unwind` stopped (the thread no longer panics then):
@@ -90,7 +104,7 @@ impl<T> LeakOnUnwind<T> {
 
 impl<T> Drop for LeakOnUnwind<T> {
     fn drop(&mut self) {
-        if !engine_failing() {
+        if !engine_failing() && inside_execution() {
             // SAFETY: drop runs once, and nothing else takes the value.
             unsafe { ManuallyDrop::drop(&mut self.0) }
         }

@@ -263,7 +263,6 @@ impl Condvar {
                 (lock.lock_engine(), timed_out)
             }
             (CondvarImp::Std(c), MutexGuardImp::Std(mut g)) => {
-                self.tag.expect(Engine::Std);
                 // Recorded as a release, a condvar wait on the mutex, and a reacquisition.
                 let timed_out = match timeout {
                     None => {
@@ -292,7 +291,6 @@ impl Condvar {
                 m.notify(false)
             }
             CondvarImp::Std(c) => {
-                self.tag.expect(Engine::Std);
                 c.notify_one();
             }
         }
@@ -308,7 +306,6 @@ impl Condvar {
                 m.notify(true)
             }
             CondvarImp::Std(c) => {
-                self.tag.expect(Engine::Std);
                 c.notify_all();
             }
         }

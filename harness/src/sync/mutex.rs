@@ -1,7 +1,7 @@
 use super::{map_try_lock, Held, LockResult, TryLockError, TryLockResult};
+use crate::rt::loom_lock::{LoomGuard, LoomLock};
 use crate::rt::poison;
 use crate::rt::record::Tag;
-use crate::rt::unwind::LeakOnUnwind;
 use crate::rt::{self, Engine};
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
@@ -18,7 +18,7 @@ pub struct Mutex<T> {
 // costs the copy of a lock when it is moved, which bodies do once, if at all.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum MutexImp<T> {
-    Loom(loom::sync::Mutex<T>),
+    Loom(LoomLock<loom::sync::Mutex<T>>),
     Shuttle(shuttle::sync::Mutex<T>),
     Std(crate::tracker::Mutex<T>),
 }
@@ -53,7 +53,7 @@ impl Drop for PoisonOnPanic<'_> {
 }
 
 pub(crate) enum MutexGuardImp<'a, T> {
-    Loom(LeakOnUnwind<loom::sync::MutexGuard<'a, T>>),
+    Loom(LoomGuard<loom::sync::MutexGuard<'a, T>>),
     Shuttle(shuttle::sync::MutexGuard<'a, T>),
     Std(crate::tracker::MutexGuard<'a, T>),
 }
@@ -63,7 +63,7 @@ impl<T> Mutex<T> {
     #[track_caller]
     pub fn new(value: T) -> Self {
         let imp = match rt::engine() {
-            Engine::Loom => MutexImp::Loom(loom::sync::Mutex::new(value)),
+            Engine::Loom => MutexImp::Loom(LoomLock::new(loom::sync::Mutex::new(value))),
             Engine::Shuttle => MutexImp::Shuttle(shuttle::sync::Mutex::new(value)),
             Engine::Std => MutexImp::Std(crate::tracker::Mutex::new(value)),
         };
@@ -108,16 +108,13 @@ impl<T> Mutex<T> {
         match &self.imp {
             MutexImp::Loom(m) => {
                 self.tag.expect(Engine::Loom);
-                MutexGuardImp::Loom(LeakOnUnwind::new(m.lock().unwrap_or_else(|p| p.into_inner())))
+                MutexGuardImp::Loom(m.guard(m.lock().unwrap_or_else(|p| p.into_inner())))
             }
             MutexImp::Shuttle(m) => {
                 self.tag.expect(Engine::Shuttle);
                 MutexGuardImp::Shuttle(m.lock().unwrap_or_else(|p| p.into_inner()))
             }
-            MutexImp::Std(m) => {
-                self.tag.expect(Engine::Std);
-                MutexGuardImp::Std(m.lock())
-            }
+            MutexImp::Std(m) => MutexGuardImp::Std(m.lock()),
         }
     }
 
@@ -134,14 +131,13 @@ impl<T> Mutex<T> {
         let taken = match &self.imp {
             MutexImp::Loom(m) => {
                 self.tag.expect(Engine::Loom);
-                map_try_lock(m.try_lock(), |g| wrap(MutexGuardImp::Loom(LeakOnUnwind::new(g))))
+                map_try_lock(m.try_lock(), |g| wrap(MutexGuardImp::Loom(m.guard(g))))
             }
             MutexImp::Shuttle(m) => {
                 self.tag.expect(Engine::Shuttle);
                 map_try_lock(m.try_lock(), |g| wrap(MutexGuardImp::Shuttle(g)))
             }
             MutexImp::Std(m) => {
-                self.tag.expect(Engine::Std);
                 m.try_lock().map(|g| wrap(MutexGuardImp::Std(g))).ok_or(TryLockError::WouldBlock)
             }
         };
@@ -167,7 +163,7 @@ impl<T> Mutex<T> {
     /// Consumes the mutex and returns its value (inside a `PoisonError` if it is poisoned).
     pub fn into_inner(self) -> LockResult<T> {
         let value = match self.imp {
-            MutexImp::Loom(m) => m.into_inner().unwrap_or_else(|p| p.into_inner()),
+            MutexImp::Loom(m) => m.into_inner().into_inner().unwrap_or_else(|p| p.into_inner()),
             MutexImp::Shuttle(m) => m.into_inner().unwrap_or_else(|p| p.into_inner()),
             MutexImp::Std(m) => m.into_inner(),
         };
@@ -200,6 +196,12 @@ impl<T> DerefMut for MutexGuard<'_, T> {
             MutexGuardImp::Shuttle(g) => &mut *g,
             MutexGuardImp::Std(g) => &mut *g,
         }
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for MutexGuard<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (**self).fmt(f)
     }
 }
 

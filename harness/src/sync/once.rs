@@ -3,15 +3,14 @@
 //! On real threads these are std's own. Under loom and shuttle their state lives for one
 //! execution (see `rt::per_execution`), so a `static` initialized in one execution starts
 //! uninitialized in the next, as loom and shuttle reset their own `lazy_static!` values; and
-//! it is made of facade objects (a flag read with `Acquire` on the fast path, a mutex around
-//! the initializer), so two threads racing to initialize are explored like any other race,
-//! and the initializer's writes happen before every reader's reads.
+//! it is made of facade objects (a mutex around the flags and the initializer), so two threads
+//! racing to initialize are explored like any other race, and the initializer's writes happen
+//! before every later caller's reads.
 
 use crate::rt::per_execution::{self, ObjectId};
 use crate::rt::{self, unwind, Engine};
-use crate::sync::atomic::{AtomicBool, Ordering};
-use crate::sync::Mutex;
-use std::cell::{Cell, UnsafeCell};
+use crate::sync::{Mutex, MutexGuard};
+use std::cell::UnsafeCell;
 use std::fmt;
 use std::rc::Rc;
 
@@ -34,55 +33,58 @@ impl OnceState {
     }
 }
 
-/// The state of a `Once` in one model-checked execution.
+/// The state of a `Once` in one model-checked execution: its flags behind a facade mutex
+/// (loom objects created by whichever thread first uses the `Once` cannot be atomics, which
+/// loom requires every later user to see created; a lock is also what gives the initializer's
+/// writes to every later caller).
 pub(crate) struct ModelOnce {
-    done: AtomicBool,
-    lock: Mutex<()>,
-    poisoned: Cell<bool>,
+    flags: Mutex<Flags>,
+}
+
+#[derive(Default)]
+struct Flags {
+    done: bool,
+    poisoned: bool,
 }
 
 impl ModelOnce {
     #[track_caller]
     fn new() -> ModelOnce {
-        ModelOnce {
-            done: AtomicBool::named("Once", false),
-            lock: Mutex::named("Once", ()),
-            poisoned: Cell::new(false),
-        }
+        ModelOnce { flags: Mutex::named("Once", Flags::default()) }
     }
 
+    #[track_caller]
     fn is_completed(&self) -> bool {
-        self.done.load(Ordering::Acquire)
+        self.flags.lock().unwrap_or_else(|p| p.into_inner()).done
     }
 
     /// Runs `f` unless the initialization is complete; `force` runs it on a poisoned one too.
+    /// `f` runs under the lock: a second caller waits for it, as std's does.
     #[track_caller]
     fn call(&self, force: bool, f: impl FnOnce(&OnceState)) {
-        if self.is_completed() {
+        let mut flags = self.flags.lock().unwrap_or_else(|p| p.into_inner());
+        if flags.done {
             return;
         }
-        let _locked = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-        if self.done.load(Ordering::Relaxed) {
-            return;
-        }
-        let poisoned = self.poisoned.get();
-        if poisoned && !force {
+        if flags.poisoned && !force {
+            drop(flags);
             panic!("Once instance has previously been poisoned");
         }
         // Poisons the `Once` if `f` panics, as std's does.
-        struct PoisonOnPanic<'a>(&'a Cell<bool>);
-        impl Drop for PoisonOnPanic<'_> {
+        struct PoisonOnPanic<'a, 'b>(&'a mut MutexGuard<'b, Flags>);
+        impl Drop for PoisonOnPanic<'_, '_> {
             fn drop(&mut self) {
                 if std::thread::panicking() {
-                    self.0.set(true);
+                    self.0.poisoned = true;
                 }
             }
         }
-        let poison = PoisonOnPanic(&self.poisoned);
-        f(&OnceState { poisoned });
-        std::mem::forget(poison);
-        self.poisoned.set(false);
-        self.done.store(true, Ordering::Release);
+        let state = OnceState { poisoned: flags.poisoned };
+        let poison = PoisonOnPanic(&mut flags);
+        f(&state);
+        drop(poison);
+        flags.poisoned = false;
+        flags.done = true;
     }
 }
 
@@ -175,10 +177,11 @@ impl<T> ModelOnceLock<T> {
         ModelOnceLock { once: ModelOnce::new(), value: UnsafeCell::new(None) }
     }
 
+    #[track_caller]
     fn get(&self) -> Option<&T> {
         if self.once.is_completed() {
-            // SAFETY: the value was written before `done` was stored with Release, which the
-            // load in `is_completed` acquired, and it is never written again.
+            // SAFETY: the value was written under the `Once`'s lock before `done` was set, which
+            // `is_completed` read under the same lock, and it is never written again.
             unsafe { (*self.value.get()).as_ref() }
         } else {
             None

@@ -1,8 +1,8 @@
 use super::mutex::PoisonOnPanic;
 use super::{map_try_lock, Held, LockResult, TryLockError, TryLockResult};
+use crate::rt::loom_lock::{LoomGuard, LoomLock};
 use crate::rt::poison;
 use crate::rt::record::Tag;
-use crate::rt::unwind::LeakOnUnwind;
 use crate::rt::{self, Engine};
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
@@ -19,7 +19,7 @@ pub struct RwLock<T> {
 // costs the copy of a lock when it is moved, which bodies do once, if at all.
 #[allow(clippy::large_enum_variant)]
 enum RwLockImp<T> {
-    Loom(loom::sync::RwLock<T>),
+    Loom(LoomLock<loom::sync::RwLock<T>>),
     Shuttle(shuttle::sync::RwLock<T>),
     Std(crate::tracker::RwLock<T>),
 }
@@ -32,7 +32,7 @@ pub struct RwLockReadGuard<'a, T> {
 }
 
 enum ReadImp<'a, T> {
-    Loom(LeakOnUnwind<loom::sync::RwLockReadGuard<'a, T>>),
+    Loom(LoomGuard<loom::sync::RwLockReadGuard<'a, T>>),
     Shuttle(shuttle::sync::RwLockReadGuard<'a, T>),
     Std(crate::tracker::RwLockReadGuard<'a, T>),
 }
@@ -47,7 +47,7 @@ pub struct RwLockWriteGuard<'a, T> {
 }
 
 enum WriteImp<'a, T> {
-    Loom(LeakOnUnwind<loom::sync::RwLockWriteGuard<'a, T>>),
+    Loom(LoomGuard<loom::sync::RwLockWriteGuard<'a, T>>),
     Shuttle(shuttle::sync::RwLockWriteGuard<'a, T>),
     Std(crate::tracker::RwLockWriteGuard<'a, T>),
 }
@@ -57,7 +57,7 @@ impl<T> RwLock<T> {
     #[track_caller]
     pub fn new(value: T) -> Self {
         let imp = match rt::engine() {
-            Engine::Loom => RwLockImp::Loom(loom::sync::RwLock::new(value)),
+            Engine::Loom => RwLockImp::Loom(LoomLock::new(loom::sync::RwLock::new(value))),
             Engine::Shuttle => RwLockImp::Shuttle(shuttle::sync::RwLock::new(value)),
             Engine::Std => RwLockImp::Std(crate::tracker::RwLock::new(value)),
         };
@@ -89,16 +89,13 @@ impl<T> RwLock<T> {
         let imp = match &self.imp {
             RwLockImp::Loom(l) => {
                 self.tag.expect(Engine::Loom);
-                ReadImp::Loom(LeakOnUnwind::new(l.read().unwrap_or_else(|p| p.into_inner())))
+                ReadImp::Loom(l.guard(l.read().unwrap_or_else(|p| p.into_inner())))
             }
             RwLockImp::Shuttle(l) => {
                 self.tag.expect(Engine::Shuttle);
                 ReadImp::Shuttle(l.read().unwrap_or_else(|p| p.into_inner()))
             }
-            RwLockImp::Std(l) => {
-                self.tag.expect(Engine::Std);
-                ReadImp::Std(l.read())
-            }
+            RwLockImp::Std(l) => ReadImp::Std(l.read()),
         };
         let guard = RwLockReadGuard { _held: Held::acquired(self.model(), &self.tag, "read-lock", at), imp };
         self.poison.result(guard)
@@ -112,16 +109,13 @@ impl<T> RwLock<T> {
         let imp = match &self.imp {
             RwLockImp::Loom(l) => {
                 self.tag.expect(Engine::Loom);
-                WriteImp::Loom(LeakOnUnwind::new(l.write().unwrap_or_else(|p| p.into_inner())))
+                WriteImp::Loom(l.guard(l.write().unwrap_or_else(|p| p.into_inner())))
             }
             RwLockImp::Shuttle(l) => {
                 self.tag.expect(Engine::Shuttle);
                 WriteImp::Shuttle(l.write().unwrap_or_else(|p| p.into_inner()))
             }
-            RwLockImp::Std(l) => {
-                self.tag.expect(Engine::Std);
-                WriteImp::Std(l.write())
-            }
+            RwLockImp::Std(l) => WriteImp::Std(l.write()),
         };
         self.poison.result(self.write_guard(imp, "write-lock", at))
     }
@@ -148,16 +142,13 @@ impl<T> RwLock<T> {
         let taken = match &self.imp {
             RwLockImp::Loom(l) => {
                 self.tag.expect(Engine::Loom);
-                map_try_lock(l.try_read(), |g| wrap(ReadImp::Loom(LeakOnUnwind::new(g))))
+                map_try_lock(l.try_read(), |g| wrap(ReadImp::Loom(l.guard(g))))
             }
             RwLockImp::Shuttle(l) => {
                 self.tag.expect(Engine::Shuttle);
                 map_try_lock(l.try_read(), |g| wrap(ReadImp::Shuttle(g)))
             }
-            RwLockImp::Std(l) => {
-                self.tag.expect(Engine::Std);
-                l.try_read().map(|g| wrap(ReadImp::Std(g))).ok_or(TryLockError::WouldBlock)
-            }
+            RwLockImp::Std(l) => l.try_read().map(|g| wrap(ReadImp::Std(g))).ok_or(TryLockError::WouldBlock),
         };
         self.poisoned_unless_blocked(taken)
     }
@@ -170,14 +161,13 @@ impl<T> RwLock<T> {
         let taken = match &self.imp {
             RwLockImp::Loom(l) => {
                 self.tag.expect(Engine::Loom);
-                map_try_lock(l.try_write(), |g| wrap(WriteImp::Loom(LeakOnUnwind::new(g))))
+                map_try_lock(l.try_write(), |g| wrap(WriteImp::Loom(l.guard(g))))
             }
             RwLockImp::Shuttle(l) => {
                 self.tag.expect(Engine::Shuttle);
                 map_try_lock(l.try_write(), |g| wrap(WriteImp::Shuttle(g)))
             }
             RwLockImp::Std(l) => {
-                self.tag.expect(Engine::Std);
                 l.try_write().map(|g| wrap(WriteImp::Std(g))).ok_or(TryLockError::WouldBlock)
             }
         };
@@ -234,5 +224,17 @@ impl<T> DerefMut for RwLockWriteGuard<'_, T> {
             WriteImp::Shuttle(g) => &mut *g,
             WriteImp::Std(g) => &mut *g,
         }
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for RwLockReadGuard<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for RwLockWriteGuard<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (**self).fmt(f)
     }
 }

@@ -72,7 +72,12 @@ where
 /// `rt::panic`) before it goes on unwinding into the engine.
 fn body_of<F: FnOnce() -> T, T>(f: F) -> T {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-        Ok(value) => value,
+        Ok(value) => {
+            if rt::model_engine() == Some(Engine::Loom) {
+                rt::loom_lock::release_set_aside();
+            }
+            value
+        }
         Err(payload) => {
             if !unwind::is_teardown(&*payload) {
                 panic::escaped_with(Some(&*payload));
@@ -198,10 +203,7 @@ impl<T> JoinHandle<T> {
                 rt::expect(Engine::Shuttle, self.born);
                 h.join()
             }
-            JoinImp::Std(h) => {
-                rt::expect(Engine::Std, self.born);
-                h.join()
-            }
+            JoinImp::Std(h) => h.join(),
         };
         note("joined");
         result

@@ -161,7 +161,7 @@ struct Finished(Arc<ScopeData>);
 
 impl Drop for Finished {
     fn drop(&mut self) {
-        if unwind::teardown() || unwind::engine_failing() {
+        if unwind::engine_gone() {
             return;
         }
         let mut running = self.0.running.lock().unwrap_or_else(|p| p.into_inner());
