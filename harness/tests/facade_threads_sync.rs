@@ -79,8 +79,26 @@ fn bounded_channel_is_full() {
     assert_eq!(tx.send(3), Err(mpsc::SendError(3)), "the receiver is gone");
 }
 
+/// A rendezvous `try_send` succeeds only while a receiver waits.
+fn rendezvous_try_send() {
+    let (tx, rx) = mpsc::sync_channel(0);
+    assert_eq!(tx.try_send(1), Err(TrySendError::Full(1)), "no receiver waits yet");
+    let t = thread::spawn(move || rx.recv().unwrap());
+    let mut value = 2;
+    loop {
+        match tx.try_send(value) {
+            Ok(()) => break,
+            Err(TrySendError::Full(back)) => value = back,
+            Err(TrySendError::Disconnected(_)) => unreachable!("the receiver is alive"),
+        }
+        thread::yield_now();
+    }
+    assert_eq!(t.join().unwrap(), 2);
+}
+
 #[test]
 fn channels_work_like_std_under_every_engine() {
+    passes_everywhere(rendezvous_try_send);
     passes_everywhere(two_senders);
     passes_everywhere(rendezvous);
     passes_everywhere(bounded_channel_is_full);

@@ -127,7 +127,7 @@ impl<G> Drop for LoomGuard<G> {
 
 /// Drops the calling loom thread's guards set aside, now that it no longer panics.
 pub(crate) fn release_set_aside() {
-    if std::thread::panicking() || unwind::engine_gone() {
+    if !super::any_set_aside() || std::thread::panicking() || unwind::engine_gone() {
         return;
     }
     let me = loom::thread::current().id();
@@ -159,6 +159,9 @@ fn drop_set_aside(pick: impl Fn(&SetAside) -> bool) {
 /// Forgets the guards an execution that ended left set aside, without touching them: their
 /// execution is gone.
 pub(crate) fn forget_set_aside() {
+    if !super::any_set_aside() {
+        return;
+    }
     let left = SET_ASIDE.with(|s| std::mem::take(&mut *s.borrow_mut()));
     std::mem::forget(left);
     super::set_aside(false);

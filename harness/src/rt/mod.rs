@@ -117,6 +117,11 @@ fn expect_slowly(expected: Engine, born: u32) {
     }
 }
 
+/// Whether loom guards wait to be released.
+pub(crate) fn any_set_aside() -> bool {
+    CONTEXT.with(Cell::get).set_aside
+}
+
 /// Notes whether loom guards wait to be released (see [`Context::set_aside`]).
 pub(crate) fn set_aside(waiting: bool) {
     CONTEXT.with(|c| c.set(Context { set_aside: waiting, ..c.get() }));

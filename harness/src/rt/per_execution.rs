@@ -81,6 +81,9 @@ pub(crate) fn remove(id: u64) {
 
 /// Drops every object's state: the body's main thread ends, inside its execution.
 pub(crate) fn end() {
+    if TABLE.with(|t| t.borrow().is_empty()) {
+        return;
+    }
     let old = TABLE.with(|t| std::mem::take(&mut *t.borrow_mut()));
     drop(old);
 }
@@ -89,6 +92,9 @@ pub(crate) fn end() {
 /// whose engine could not be called into any more, or one driven outside lockhound's runs):
 /// its state may hold another execution's engine objects, which must never be touched again.
 pub(crate) fn forget() {
+    if TABLE.with(|t| t.borrow().is_empty()) {
+        return;
+    }
     let old = TABLE.with(|t| std::mem::take(&mut *t.borrow_mut()));
     std::mem::forget(old);
 }

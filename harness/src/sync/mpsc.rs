@@ -68,6 +68,8 @@ struct State<T> {
     /// own message's number to be received.
     sent: u64,
     received: u64,
+    /// Receivers waiting for a message now (a `try_send` on a rendezvous channel needs one).
+    waiting_receivers: usize,
 }
 
 /// An unbounded channel, like `std::sync::mpsc::channel`.
@@ -110,7 +112,14 @@ impl<T> Channel<T> {
         Arc::new(Channel {
             state: Mutex::named(
                 "channel",
-                State { queue: VecDeque::new(), senders: 1, receiver: true, sent: 0, received: 0 },
+                State {
+                    queue: VecDeque::new(),
+                    senders: 1,
+                    receiver: true,
+                    sent: 0,
+                    received: 0,
+                    waiting_receivers: 0,
+                },
             ),
             readable: Condvar::named("channel"),
             writable: Condvar::named("channel"),
@@ -126,6 +135,14 @@ impl<T> Channel<T> {
     /// Sends `message`, waiting for room if the channel is bounded (`block`), or fails at once.
     fn send(&self, message: T, block: bool) -> Result<(), TrySendError<T>> {
         let mut state = self.lock();
+        if self.bound == Some(0)
+            && !block
+            && state.receiver
+            && (state.waiting_receivers == 0 || !state.queue.is_empty())
+        {
+            // A rendezvous `try_send` hands over only to a receiver that waits now.
+            return Err(TrySendError::Full(message));
+        }
         if let Some(bound) = self.bound {
             // A rendezvous channel holds the message being handed over, one at a time.
             let room = bound.max(1);
@@ -143,7 +160,7 @@ impl<T> Channel<T> {
         state.sent += 1;
         let mine = state.sent;
         self.readable.notify_one();
-        if self.bound == Some(0) {
+        if self.bound == Some(0) && block {
             // The handover: wait until the receiver has taken this message.
             while state.received < mine && state.receiver {
                 state = self.writable.wait(state).unwrap_or_else(|p| p.into_inner());
@@ -173,11 +190,17 @@ impl<T> Channel<T> {
             }
             match wait {
                 None => return Err(RecvTimeoutError::Timeout),
-                Some(None) => state = self.readable.wait(state).unwrap_or_else(|p| p.into_inner()),
+                Some(None) => {
+                    state.waiting_receivers += 1;
+                    state = self.readable.wait(state).unwrap_or_else(|p| p.into_inner());
+                    state.waiting_receivers -= 1;
+                }
                 Some(Some(timeout)) => {
+                    state.waiting_receivers += 1;
                     let (woken, result) =
                         self.readable.wait_timeout(state, timeout).unwrap_or_else(|p| p.into_inner());
                     state = woken;
+                    state.waiting_receivers -= 1;
                     if result.timed_out() && state.queue.is_empty() {
                         return Err(if state.senders == 0 {
                             RecvTimeoutError::Disconnected

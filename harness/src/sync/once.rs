@@ -286,8 +286,7 @@ impl<T: 'static> OnceLock<T> {
                 per_execution::remove(id);
                 // SAFETY: `&mut self` excludes every other reference to the value, and the one
                 // `Rc` left is this one (the table's was removed above).
-                let value = unsafe { (*model.value.get()).take() };
-                value
+                unsafe { (*model.value.get()).take() }
             }
             Engine::Std => self.std.take(),
         }
