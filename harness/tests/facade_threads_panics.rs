@@ -149,3 +149,25 @@ fn an_object_kept_in_a_static_panics_in_the_next_model_checked_execution() {
     assert!(check(Backend::Stress).iterations(3).explore(keeps_a_mutex_in_a_static).passed());
     *KEPT.lock().unwrap_or_else(|p| p.into_inner()) = None;
 }
+
+/// A panic that escapes while a write lock is held: the failed execution's guard is never
+/// released, not even when the OS thread that explored it ends (loom is gone by then).
+fn panics_holding_a_write_lock() {
+    // Another thread keeps the lock alive (it waits for it), so the lock outlives the failure.
+    let lock = Arc::new(lockhound::sync::RwLock::new(0));
+    let _w = lock.write().unwrap();
+    let theirs = lock.clone();
+    let _waiter = thread::spawn(move || *theirs.write().unwrap() += 1);
+    thread::yield_now();
+    panic!("escapes with the lock held");
+}
+
+#[test]
+fn a_failed_execution_leaves_nothing_to_drop_when_its_os_thread_ends() {
+    for backend in [Backend::Loom, Backend::ShuttleRandom] {
+        let explored =
+            std::thread::spawn(move || check(backend).explore(panics_holding_a_write_lock).finding);
+        let finding = explored.join().expect("the exploring thread ended cleanly").expect("a finding");
+        assert_eq!(finding.message, "escapes with the lock held", "{backend}");
+    }
+}

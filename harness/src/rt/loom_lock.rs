@@ -97,8 +97,18 @@ struct SetAside {
     drop: Box<dyn FnOnce()>,
 }
 
+/// The guards set aside on this OS thread. What an execution that failed left here is never
+/// dropped, not even when the OS thread ends: its execution is gone.
+struct SetAsideList(Vec<SetAside>);
+
+impl Drop for SetAsideList {
+    fn drop(&mut self) {
+        std::mem::forget(std::mem::take(&mut self.0));
+    }
+}
+
 thread_local! {
-    static SET_ASIDE: RefCell<Vec<SetAside>> = const { RefCell::new(Vec::new()) };
+    static SET_ASIDE: RefCell<SetAsideList> = const { RefCell::new(SetAsideList(Vec::new())) };
 }
 
 impl<G> Drop for LoomGuard<G> {
@@ -120,7 +130,7 @@ impl<G> Drop for LoomGuard<G> {
         // its lock is gone.
         let release: Box<dyn FnOnce() + 'static> = unsafe { std::mem::transmute(release) };
         let entry = SetAside { lock: self.lock, owner: loom::thread::current().id(), drop: release };
-        SET_ASIDE.with(|s| s.borrow_mut().push(entry));
+        SET_ASIDE.with(|s| s.borrow_mut().0.push(entry));
         super::set_aside(true);
     }
 }
@@ -139,9 +149,9 @@ pub(crate) fn release_set_aside() {
 fn drop_set_aside(pick: impl Fn(&SetAside) -> bool) {
     let picked: Vec<SetAside> = SET_ASIDE.with(|s| {
         let mut s = s.borrow_mut();
-        let (picked, kept) = std::mem::take(&mut *s).into_iter().partition(|e| pick(e));
-        *s = kept;
-        super::set_aside(!s.is_empty());
+        let (picked, kept) = std::mem::take(&mut s.0).into_iter().partition(|e| pick(e));
+        s.0 = kept;
+        super::set_aside(!s.0.is_empty());
         picked
     });
     if picked.is_empty() {
@@ -162,7 +172,7 @@ pub(crate) fn forget_set_aside() {
     if !super::any_set_aside() {
         return;
     }
-    let left = SET_ASIDE.with(|s| std::mem::take(&mut *s.borrow_mut()));
+    let left = SET_ASIDE.with(|s| std::mem::take(&mut s.borrow_mut().0));
     std::mem::forget(left);
     super::set_aside(false);
 }

@@ -19,8 +19,32 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// The states of this OS thread's execution. What an execution that ended abnormally left
+/// here is never dropped, not even when the OS thread ends (see [`forget`]).
+#[derive(Default)]
+struct Table(HashMap<u64, Rc<dyn Any>>);
+
+impl Drop for Table {
+    fn drop(&mut self) {
+        std::mem::forget(std::mem::take(&mut self.0));
+    }
+}
+
+impl std::ops::Deref for Table {
+    type Target = HashMap<u64, Rc<dyn Any>>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Table {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
 thread_local! {
-    static TABLE: RefCell<HashMap<u64, Rc<dyn Any>>> = RefCell::new(HashMap::new());
+    static TABLE: RefCell<Table> = RefCell::new(Table::default());
 }
 
 /// A process-wide identity for an object that is built in `const` context and may move, so its
@@ -84,7 +108,7 @@ pub(crate) fn end() {
     if TABLE.with(|t| t.borrow().is_empty()) {
         return;
     }
-    let old = TABLE.with(|t| std::mem::take(&mut *t.borrow_mut()));
+    let old = TABLE.with(|t| std::mem::take(&mut t.borrow_mut().0));
     drop(old);
 }
 
@@ -95,6 +119,6 @@ pub(crate) fn forget() {
     if TABLE.with(|t| t.borrow().is_empty()) {
         return;
     }
-    let old = TABLE.with(|t| std::mem::take(&mut *t.borrow_mut()));
+    let old = TABLE.with(|t| std::mem::take(&mut t.borrow_mut().0));
     std::mem::forget(old);
 }
