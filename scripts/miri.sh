@@ -53,8 +53,8 @@ step() {
   fi
 }
 
-# The harness's own unsafe helper that miri can run: LeakOnUnwind.
-echo "== miri: rt::unwind (LeakOnUnwind)"
+# The harness's unwinding policy (who is unwinding, what may be dropped meanwhile).
+echo "== miri: rt::unwind (unwinding policy)"
 cargo +nightly miri test -p lockhound --lib rt::unwind
 
 # The guard allocator's pure code (slot layout and classification, quarantine, report format

@@ -13,13 +13,20 @@
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 rounds="${1:-3}"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+# Kept between runs (a second run rebuilds nothing), under the workspace's target folder.
+work="$repo/target/user-speed"
+mkdir -p "$work"
 args=(run idr-aba --variant fixed --backend loom --preemption-bound none --iterations 100000 --jobs 1 --json)
 
 # Executions per second of one run's JSON on stdin.
 rate() {
   python3 -c 'import json,sys; d=json.load(sys.stdin); print(round(d["executions"]/(d["search_ms"]/1000)))'
+}
+# One arm's run: its JSON on stdout (cargo's own output on stderr).
+run_arm() { # DIR FLAGS...
+  local dir=$1
+  shift
+  (cd "$dir" && cargo test -q "$@" --test lockhound -- "${args[@]}")
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
@@ -60,25 +67,22 @@ echo "== building the workspace's lockhound (release)"
 (cd "$repo" && cargo build --release -q -p lockhound-cli)
 baseline() { "$repo/target/release/lockhound" "${args[@]}"; }
 
-declare -A command
 plain="$(make_crate plain '')"
 tuned="$(make_crate tuned "$recommended")"
+arm_dir() { case $1 in tuned) echo "$tuned" ;; *) echo "$plain" ;; esac; }
+arm_flags() { case $1 in release) echo --release ;; esac; }
 for arm in plain tuned release; do
-  case $arm in
-    plain) dir=$plain; flags=() ;;
-    tuned) dir=$tuned; flags=() ;;
-    release) dir=$plain; flags=(--release) ;;
-  esac
   echo "== building the user crate: $arm"
-  (cd "$dir" && cargo test -q "${flags[@]}" --test lockhound --no-run 2>/dev/null)
-  command[$arm]="cd $dir && cargo test -q ${flags[*]} --test lockhound --"
+  # shellcheck disable=SC2046
+  (cd "$(arm_dir $arm)" && cargo test -q $(arm_flags $arm) --test lockhound --no-run)
 done
 
 declare -A rates
-for i in $(seq "$rounds"); do
+for _ in $(seq "$rounds"); do
   rates[baseline]+="$(baseline | rate) "
   for arm in plain tuned release; do
-    rates[$arm]+="$(bash -c "${command[$arm]} ${args[*]}" 2>/dev/null | rate) "
+    # shellcheck disable=SC2046
+    rates[$arm]+="$(run_arm "$(arm_dir $arm)" $(arm_flags $arm) | rate) "
   done
 done
 base=$(tr ' ' '\n' <<<"${rates[baseline]}" | grep . | median)

@@ -145,11 +145,11 @@ impl<T> UnsafeCell<T> {
     fn observe(&self, kind: Kind) {
         match &self.imp.0 {
             CellImp::Loom(_) => {
-                rt::expect_engine(Engine::Loom);
+                self.tag.expect(Engine::Loom);
                 note(Some(Engine::Loom), &self.tag, kind.name());
             }
             CellImp::Shuttle(_, history) => {
-                rt::expect_engine(Engine::Shuttle);
+                self.tag.expect(Engine::Shuttle);
                 note(Some(Engine::Shuttle), &self.tag, kind.name());
                 check(history, kind, Location::caller(), &self.tag);
             }

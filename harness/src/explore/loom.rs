@@ -4,7 +4,7 @@
 
 use super::{finding_from_panic, Body, EngineRun, ReplayOutcome, Seat};
 use crate::backend::{Backend, Budget, RunConfig};
-use crate::rt::{self, panic, Engine};
+use crate::rt::{self, Engine};
 use crate::schedule::{LoomPath, Schedule};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -97,7 +97,7 @@ fn check(b: ::loom::model::Builder, body: &Body, may_start: Option<MayStart>) ->
     let (body, counter) = (body.clone(), count.clone());
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         b.check(move || {
-            panic::clear();
+            let _execution = rt::begin_execution();
             let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
             if may_start.as_ref().is_some_and(|may_start| !may_start(n)) {
                 std::panic::resume_unwind(Box::new(Cancelled));

@@ -15,7 +15,7 @@ mod stress;
 
 use crate::backend::{Backend, Budget, RunConfig};
 use crate::finding::{Attempt, Finding, FindingKind, RunReport};
-use crate::rt::panic::{self, PanicRecord};
+use crate::rt::panic;
 use crate::rt::record;
 use crate::schedule::Schedule;
 use crate::trace::{Trace, TraceFailure};
@@ -192,10 +192,7 @@ fn finding_from_panic(
     elapsed: Duration,
     schedule: Option<Schedule>,
 ) -> Finding {
-    let record = panic::take().unwrap_or_else(|| PanicRecord {
-        kind: panic::payload_kind(&*payload),
-        ..PanicRecord::plain(panic::payload_message(&*payload))
-    });
+    let record = panic::failure(&*payload);
     // A location inside loom or shuttle says nothing about the body: their messages name the
     // body's own sites (a data race lists the conflicting accesses).
     let location = record.location.filter(|l| !l.contains("/.cargo/registry/"));

@@ -3,7 +3,7 @@
 
 use super::{finding_from_panic, Body, EngineRun, ReplayOutcome, Seat};
 use crate::backend::{Backend, Budget, RunConfig};
-use crate::rt::{self, panic, Engine};
+use crate::rt::{self, Engine};
 use crate::schedule::alternate::Alternate;
 use crate::schedule::follow::{Follower, Progress, Recorder, Recording};
 use crate::schedule::pct::Pct;
@@ -49,7 +49,7 @@ fn run_under<S: Scheduler + 'static>(
             Execution::new(scheduler.clone(), schedule).run(
                 &shuttle_config,
                 move || {
-                    panic::clear();
+                    let _execution = rt::begin_execution();
                     body()
                 },
                 caller,

@@ -20,12 +20,15 @@ struct Log {
     threads: usize,
 }
 
-/// An object's name in a trace: its kind, creation site and instance at that site.
+/// An object's name in a trace (its kind, creation site and instance at that site), and the
+/// execution it belongs to.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Tag {
     kind: &'static str,
     site: &'static Location<'static>,
     instance: u32,
+    /// The execution the object was created in (see `rt::begin_execution`).
+    born: u32,
     /// The name its author gave it, if any.
     name: Option<&'static str>,
 }
@@ -44,7 +47,15 @@ impl Tag {
         } else {
             0
         };
-        Tag { kind, site, instance, name: None }
+        Tag { kind, site, instance, born: super::execution(), name: None }
+    }
+
+    /// Panics unless the calling thread runs the execution this object was created in, under
+    /// `engine`: the check before every operation.
+    #[track_caller]
+    #[inline]
+    pub(crate) fn expect(&self, engine: Engine) {
+        super::expect(engine, self.born)
     }
 
     /// The same object, under the name its author chose.

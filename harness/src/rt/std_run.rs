@@ -1,7 +1,8 @@
-//! The shared context of one execution on real threads: the threads it started and the first
-//! panic any of them raised, which the stress engine reports even if no one joined the thread.
+//! The shared context of one execution on real threads: the first panic that escaped any of
+//! its threads, which the stress engine reports even if no one joined the thread. A panic a
+//! thread catches itself is not one.
 
-use super::panic::{payload_message, PanicRecord};
+use super::panic::{self, PanicRecord};
 use super::Engine;
 use crate::explore::Body;
 use std::cell::RefCell;
@@ -34,8 +35,8 @@ pub(crate) fn set_current(run: Option<Arc<StdRun>>) {
     CURRENT.with(|c| *c.borrow_mut() = run);
 }
 
-/// Called by the panic hook on a real thread inside a run.
-pub(crate) fn record_panic(record: &PanicRecord) {
+/// Called when a panic escapes a thread of the body (see `panic::escaped_with`).
+pub(crate) fn record_escape(record: &PanicRecord) {
     CURRENT.with(|c| {
         if let Some(run) = &*c.borrow() {
             let mut slot = run.first_panic.lock().unwrap_or_else(|p| p.into_inner());
@@ -45,6 +46,10 @@ pub(crate) fn record_panic(record: &PanicRecord) {
         }
     });
 }
+
+/// The name of the thread an iteration runs the body on (`thread::current().name()` calls it
+/// `"main"`, as under the model checkers).
+pub(crate) const BODY_THREAD: &str = "lockhound-body";
 
 /// How one real-thread iteration of a body ended.
 pub(crate) enum Iteration {
@@ -63,12 +68,17 @@ pub(crate) fn run_iteration(body: &Body, hang_timeout: Duration, after: fn()) ->
     let run = Arc::new(StdRun::default());
     let (done, finished) = mpsc::channel();
     let (body, iteration_run) = (body.clone(), run.clone());
-    std::thread::Builder::new().name("lockhound-body".into()).spawn(move || {
+    std::thread::Builder::new().name(BODY_THREAD.into()).spawn(move || {
         let _scope = super::enter(Engine::Std);
         set_current(Some(iteration_run));
+        let execution = super::begin_execution();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body()));
+        if let Err(payload) = &result {
+            panic::escaped_with(Some(&**payload));
+        }
+        drop(execution);
         after();
-        let _ = done.send(result.err().map(|p| payload_message(&*p)));
+        let _ = done.send(result.err().map(|p| panic::payload_message(&*p)));
     })?;
     Ok(match finished.recv_timeout(hang_timeout) {
         Ok(None) => Iteration::Finished(run.first_panic()),

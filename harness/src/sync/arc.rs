@@ -204,7 +204,8 @@ impl<T: ?Sized> Strong<T> {
 
 impl<T: ?Sized> Drop for Strong<T> {
     fn drop(&mut self) {
-        if !std::thread::panicking() {
+        // A body's own panic drops the handle as usual; loom failing the execution does not.
+        if crate::rt::unwind::loom_values_droppable() {
             // SAFETY: drop runs once; the handle is not used after it.
             drop(unsafe { self.release() });
         }
@@ -213,7 +214,7 @@ impl<T: ?Sized> Drop for Strong<T> {
 
 impl<T: ?Sized> Drop for WeakHandle<T> {
     fn drop(&mut self) {
-        if !std::thread::panicking() {
+        if crate::rt::unwind::loom_values_droppable() {
             rt::expect_engine(Engine::Loom);
             // SAFETY: drop runs once; the handle is not used after it.
             let (token, shared) = unsafe { self.0.take() };

@@ -4,14 +4,26 @@
 
 mod arc;
 pub mod atomic;
+mod barrier;
 mod condvar;
+mod lazy;
+pub mod mpsc;
 mod mutex;
+mod once;
 mod rwlock;
 
 pub use arc::{Arc, Weak};
-pub use condvar::Condvar;
+pub use barrier::{Barrier, BarrierWaitResult};
+pub use condvar::{Condvar, WaitTimeoutResult};
+pub use lazy::LazyLock;
 pub use mutex::{Mutex, MutexGuard};
+pub use once::{Once, OnceLock, OnceState};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// What [`lazy_static!`](crate::lazy_static) declares, and how to force one.
+pub mod lazy_static {
+    pub use super::lazy::{initialize, LazyStatic};
+}
 pub use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
 
 use crate::rt::record::{self, Tag};
@@ -72,14 +84,6 @@ pub(crate) fn note_at(engine: Option<Engine>, tag: &Tag, op: &str, at: &'static 
     }
 }
 
-/// Re-wraps the guard inside a lock result, keeping the poison state.
-pub(crate) fn map_lock<G, H>(result: LockResult<G>, wrap: impl FnOnce(G) -> H) -> LockResult<H> {
-    match result {
-        Ok(guard) => Ok(wrap(guard)),
-        Err(poisoned) => Err(PoisonError::new(wrap(poisoned.into_inner()))),
-    }
-}
-
 /// Re-wraps the guard inside a try-lock result, keeping the poison and would-block states.
 pub(crate) fn map_try_lock<G, H>(result: TryLockResult<G>, wrap: impl FnOnce(G) -> H) -> TryLockResult<H> {
     match result {
@@ -89,19 +93,21 @@ pub(crate) fn map_try_lock<G, H>(result: TryLockResult<G>, wrap: impl FnOnce(G) 
     }
 }
 
-/// Dispatches an operation on a facade object to the engine it was created under. loom and
-/// shuttle objects check that they are still inside their run first.
+/// Dispatches an operation on a facade object to the engine it was created under, after
+/// checking (with its `Tag`) that a model-checked object is used in the execution that
+/// created it.
 macro_rules! dispatch {
-    ($value:expr, $imp:ident, $x:ident => $op:expr) => {
+    ($value:expr, $tag:expr, $imp:ident, $x:ident => $op:expr) => {
         match $value {
             $imp::Loom($x) => {
-                $crate::rt::expect_engine($crate::rt::Engine::Loom);
+                $tag.expect($crate::rt::Engine::Loom);
                 $op
             }
             $imp::Shuttle($x) => {
-                $crate::rt::expect_engine($crate::rt::Engine::Shuttle);
+                $tag.expect($crate::rt::Engine::Shuttle);
                 $op
             }
+            // Objects on real threads are real: one kept across iterations just works.
             $imp::Std($x) => $op,
         }
     };

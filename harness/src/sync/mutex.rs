@@ -1,6 +1,7 @@
-use super::{map_lock, map_try_lock, Held, LockResult, TryLockResult};
+use super::{map_try_lock, Held, LockResult, TryLockError, TryLockResult};
+use crate::rt::loom_lock::{LoomGuard, LoomLock};
+use crate::rt::poison;
 use crate::rt::record::Tag;
-use crate::rt::unwind::LeakOnUnwind;
 use crate::rt::{self, Engine};
 use std::fmt;
 use std::ops::{Deref, DerefMut};
@@ -9,7 +10,8 @@ use std::panic::Location;
 /// A mutual exclusion lock, like `std::sync::Mutex`.
 pub struct Mutex<T> {
     pub(crate) imp: MutexImp<T>,
-    tag: Tag,
+    pub(crate) tag: Tag,
+    pub(crate) poison: poison::Flag,
 }
 
 // shuttle's lock carries a vector clock (lockhound checks cells against it), a few hundred
@@ -17,20 +19,42 @@ pub struct Mutex<T> {
 // costs the copy of a lock when it is moved, which bodies do once, if at all.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum MutexImp<T> {
-    Loom(loom::sync::Mutex<T>),
+    Loom(LoomLock<loom::sync::Mutex<T>>),
     Shuttle(shuttle::sync::Mutex<T>),
     Std(crate::tracker::Mutex<T>),
 }
 
 /// The guard of a locked [`Mutex`].
 pub struct MutexGuard<'a, T> {
-    // Declared first: dropped (and the release recorded) before the engine releases.
+    // Declared first: the lock is poisoned, if its thread panics, before anyone can take it.
+    pub(crate) poison: PoisonOnPanic<'a>,
+    // Dropped (and the release recorded) before the engine releases.
     pub(crate) held: Held,
     pub(crate) imp: MutexGuardImp<'a, T>,
+    /// The mutex, for a condvar wait to take again after it released it.
+    pub(crate) lock: &'a Mutex<T>,
+}
+
+/// Poisons a lock if its guard is dropped by a panic that began while it was held.
+pub(crate) struct PoisonOnPanic<'a> {
+    flag: &'a poison::Flag,
+    taken: poison::Taken,
+}
+
+impl<'a> PoisonOnPanic<'a> {
+    pub(crate) fn new(flag: &'a poison::Flag) -> Self {
+        PoisonOnPanic { flag, taken: poison::Flag::take() }
+    }
+}
+
+impl Drop for PoisonOnPanic<'_> {
+    fn drop(&mut self) {
+        self.flag.release(self.taken);
+    }
 }
 
 pub(crate) enum MutexGuardImp<'a, T> {
-    Loom(LeakOnUnwind<loom::sync::MutexGuard<'a, T>>),
+    Loom(LoomGuard<loom::sync::MutexGuard<'a, T>>),
     Shuttle(shuttle::sync::MutexGuard<'a, T>),
     Std(crate::tracker::MutexGuard<'a, T>),
 }
@@ -40,11 +64,11 @@ impl<T> Mutex<T> {
     #[track_caller]
     pub fn new(value: T) -> Self {
         let imp = match rt::engine() {
-            Engine::Loom => MutexImp::Loom(loom::sync::Mutex::new(value)),
+            Engine::Loom => MutexImp::Loom(LoomLock::new(loom::sync::Mutex::new(value))),
             Engine::Shuttle => MutexImp::Shuttle(shuttle::sync::Mutex::new(value)),
             Engine::Std => MutexImp::Std(crate::tracker::Mutex::new(value)),
         };
-        Mutex { imp, tag: Tag::new("Mutex", Location::caller()) }
+        Mutex { imp, tag: Tag::new("Mutex", Location::caller()), poison: poison::Flag::new() }
     }
 
     /// Creates the lock with a name that traces show instead of its creation site. On real
@@ -53,7 +77,8 @@ impl<T> Mutex<T> {
     pub fn named(name: &'static str, value: T) -> Self {
         if matches!(rt::engine(), Engine::Std) {
             let imp = MutexImp::Std(crate::tracker::Mutex::named(name, value));
-            return Mutex { imp, tag: Tag::new("Mutex", Location::caller()).with_name(name) };
+            let tag = Tag::new("Mutex", Location::caller()).with_name(name);
+            return Mutex { imp, tag, poison: poison::Flag::new() };
         }
         let mut lock = Self::new(value);
         lock.tag = lock.tag.with_name(name);
@@ -69,21 +94,34 @@ impl<T> Mutex<T> {
         }
     }
 
-    /// Acquires the mutex, blocking the current thread until it is able to do so.
+    /// Acquires the mutex, blocking the current thread until it is able to do so. `Err` holds
+    /// the guard when the mutex is poisoned: a thread panicked while it held it.
     #[track_caller]
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
         let at = Location::caller();
-        let wrap = |imp| MutexGuard { held: Held::acquired(self.model(), &self.tag, "lock", at), imp };
+        let guard = MutexGuard {
+            imp: self.lock_engine(),
+            poison: PoisonOnPanic::new(&self.poison),
+            held: Held::acquired(self.model(), &self.tag, "lock", at),
+            lock: self,
+        };
+        self.poison.result(guard)
+    }
+
+    /// Takes the engine's lock, whose own poisoning lockhound replaces with its own (see
+    /// `rt::poison`). A condvar wait takes the lock again through it.
+    #[track_caller]
+    pub(crate) fn lock_engine(&self) -> MutexGuardImp<'_, T> {
         match &self.imp {
             MutexImp::Loom(m) => {
-                rt::expect_engine(Engine::Loom);
-                map_lock(m.lock(), |g| wrap(MutexGuardImp::Loom(LeakOnUnwind::new(g))))
+                self.tag.expect(Engine::Loom);
+                MutexGuardImp::Loom(m.guard(m.lock().unwrap_or_else(|p| p.into_inner())))
             }
             MutexImp::Shuttle(m) => {
-                rt::expect_engine(Engine::Shuttle);
-                map_lock(m.lock(), |g| wrap(MutexGuardImp::Shuttle(g)))
+                self.tag.expect(Engine::Shuttle);
+                MutexGuardImp::Shuttle(m.lock().unwrap_or_else(|p| p.into_inner()))
             }
-            MutexImp::Std(m) => Ok(wrap(MutexGuardImp::Std(m.lock()))),
+            MutexImp::Std(m) => MutexGuardImp::Std(m.lock()),
         }
     }
 
@@ -91,38 +129,63 @@ impl<T> Mutex<T> {
     #[track_caller]
     pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
         let at = Location::caller();
-        let wrap = |imp| MutexGuard { held: Held::acquired(self.model(), &self.tag, "try_lock", at), imp };
-        match &self.imp {
+        let wrap = |imp| MutexGuard {
+            imp,
+            poison: PoisonOnPanic::new(&self.poison),
+            held: Held::acquired(self.model(), &self.tag, "try_lock", at),
+            lock: self,
+        };
+        let taken = match &self.imp {
             MutexImp::Loom(m) => {
-                rt::expect_engine(Engine::Loom);
-                map_try_lock(m.try_lock(), |g| wrap(MutexGuardImp::Loom(LeakOnUnwind::new(g))))
+                self.tag.expect(Engine::Loom);
+                map_try_lock(m.try_lock(), |g| wrap(MutexGuardImp::Loom(m.guard(g))))
             }
             MutexImp::Shuttle(m) => {
-                rt::expect_engine(Engine::Shuttle);
+                self.tag.expect(Engine::Shuttle);
                 map_try_lock(m.try_lock(), |g| wrap(MutexGuardImp::Shuttle(g)))
             }
             MutexImp::Std(m) => {
-                m.try_lock().map(|g| wrap(MutexGuardImp::Std(g))).ok_or(super::TryLockError::WouldBlock)
+                m.try_lock().map(|g| wrap(MutexGuardImp::Std(g))).ok_or(TryLockError::WouldBlock)
             }
-        }
+        };
+        // The engine's poisoning gives way to lockhound's own (see `rt::poison`).
+        let guard = match taken {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(engine_poisoned)) => engine_poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return Err(TryLockError::WouldBlock),
+        };
+        self.poison.result(guard).map_err(TryLockError::Poisoned)
     }
 
-    /// Consumes the mutex and returns its value.
+    /// Whether the mutex is poisoned: a thread panicked while it held it.
+    pub fn is_poisoned(&self) -> bool {
+        self.poison.get()
+    }
+
+    /// Clears the poison, like `std::sync::Mutex::clear_poison`.
+    pub fn clear_poison(&self) {
+        self.poison.clear()
+    }
+
+    /// Consumes the mutex and returns its value (inside a `PoisonError` if it is poisoned).
     pub fn into_inner(self) -> LockResult<T> {
-        match self.imp {
-            MutexImp::Loom(m) => m.into_inner(),
-            MutexImp::Shuttle(m) => m.into_inner(),
-            MutexImp::Std(m) => Ok(m.into_inner()),
-        }
+        let value = match self.imp {
+            MutexImp::Loom(m) => m.into_inner().into_inner().unwrap_or_else(|p| p.into_inner()),
+            MutexImp::Shuttle(m) => m.into_inner().unwrap_or_else(|p| p.into_inner()),
+            MutexImp::Std(m) => m.into_inner(),
+        };
+        self.poison.result(value)
     }
 
-    /// The value, through the mutex's exclusive borrow: no locking needed.
+    /// The value, through the mutex's exclusive borrow: no locking needed (inside a
+    /// `PoisonError` if it is poisoned).
     pub fn get_mut(&mut self) -> LockResult<&mut T> {
-        match &mut self.imp {
-            MutexImp::Loom(m) => m.get_mut(),
-            MutexImp::Shuttle(m) => m.get_mut(),
-            MutexImp::Std(m) => Ok(m.get_mut()),
-        }
+        let value = match &mut self.imp {
+            MutexImp::Loom(m) => m.get_mut().unwrap_or_else(|p| p.into_inner()),
+            MutexImp::Shuttle(m) => m.get_mut().unwrap_or_else(|p| p.into_inner()),
+            MutexImp::Std(m) => m.get_mut(),
+        };
+        self.poison.result(value)
     }
 }
 
@@ -176,7 +239,7 @@ impl<T> DerefMut for MutexGuard<'_, T> {
 /// another guard holds it. Never a scheduling point: shuttle's mutex shows its data the way
 /// std's does; on real threads this is a `try_lock` of the tracked lock, as std's is (it adds
 /// no lock-order edge); under loom the data cannot be read without one, and shows as
-/// `<unread under loom>`. Tracked and loom mutexes do not poison.
+/// `<unread under loom>`.
 impl<T: fmt::Debug> fmt::Debug for Mutex<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let MutexImp::Shuttle(m) = &self.imp {
@@ -192,7 +255,7 @@ impl<T: fmt::Debug> fmt::Debug for Mutex<T> {
                 None => out.field("data", &"<locked>"),
             },
         };
-        out.field("poisoned", &false).finish_non_exhaustive()
+        out.field("poisoned", &self.is_poisoned()).finish_non_exhaustive()
     }
 }
 

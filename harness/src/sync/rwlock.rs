@@ -1,6 +1,8 @@
-use super::{map_lock, map_try_lock, Held, LockResult, TryLockError, TryLockResult};
+use super::mutex::PoisonOnPanic;
+use super::{map_try_lock, Held, LockResult, TryLockError, TryLockResult};
+use crate::rt::loom_lock::{LoomGuard, LoomLock};
+use crate::rt::poison;
 use crate::rt::record::Tag;
-use crate::rt::unwind::LeakOnUnwind;
 use crate::rt::{self, Engine};
 use std::fmt;
 use std::ops::{Deref, DerefMut};
@@ -10,6 +12,7 @@ use std::panic::Location;
 pub struct RwLock<T> {
     imp: RwLockImp<T>,
     tag: Tag,
+    poison: poison::Flag,
 }
 
 // shuttle's lock carries a vector clock (lockhound checks cells against it), a few hundred
@@ -17,7 +20,7 @@ pub struct RwLock<T> {
 // costs the copy of a lock when it is moved, which bodies do once, if at all.
 #[allow(clippy::large_enum_variant)]
 enum RwLockImp<T> {
-    Loom(loom::sync::RwLock<T>),
+    Loom(LoomLock<loom::sync::RwLock<T>>),
     Shuttle(shuttle::sync::RwLock<T>),
     Std(crate::tracker::RwLock<T>),
 }
@@ -30,20 +33,22 @@ pub struct RwLockReadGuard<'a, T> {
 }
 
 enum ReadImp<'a, T> {
-    Loom(LeakOnUnwind<loom::sync::RwLockReadGuard<'a, T>>),
+    Loom(LoomGuard<loom::sync::RwLockReadGuard<'a, T>>),
     Shuttle(shuttle::sync::RwLockReadGuard<'a, T>),
     Std(crate::tracker::RwLockReadGuard<'a, T>),
 }
 
 /// Exclusive access to a write-locked [`RwLock`].
 pub struct RwLockWriteGuard<'a, T> {
-    // Declared first: dropped (and the release recorded) before the engine releases.
+    // Declared first: the lock is poisoned, if its thread panics, before anyone can take it.
+    _poison: PoisonOnPanic<'a>,
+    // Dropped (and the release recorded) before the engine releases.
     _held: Held,
     imp: WriteImp<'a, T>,
 }
 
 enum WriteImp<'a, T> {
-    Loom(LeakOnUnwind<loom::sync::RwLockWriteGuard<'a, T>>),
+    Loom(LoomGuard<loom::sync::RwLockWriteGuard<'a, T>>),
     Shuttle(shuttle::sync::RwLockWriteGuard<'a, T>),
     Std(crate::tracker::RwLockWriteGuard<'a, T>),
 }
@@ -53,11 +58,11 @@ impl<T> RwLock<T> {
     #[track_caller]
     pub fn new(value: T) -> Self {
         let imp = match rt::engine() {
-            Engine::Loom => RwLockImp::Loom(loom::sync::RwLock::new(value)),
+            Engine::Loom => RwLockImp::Loom(LoomLock::new(loom::sync::RwLock::new(value))),
             Engine::Shuttle => RwLockImp::Shuttle(shuttle::sync::RwLock::new(value)),
             Engine::Std => RwLockImp::Std(crate::tracker::RwLock::new(value)),
         };
-        RwLock { imp, tag: Tag::new("RwLock", Location::caller()) }
+        RwLock { imp, tag: Tag::new("RwLock", Location::caller()), poison: poison::Flag::new() }
     }
 
     /// Creates the lock with a name that traces show instead of its creation site. On real
@@ -66,7 +71,8 @@ impl<T> RwLock<T> {
     pub fn named(name: &'static str, value: T) -> Self {
         if matches!(rt::engine(), Engine::Std) {
             let imp = RwLockImp::Std(crate::tracker::RwLock::named(name, value));
-            return RwLock { imp, tag: Tag::new("RwLock", Location::caller()).with_name(name) };
+            let tag = Tag::new("RwLock", Location::caller()).with_name(name);
+            return RwLock { imp, tag, poison: poison::Flag::new() };
         }
         let mut lock = Self::new(value);
         lock.tag = lock.tag.with_name(name);
@@ -82,41 +88,55 @@ impl<T> RwLock<T> {
         }
     }
 
-    /// Locks for shared read access, blocking until it can.
+    /// Locks for shared read access, blocking until it can. `Err` holds the guard when the
+    /// lock is poisoned: a thread panicked while it held it for writing.
     #[track_caller]
     pub fn read(&self) -> LockResult<RwLockReadGuard<'_, T>> {
         let at = Location::caller();
-        let wrap =
-            |imp| RwLockReadGuard { _held: Held::acquired(self.model(), &self.tag, "read-lock", at), imp };
-        match &self.imp {
+        let imp = match &self.imp {
             RwLockImp::Loom(l) => {
-                rt::expect_engine(Engine::Loom);
-                map_lock(l.read(), |g| wrap(ReadImp::Loom(LeakOnUnwind::new(g))))
+                self.tag.expect(Engine::Loom);
+                ReadImp::Loom(l.guard(l.read().unwrap_or_else(|p| p.into_inner())))
             }
             RwLockImp::Shuttle(l) => {
-                rt::expect_engine(Engine::Shuttle);
-                map_lock(l.read(), |g| wrap(ReadImp::Shuttle(g)))
+                self.tag.expect(Engine::Shuttle);
+                ReadImp::Shuttle(l.read().unwrap_or_else(|p| p.into_inner()))
             }
-            RwLockImp::Std(l) => Ok(wrap(ReadImp::Std(l.read()))),
-        }
+            RwLockImp::Std(l) => ReadImp::Std(l.read()),
+        };
+        let guard = RwLockReadGuard { _held: Held::acquired(self.model(), &self.tag, "read-lock", at), imp };
+        self.poison.result(guard)
     }
 
-    /// Locks for exclusive write access, blocking until it can.
+    /// Locks for exclusive write access, blocking until it can. `Err` holds the guard when the
+    /// lock is poisoned.
     #[track_caller]
     pub fn write(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
         let at = Location::caller();
-        let wrap =
-            |imp| RwLockWriteGuard { _held: Held::acquired(self.model(), &self.tag, "write-lock", at), imp };
-        match &self.imp {
+        let imp = match &self.imp {
             RwLockImp::Loom(l) => {
-                rt::expect_engine(Engine::Loom);
-                map_lock(l.write(), |g| wrap(WriteImp::Loom(LeakOnUnwind::new(g))))
+                self.tag.expect(Engine::Loom);
+                WriteImp::Loom(l.guard(l.write().unwrap_or_else(|p| p.into_inner())))
             }
             RwLockImp::Shuttle(l) => {
-                rt::expect_engine(Engine::Shuttle);
-                map_lock(l.write(), |g| wrap(WriteImp::Shuttle(g)))
+                self.tag.expect(Engine::Shuttle);
+                WriteImp::Shuttle(l.write().unwrap_or_else(|p| p.into_inner()))
             }
-            RwLockImp::Std(l) => Ok(wrap(WriteImp::Std(l.write()))),
+            RwLockImp::Std(l) => WriteImp::Std(l.write()),
+        };
+        self.poison.result(self.write_guard(imp, "write-lock", at))
+    }
+
+    fn write_guard<'a>(
+        &'a self,
+        imp: WriteImp<'a, T>,
+        op: &str,
+        at: &'static Location<'static>,
+    ) -> RwLockWriteGuard<'a, T> {
+        RwLockWriteGuard {
+            _poison: PoisonOnPanic::new(&self.poison),
+            _held: Held::acquired(self.model(), &self.tag, op, at),
+            imp,
         }
     }
 
@@ -126,58 +146,84 @@ impl<T> RwLock<T> {
         let at = Location::caller();
         let wrap =
             |imp| RwLockReadGuard { _held: Held::acquired(self.model(), &self.tag, "try_read", at), imp };
-        match &self.imp {
+        let taken = match &self.imp {
             RwLockImp::Loom(l) => {
-                rt::expect_engine(Engine::Loom);
-                map_try_lock(l.try_read(), |g| wrap(ReadImp::Loom(LeakOnUnwind::new(g))))
+                self.tag.expect(Engine::Loom);
+                map_try_lock(l.try_read(), |g| wrap(ReadImp::Loom(l.guard(g))))
             }
             RwLockImp::Shuttle(l) => {
-                rt::expect_engine(Engine::Shuttle);
+                self.tag.expect(Engine::Shuttle);
                 map_try_lock(l.try_read(), |g| wrap(ReadImp::Shuttle(g)))
             }
             RwLockImp::Std(l) => l.try_read().map(|g| wrap(ReadImp::Std(g))).ok_or(TryLockError::WouldBlock),
-        }
+        };
+        self.poisoned_unless_blocked(taken)
     }
 
     /// Attempts exclusive write access without blocking.
     #[track_caller]
     pub fn try_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
         let at = Location::caller();
-        let wrap =
-            |imp| RwLockWriteGuard { _held: Held::acquired(self.model(), &self.tag, "try_write", at), imp };
-        match &self.imp {
+        let wrap = |imp| self.write_guard(imp, "try_write", at);
+        let taken = match &self.imp {
             RwLockImp::Loom(l) => {
-                rt::expect_engine(Engine::Loom);
-                map_try_lock(l.try_write(), |g| wrap(WriteImp::Loom(LeakOnUnwind::new(g))))
+                self.tag.expect(Engine::Loom);
+                map_try_lock(l.try_write(), |g| wrap(WriteImp::Loom(l.guard(g))))
             }
             RwLockImp::Shuttle(l) => {
-                rt::expect_engine(Engine::Shuttle);
+                self.tag.expect(Engine::Shuttle);
                 map_try_lock(l.try_write(), |g| wrap(WriteImp::Shuttle(g)))
             }
             RwLockImp::Std(l) => {
                 l.try_write().map(|g| wrap(WriteImp::Std(g))).ok_or(TryLockError::WouldBlock)
             }
-        }
+        };
+        self.poisoned_unless_blocked(taken)
+    }
+
+    /// The engine's poisoning gives way to lockhound's own (see `rt::poison`).
+    fn poisoned_unless_blocked<G>(&self, taken: TryLockResult<G>) -> TryLockResult<G> {
+        let guard = match taken {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(engine_poisoned)) => engine_poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return Err(TryLockError::WouldBlock),
+        };
+        self.poison.result(guard).map_err(TryLockError::Poisoned)
+    }
+
+    /// Whether the lock is poisoned: a thread panicked while it held it for writing.
+    pub fn is_poisoned(&self) -> bool {
+        self.poison.get()
+    }
+
+    /// Clears the poison, like `std::sync::RwLock::clear_poison`.
+    pub fn clear_poison(&self) {
+        self.poison.clear()
     }
 }
 
 impl<T> RwLock<T> {
     /// Consumes the lock and returns its value.
+    /// (inside a `PoisonError` if it is poisoned).
     pub fn into_inner(self) -> LockResult<T> {
-        match self.imp {
-            RwLockImp::Loom(l) => l.into_inner(),
-            RwLockImp::Shuttle(l) => l.into_inner(),
-            RwLockImp::Std(l) => Ok(l.into_inner()),
-        }
+        // The engine's poisoning gives way to lockhound's own (see `rt::poison`).
+        let value = match self.imp {
+            RwLockImp::Loom(l) => l.into_inner().into_inner().unwrap_or_else(|p| p.into_inner()),
+            RwLockImp::Shuttle(l) => l.into_inner().unwrap_or_else(|p| p.into_inner()),
+            RwLockImp::Std(l) => l.into_inner(),
+        };
+        self.poison.result(value)
     }
 
-    /// The value, through the lock's exclusive borrow: no locking needed.
+    /// The value, through the lock's exclusive borrow: no locking needed (inside a
+    /// `PoisonError` if it is poisoned).
     pub fn get_mut(&mut self) -> LockResult<&mut T> {
-        match &mut self.imp {
-            RwLockImp::Loom(l) => l.get_mut(),
-            RwLockImp::Shuttle(l) => l.get_mut(),
-            RwLockImp::Std(l) => Ok(l.get_mut()),
-        }
+        let value = match &mut self.imp {
+            RwLockImp::Loom(l) => l.get_mut().unwrap_or_else(|p| p.into_inner()),
+            RwLockImp::Shuttle(l) => l.get_mut().unwrap_or_else(|p| p.into_inner()),
+            RwLockImp::Std(l) => l.get_mut(),
+        };
+        self.poison.result(value)
     }
 }
 
@@ -224,7 +270,7 @@ impl<T: fmt::Debug> fmt::Debug for RwLock<T> {
                 None => out.field("data", &format_args!("<locked>")),
             },
         };
-        out.field("poisoned", &false).finish_non_exhaustive()
+        out.field("poisoned", &self.is_poisoned()).finish_non_exhaustive()
     }
 }
 
@@ -283,3 +329,5 @@ impl<T> DerefMut for RwLockWriteGuard<'_, T> {
         }
     }
 }
+
+

@@ -34,7 +34,7 @@ pub use report::{
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard};
 pub use session::{track, TrackOptions};
 
-pub(crate) use mutex::condvar_wait;
+pub(crate) use mutex::{condvar_wait, condvar_wait_for};
 
 /// How a lock is held.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]

@@ -124,6 +124,17 @@ pub(crate) fn condvar_wait<T: ?Sized>(
     acquire::wait_released(held, site, WaitKind::Condvar, || cv.wait(inner));
 }
 
+/// [`condvar_wait`] for at most `timeout`; returns whether the timeout passed first.
+pub(crate) fn condvar_wait_for<T: ?Sized>(
+    guard: &mut MutexGuard<'_, T>,
+    cv: &parking_lot::Condvar,
+    timeout: Duration,
+    site: &'static Location<'static>,
+) -> bool {
+    let MutexGuard { inner, held } = guard;
+    acquire::wait_released(held, site, WaitKind::Condvar, || cv.wait_for(inner, timeout).timed_out())
+}
+
 impl<T: Default> Default for Mutex<T> {
     #[track_caller]
     fn default() -> Self {

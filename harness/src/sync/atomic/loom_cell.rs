@@ -65,7 +65,7 @@ impl<A: LoomAtomic, S: Shadow<Value = A::Value>> LoomCell<A, S> {
         }
     }
 
-    /// The loom atomic, once any loan is settled. Only called after `rt::expect_engine`: on the
+    /// The loom atomic, once any loan is settled. Only called after the engine check (`Tag::expect`): on the
     /// OS thread that runs the loom execution.
     #[inline]
     fn atomic(&self) -> &A {

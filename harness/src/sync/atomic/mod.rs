@@ -250,21 +250,21 @@ macro_rules! atomic_common {
 
             #[track_caller]
             pub fn load(&self, order: Ordering) -> $t {
-                let v = dispatch!(&self.0, $imp, a => a.load(order));
+                let v = dispatch!(&self.0, self.1, $imp, a => a.load(order));
                 self.note("load", || v.show());
                 v
             }
 
             #[track_caller]
             pub fn store(&self, value: $t, order: Ordering) {
-                dispatch!(&self.0, $imp, a => a.store(value, order));
+                dispatch!(&self.0, self.1, $imp, a => a.store(value, order));
                 self.stored(value);
                 self.note("store", || value.show());
             }
 
             #[track_caller]
             pub fn swap(&self, value: $t, order: Ordering) -> $t {
-                let old = dispatch!(&self.0, $imp, a => a.swap(value, order));
+                let old = dispatch!(&self.0, self.1, $imp, a => a.swap(value, order));
                 self.modified("swap", old, value)
             }
 
@@ -276,7 +276,7 @@ macro_rules! atomic_common {
                 success: Ordering,
                 failure: Ordering,
             ) -> Result<$t, $t> {
-                let result = dispatch!(&self.0, $imp, a => a.compare_exchange(current, new, success, failure));
+                let result = dispatch!(&self.0, self.1, $imp, a => a.compare_exchange(current, new, success, failure));
                 self.exchanged("compare_exchange", result, current, new)
             }
 
@@ -288,7 +288,7 @@ macro_rules! atomic_common {
                 success: Ordering,
                 failure: Ordering,
             ) -> Result<$t, $t> {
-                let result = dispatch!(&self.0, $imp, a => a.compare_exchange_weak(current, new, success, failure));
+                let result = dispatch!(&self.0, self.1, $imp, a => a.compare_exchange_weak(current, new, success, failure));
                 self.exchanged("compare_exchange_weak", result, current, new)
             }
 
@@ -359,11 +359,11 @@ macro_rules! atomic_common {
             pub fn get_mut(&mut self) -> &mut $t {
                 match &mut self.0 {
                     $imp::Loom(cell) => {
-                        rt::expect_engine(Engine::Loom);
+                        self.1.expect(Engine::Loom);
                         cell.get_mut()
                     }
                     $imp::Shuttle(a) => {
-                        rt::expect_engine(Engine::Shuttle);
+                        self.1.expect(Engine::Shuttle);
                         a.get_mut()
                     }
                     $imp::Std(a) => a.get_mut(),
@@ -376,7 +376,7 @@ macro_rules! atomic_common {
             pub fn with_mut<R>(&mut self, f: impl FnOnce(&mut $t) -> R) -> R {
                 match &mut self.0 {
                     $imp::Loom(cell) => {
-                        rt::expect_engine(Engine::Loom);
+                        self.1.expect(Engine::Loom);
                         cell.with_mut(f)
                     }
                     _ => f(self.get_mut()),
@@ -388,11 +388,11 @@ macro_rules! atomic_common {
             pub fn into_inner(self) -> $t {
                 match self.0 {
                     $imp::Loom(cell) => {
-                        rt::expect_engine(Engine::Loom);
+                        self.1.expect(Engine::Loom);
                         cell.into_inner()
                     }
                     $imp::Shuttle(a) => {
-                        rt::expect_engine(Engine::Shuttle);
+                        self.1.expect(Engine::Shuttle);
                         a.into_inner()
                     }
                     $imp::Std(a) => a.into_inner(),
@@ -410,12 +410,12 @@ macro_rules! atomic_common {
             pub unsafe fn unsync_load(&self) -> $t {
                 match &self.0 {
                     $imp::Loom(cell) => {
-                        rt::expect_engine(Engine::Loom);
+                        self.1.expect(Engine::Loom);
                         // SAFETY: the caller's promise; loom checks it.
                         unsafe { cell.unsync_load() }
                     }
                     $imp::Shuttle(a) => {
-                        rt::expect_engine(Engine::Shuttle);
+                        self.1.expect(Engine::Shuttle);
                         // SAFETY: the caller's promise; shuttle reads without a switch.
                         unsafe { a.raw_load() }
                     }
@@ -459,49 +459,49 @@ macro_rules! atomic_int {
         impl $name {
             #[track_caller]
             pub fn fetch_add(&self, value: $t, order: Ordering) -> $t {
-                let old = dispatch!(&self.0, $imp, a => a.fetch_add(value, order));
+                let old = dispatch!(&self.0, self.1, $imp, a => a.fetch_add(value, order));
                 self.modified("fetch_add", old, old.wrapping_add(value))
             }
 
             #[track_caller]
             pub fn fetch_sub(&self, value: $t, order: Ordering) -> $t {
-                let old = dispatch!(&self.0, $imp, a => a.fetch_sub(value, order));
+                let old = dispatch!(&self.0, self.1, $imp, a => a.fetch_sub(value, order));
                 self.modified("fetch_sub", old, old.wrapping_sub(value))
             }
 
             #[track_caller]
             pub fn fetch_and(&self, value: $t, order: Ordering) -> $t {
-                let old = dispatch!(&self.0, $imp, a => a.fetch_and(value, order));
+                let old = dispatch!(&self.0, self.1, $imp, a => a.fetch_and(value, order));
                 self.modified("fetch_and", old, old & value)
             }
 
             #[track_caller]
             pub fn fetch_nand(&self, value: $t, order: Ordering) -> $t {
-                let old = dispatch!(&self.0, $imp, a => a.fetch_nand(value, order));
+                let old = dispatch!(&self.0, self.1, $imp, a => a.fetch_nand(value, order));
                 self.modified("fetch_nand", old, !(old & value))
             }
 
             #[track_caller]
             pub fn fetch_or(&self, value: $t, order: Ordering) -> $t {
-                let old = dispatch!(&self.0, $imp, a => a.fetch_or(value, order));
+                let old = dispatch!(&self.0, self.1, $imp, a => a.fetch_or(value, order));
                 self.modified("fetch_or", old, old | value)
             }
 
             #[track_caller]
             pub fn fetch_xor(&self, value: $t, order: Ordering) -> $t {
-                let old = dispatch!(&self.0, $imp, a => a.fetch_xor(value, order));
+                let old = dispatch!(&self.0, self.1, $imp, a => a.fetch_xor(value, order));
                 self.modified("fetch_xor", old, old ^ value)
             }
 
             #[track_caller]
             pub fn fetch_max(&self, value: $t, order: Ordering) -> $t {
-                let old = dispatch!(&self.0, $imp, a => a.fetch_max(value, order));
+                let old = dispatch!(&self.0, self.1, $imp, a => a.fetch_max(value, order));
                 self.modified("fetch_max", old, old.max(value))
             }
 
             #[track_caller]
             pub fn fetch_min(&self, value: $t, order: Ordering) -> $t {
-                let old = dispatch!(&self.0, $imp, a => a.fetch_min(value, order));
+                let old = dispatch!(&self.0, self.1, $imp, a => a.fetch_min(value, order));
                 self.modified("fetch_min", old, old.min(value))
             }
         }
@@ -525,25 +525,25 @@ atomic_common!(AtomicPtr, AtomicPtrImp, *mut T, std::ptr::null_mut(), T);
 impl AtomicBool {
     #[track_caller]
     pub fn fetch_and(&self, value: bool, order: Ordering) -> bool {
-        let old = dispatch!(&self.0, AtomicBoolImp, a => a.fetch_and(value, order));
+        let old = dispatch!(&self.0, self.1, AtomicBoolImp, a => a.fetch_and(value, order));
         self.modified("fetch_and", old, old & value)
     }
 
     #[track_caller]
     pub fn fetch_nand(&self, value: bool, order: Ordering) -> bool {
-        let old = dispatch!(&self.0, AtomicBoolImp, a => a.fetch_nand(value, order));
+        let old = dispatch!(&self.0, self.1, AtomicBoolImp, a => a.fetch_nand(value, order));
         self.modified("fetch_nand", old, !(old & value))
     }
 
     #[track_caller]
     pub fn fetch_or(&self, value: bool, order: Ordering) -> bool {
-        let old = dispatch!(&self.0, AtomicBoolImp, a => a.fetch_or(value, order));
+        let old = dispatch!(&self.0, self.1, AtomicBoolImp, a => a.fetch_or(value, order));
         self.modified("fetch_or", old, old | value)
     }
 
     #[track_caller]
     pub fn fetch_xor(&self, value: bool, order: Ordering) -> bool {
-        let old = dispatch!(&self.0, AtomicBoolImp, a => a.fetch_xor(value, order));
+        let old = dispatch!(&self.0, self.1, AtomicBoolImp, a => a.fetch_xor(value, order));
         self.modified("fetch_xor", old, old ^ value)
     }
 
@@ -552,12 +552,12 @@ impl AtomicBool {
     pub fn fetch_not(&self, order: Ordering) -> bool {
         let old = match &self.0 {
             AtomicBoolImp::Loom(a) => {
-                rt::expect_engine(Engine::Loom);
+                self.1.expect(Engine::Loom);
                 // loom has no fetch_not; xor with true is the same read-modify-write.
                 a.fetch_xor(true, order)
             }
             AtomicBoolImp::Shuttle(a) => {
-                rt::expect_engine(Engine::Shuttle);
+                self.1.expect(Engine::Shuttle);
                 a.fetch_not(order)
             }
             AtomicBoolImp::Std(a) => a.fetch_not(order),
@@ -577,11 +577,11 @@ macro_rules! pointer_rmw {
                 pub fn $op(&self, $arg: usize, order: Ordering) -> *mut T {
                     let old = match &self.0 {
                         AtomicPtrImp::Loom(a) => {
-                            rt::expect_engine(Engine::Loom);
+                            self.1.expect(Engine::Loom);
                             a.update(order, load_order(order), |$p: *mut T| $new)
                         }
                         AtomicPtrImp::Shuttle(a) => {
-                            rt::expect_engine(Engine::Shuttle);
+                            self.1.expect(Engine::Shuttle);
                             a.$op($arg, order)
                         }
                         AtomicPtrImp::Std(a) => a.$op($arg, order),
