@@ -434,7 +434,9 @@ fn miri(options: &Options, targets: &[Target], args: &[OsString]) -> Result<Exit
             c
         };
         output::print(&format!("== miri: {} (test target {}): variants that must pass\n", t.package, t.name));
-        let status = base().status().map_err(|e| format!("cannot run nightly cargo miri (rustup run nightly cargo miri): {e}"))?;
+        let status = base()
+            .status()
+            .map_err(|e| format!("cannot run nightly cargo miri (rustup run nightly cargo miri): {e}"))?;
         failed |= !status.success();
         let listed = base()
             .args(["--", "--list", "--ignored", "--format", "terse"])

@@ -17,7 +17,11 @@ fn a_huge_time_limit_is_refused_and_the_largest_accepted_does_not_wrap_into_a_ha
             .output()
             .unwrap();
         let code = o.status.code();
-        (code, String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+        (
+            code,
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
     };
     let (code, _, stderr) = run("18446744073709551600");
     assert_eq!(code, Some(2), "{stderr}");

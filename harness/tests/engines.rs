@@ -163,12 +163,6 @@ fn a_replay_of_a_foreign_schedule_is_not_applicable_not_a_crash() {
 }
 
 #[test]
-#[should_panic(expected = "outside a run")]
-fn facade_outside_a_run_panics_clearly() {
-    let _ = Mutex::new(1);
-}
-
-#[test]
 fn check_panics_with_a_replay_command() {
     let result = std::panic::catch_unwind(|| check(Backend::ShuttlePct).run(lost_update));
     let message = *result.unwrap_err().downcast::<String>().unwrap();

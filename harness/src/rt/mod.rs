@@ -52,14 +52,23 @@ thread_local! {
 /// OS thread exploring at the same time) is as foreign as one from an earlier execution.
 static NEXT_EXECUTION: AtomicU32 = AtomicU32::new(1);
 
-/// The engine of the run this thread is in. Panics with an explanation outside a run, where a
-/// facade object has nothing to dispatch to.
-#[track_caller]
+/// The engine of the run this thread is in. Outside any run (a program's own code, an
+/// ordinary test) facade objects are real ones: tracked locks and std's threads, as on the
+/// real-thread engine, so a library built on the facade works everywhere, and is explored
+/// where a run drives it.
 #[inline]
 pub(crate) fn engine() -> Engine {
-    match CONTEXT.with(Cell::get).engine {
-        Some(engine) => engine,
-        None => outside_run(),
+    CONTEXT.with(Cell::get).engine.unwrap_or(Engine::Std)
+}
+
+/// Panics if this thread runs a model-checked execution: a real object (created on real
+/// threads, or outside any run) used there would block or synchronize behind the model
+/// checker's back, which it can neither explore nor see a deadlock in.
+#[track_caller]
+#[inline]
+pub(crate) fn expect_real() {
+    if let Some(model @ (Engine::Loom | Engine::Shuttle)) = CONTEXT.with(Cell::get).engine {
+        real_object_in_model(model);
     }
 }
 
@@ -129,10 +138,10 @@ pub(crate) fn set_aside(waiting: bool) {
 
 #[cold]
 #[track_caller]
-fn outside_run() -> ! {
+fn real_object_in_model(model: Engine) -> ! {
     panic!(
-        "lockhound facade used outside a run: create and use lockhound::sync and \
-         lockhound::thread objects only inside a body run by lockhound::check or a scenario"
+        "lockhound facade object created outside this {model:?} execution (on real threads, or \
+         before the run began) was used inside it: create the objects a body uses inside the body"
     )
 }
 

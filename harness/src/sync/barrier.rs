@@ -70,7 +70,7 @@ impl Barrier {
                 }
             }
             BarrierImp::Std(barrier) => {
-                rt::expect_engine(Engine::Std);
+                rt::expect_real();
                 BarrierWaitResult(barrier.wait().is_leader())
             }
         }

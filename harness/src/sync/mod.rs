@@ -107,8 +107,12 @@ macro_rules! dispatch {
                 $tag.expect($crate::rt::Engine::Shuttle);
                 $op
             }
-            // Objects on real threads are real: one kept across iterations just works.
-            $imp::Std($x) => $op,
+            // Objects on real threads are real: one kept across iterations just works; inside
+            // a model-checked execution it would act behind the checker's back.
+            $imp::Std($x) => {
+                $crate::rt::expect_real();
+                $op
+            }
         }
     };
 }

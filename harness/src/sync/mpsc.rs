@@ -290,7 +290,10 @@ impl<T> Receiver<T> {
                 chan.note("recv");
                 chan.recv(Some(None)).map_err(|_| RecvError)
             }
-            ReceiverImp::Std(rx) => rx.recv(),
+            ReceiverImp::Std(rx) => {
+                rt::expect_real();
+                rx.recv()
+            }
         }
     }
 

@@ -121,7 +121,10 @@ impl<T> Mutex<T> {
                 self.tag.expect(Engine::Shuttle);
                 MutexGuardImp::Shuttle(m.lock().unwrap_or_else(|p| p.into_inner()))
             }
-            MutexImp::Std(m) => MutexGuardImp::Std(m.lock()),
+            MutexImp::Std(m) => {
+                rt::expect_real();
+                MutexGuardImp::Std(m.lock())
+            }
         }
     }
 

@@ -102,7 +102,10 @@ impl<T> RwLock<T> {
                 self.tag.expect(Engine::Shuttle);
                 ReadImp::Shuttle(l.read().unwrap_or_else(|p| p.into_inner()))
             }
-            RwLockImp::Std(l) => ReadImp::Std(l.read()),
+            RwLockImp::Std(l) => {
+                rt::expect_real();
+                ReadImp::Std(l.read())
+            }
         };
         let guard = RwLockReadGuard { _held: Held::acquired(self.model(), &self.tag, "read-lock", at), imp };
         self.poison.result(guard)
@@ -122,7 +125,10 @@ impl<T> RwLock<T> {
                 self.tag.expect(Engine::Shuttle);
                 WriteImp::Shuttle(l.write().unwrap_or_else(|p| p.into_inner()))
             }
-            RwLockImp::Std(l) => WriteImp::Std(l.write()),
+            RwLockImp::Std(l) => {
+                rt::expect_real();
+                WriteImp::Std(l.write())
+            }
         };
         self.poison.result(self.write_guard(imp, "write-lock", at))
     }
@@ -329,5 +335,3 @@ impl<T> DerefMut for RwLockWriteGuard<'_, T> {
         }
     }
 }
-
-

@@ -167,12 +167,18 @@ impl Builder {
                 if let Some(size) = self.stack_size {
                     b = b.stack_size(size);
                 }
-                let run = std_run::current();
-                JoinImp::Std(b.spawn(move || {
-                    let _scope = rt::enter_execution(Engine::Std, born);
-                    std_run::set_current(run);
-                    body_of(f)
-                })?)
+                if !rt::in_run() {
+                    // Outside any run: std's thread, nothing recorded (its panics print as
+                    // any program's do).
+                    JoinImp::Std(b.spawn(f)?)
+                } else {
+                    let run = std_run::current();
+                    JoinImp::Std(b.spawn(move || {
+                        let _scope = rt::enter_execution(Engine::Std, born);
+                        std_run::set_current(run);
+                        body_of(f)
+                    })?)
+                }
             }
         };
         Ok(JoinHandle { imp, born })
@@ -203,7 +209,10 @@ impl<T> JoinHandle<T> {
                 rt::expect(Engine::Shuttle, self.born);
                 h.join()
             }
-            JoinImp::Std(h) => h.join(),
+            JoinImp::Std(h) => {
+                rt::expect_real();
+                h.join()
+            }
         };
         note("joined");
         result
