@@ -1,7 +1,7 @@
 //! Coroutine stacks are kept between executions and runs while lockhound's own engines run,
 //! and only then (harness/src/explore/stacks.rs): the plain entry points behave as upstream.
 //! shuttle's are kept always (lockhound's own execution loop in a per-thread continuation
-//! pool); loom's only in a build with the patched `generator` (`LOOM_STACKS_RECYCLED`).
+//! pool); loom's only in a build with the patched `generator` (`loom_stacks_recycled`).
 //!
 //! A stack that was unmapped is told from one that was kept by `msync`, which fails on a
 //! range that is not mapped. One test function does every step in order, on threads of its
@@ -58,6 +58,15 @@ fn on_a_thread(search: impl FnOnce() + Send + 'static) -> (bool, usize) {
     .unwrap()
 }
 
+/// CI builds this test once with the patched `generator` and says so: the build script must
+/// have seen the patch.
+#[test]
+fn a_build_with_the_patched_generator_recycles_loom_stacks() {
+    if std::env::var_os("LOCKHOUND_EXPECT_RECYCLED_STACKS").is_some() {
+        assert!(explore::loom_stacks_recycled(), "built with the patched generator, but recycling is off");
+    }
+}
+
 #[test]
 fn stacks_are_kept_while_lockhound_explores_and_only_then() {
     for backend in [Backend::Loom, Backend::ShuttleRandom] {
@@ -66,7 +75,7 @@ fn stacks_are_kept_while_lockhound_explores_and_only_then() {
             let report = explore::run(&spawns_a_thread(), &config(backend));
             assert!(report.passed(), "{backend}: {:?}", report.finding);
         });
-        let keeps = backend != Backend::Loom || explore::LOOM_STACKS_RECYCLED;
+        let keeps = backend != Backend::Loom || explore::loom_stacks_recycled();
         assert_eq!(kept, keeps, "{backend}: lockhound's run kept its stacks: {kept}, expected {keeps}");
         // ...and unmapped when that thread exits.
         assert!(!mapped(address), "{backend}: a kept stack outlived its thread");

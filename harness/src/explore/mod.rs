@@ -10,7 +10,7 @@ mod race;
 mod shuttle;
 mod stacks;
 
-pub use stacks::LOOM_STACKS_RECYCLED;
+pub use stacks::loom_stacks_recycled;
 mod stress;
 
 use crate::backend::{Backend, Budget, RunConfig};

@@ -32,7 +32,9 @@ pub(super) fn with_kept_continuations<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// Whether loom's generator stacks are recycled in this build (the patched `generator`).
-pub const LOOM_STACKS_RECYCLED: bool = cfg!(lockhound_recycled_stacks);
+pub fn loom_stacks_recycled() -> bool {
+    cfg!(lockhound_recycled_stacks)
+}
 
 /// Freed generator stacks kept per thread: enough for every thread of a loom execution (at
 /// most 5) many times over, each about 32 KiB.
