@@ -388,3 +388,32 @@ fn fixed_counter() -> Scenario {
         .must_fail("buggy", lost_update)
         .must_pass("fixed", exact)
 }
+
+/// A corpus folder is read, not trusted: a FIFO or a link to /dev/zero among its entries is
+/// skipped with a note (it once hung `check`, or read until memory ran out), and a huge bad
+/// entry is named in a short line (it was once echoed whole, twice).
+#[cfg(unix)]
+#[test]
+fn a_hostile_corpus_is_skipped_in_short_notes_and_never_hangs() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("a.fixed.loom.0.lhcorpus");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid C string naming a path in a folder of this test.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("b.fixed.loom.0.lhcorpus")).unwrap();
+    let huge = format!(
+        "{CORPUS}\nscenario counter\nvariant fixed\nbackend loom\nschedule lh1:{}\n",
+        "x".repeat(120_000)
+    );
+    std::fs::write(dir.path().join("c.fixed.loom.0.lhcorpus"), huge).unwrap();
+    let catalog = [counter()];
+    let corpus = Corpus::open(dir.path(), &catalog).unwrap();
+    assert!(corpus.entries().is_empty());
+    let notes = corpus.notes();
+    assert_eq!(notes.len(), 3, "{notes:?}");
+    assert!(notes[0].contains("not a regular file") && notes[1].contains("not a regular file"), "{notes:?}");
+    assert!(notes[2].contains("bad schedule"), "{notes:?}");
+    assert!(notes.iter().all(|n| n.len() < 400), "{notes:?}");
+}
+
+const CORPUS: &str = lockhound_cli::gate::CORPUS_HEADER;

@@ -19,6 +19,7 @@
 //! does not fail the gate by itself.
 
 use super::Case;
+use lockhound::limits::shown;
 use lockhound::scenario::Scenario;
 use lockhound::{Backend, Finding, Schedule};
 use std::io::{self, Write};
@@ -61,18 +62,16 @@ impl Corpus {
         names.sort();
         let mut corpus = Corpus { dir: dir.to_path_buf(), entries: Vec::new(), notes: Vec::new() };
         for path in names {
-            let text = match std::fs::read_to_string(&path) {
+            let text = match read_entry(&path) {
                 Ok(text) => text,
-                Err(e) => {
-                    corpus
-                        .notes
-                        .push(format!("corpus entry {} cannot be read: {e}; skipped", path.display()));
+                Err(why) => {
+                    corpus.notes.push(format!("corpus entry {} {why}; skipped", shown_path(&path)));
                     continue;
                 }
             };
             match parse_entry(&path, &text).and_then(|entry| known(entry, catalog)) {
                 Ok(entry) => corpus.entries.push(entry),
-                Err(why) => corpus.notes.push(format!("corpus entry {} {why}; skipped", path.display())),
+                Err(why) => corpus.notes.push(format!("corpus entry {} {why}; skipped", shown_path(&path))),
             }
         }
         Ok(corpus)
@@ -128,14 +127,40 @@ impl Corpus {
             case.backend.name(),
             finding.kind.name()
         );
-        let tmp = self.dir.join(format!(".{name}.{}.tmp", std::process::id()));
-        let mut file = std::fs::File::create(&tmp)?;
+        // Through a temporary file of a random name in the corpus folder, renamed into place:
+        // a reader never sees half an entry, and a killed run leaves nothing another run reads.
+        let mut file =
+            tempfile::Builder::new().prefix(".lockhound-").suffix(".tmp").tempfile_in(&self.dir)?;
         file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&tmp, &path)?;
+        file.as_file().sync_all()?;
+        file.persist(&path).map_err(|e| e.error)?;
         Ok(Some(path))
     }
+}
+
+/// The most a corpus entry may hold: a few lines and one schedule (a schedule of a million
+/// switches is a few MB).
+const MAX_ENTRY_BYTES: u64 = 16 << 20;
+
+/// Reads a corpus file: a regular file (not a FIFO, a device or a link to one) of bounded size.
+fn read_entry(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot be read: {e}"))?;
+    if !meta.is_file() {
+        return Err("is not a regular file".to_string());
+    }
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot be read: {e}"))?;
+    let mut text = String::new();
+    file.take(MAX_ENTRY_BYTES + 1).read_to_string(&mut text).map_err(|e| format!("cannot be read: {e}"))?;
+    if text.len() as u64 > MAX_ENTRY_BYTES {
+        return Err(format!("is larger than {} MB: not a corpus entry", MAX_ENTRY_BYTES >> 20));
+    }
+    Ok(text)
+}
+
+/// A corpus file's path as a note shows it: escaped and shortened.
+fn shown_path(path: &Path) -> String {
+    shown(&path.display().to_string())
 }
 
 /// Reads one corpus file; the error says why it cannot be used.
@@ -143,7 +168,7 @@ pub fn parse_entry(file: &Path, text: &str) -> Result<CorpusEntry, String> {
     let mut lines = text.lines();
     let header = lines.next().unwrap_or_default().trim();
     if header != CORPUS_HEADER {
-        let shown: String = header.chars().take(40).collect();
+        let shown = shown(&header.chars().take(40).collect::<String>());
         return Err(if shown.starts_with("lockhound-corpus") {
             format!("has format '{shown}', which this lockhound does not read (it reads '{CORPUS_HEADER}')")
         } else {
@@ -159,11 +184,15 @@ pub fn parse_entry(file: &Path, text: &str) -> Result<CorpusEntry, String> {
             "variant" => variant = Some(value),
             "backend" => backend = Some(value),
             "schedule" => {
-                schedule = Some(value.parse::<Schedule>().map_err(|e| format!("has a bad schedule: {e}"))?)
+                schedule = Some(
+                    value
+                        .parse::<Schedule>()
+                        .map_err(|e| format!("has a bad schedule: {}", shown(&e.to_string())))?,
+                )
             }
             // Informational, for readers of the file.
             "kind" | "message" => {}
-            other => return Err(format!("has an unknown field '{other}'")),
+            other => return Err(format!("has an unknown field '{}'", shown(other))),
         }
     }
     let missing = |what: &str| format!("has no '{what}' line");
@@ -179,13 +208,17 @@ pub fn parse_entry(file: &Path, text: &str) -> Result<CorpusEntry, String> {
 /// Checks that the entry's scenario, variant and backend still exist.
 fn known(entry: CorpusEntry, catalog: &[Scenario]) -> Result<CorpusEntry, String> {
     let Some(scenario) = catalog.iter().find(|s| s.name == entry.scenario) else {
-        return Err(format!("is stale: scenario '{}' is not in the catalog", entry.scenario));
+        return Err(format!("is stale: scenario '{}' is not in the catalog", shown(&entry.scenario)));
     };
     if scenario.variant(&entry.variant).is_none() {
-        return Err(format!("is stale: scenario '{}' has no variant '{}'", entry.scenario, entry.variant));
+        return Err(format!(
+            "is stale: scenario '{}' has no variant '{}'",
+            shown(&entry.scenario),
+            shown(&entry.variant)
+        ));
     }
     if entry.backend.parse::<Backend>().is_err() {
-        return Err(format!("is stale: backend '{}' is unknown", entry.backend));
+        return Err(format!("is stale: backend '{}' is unknown", shown(&entry.backend)));
     }
     Ok(entry)
 }

@@ -13,7 +13,7 @@ mod corpus;
 mod shard;
 
 pub use config::{ConfigError, GateConfig, Include, ScenarioConfig, Settings};
-pub use corpus::{Corpus, CorpusEntry, CORPUS_HEADER, CORPUS_SUFFIX};
+pub use corpus::{parse_entry, Corpus, CorpusEntry, CORPUS_HEADER, CORPUS_SUFFIX};
 pub use shard::Shard;
 
 pub use lockhound::gate::{case_id, tally, CaseResult, CorpusReplay, Source};

@@ -17,6 +17,7 @@ pub(crate) mod follow;
 pub(crate) mod pct;
 pub(crate) mod random;
 
+use crate::limits::shown;
 use base64::Engine as _;
 use serde::{Serialize, Serializer};
 use std::fmt;
@@ -123,7 +124,7 @@ impl FromStr for Schedule {
         let mut parts = text.splitn(3, ':');
         let version = parts.next().unwrap_or_default();
         if version != VERSION {
-            let shown: String = version.chars().take(20).collect();
+            let shown = shown(&version.chars().take(20).collect::<String>());
             return Err(bad(if version.starts_with("lh") {
                 format!("schedule version '{shown}' is not supported (this lockhound reads {VERSION})")
             } else {
@@ -131,21 +132,26 @@ impl FromStr for Schedule {
             }));
         }
         let engine = parts.next().ok_or_else(|| bad("schedule has no engine after 'lh1:'"))?;
-        let body = parts.next().ok_or_else(|| bad(format!("schedule has no body after 'lh1:{engine}'")))?;
+        let body =
+            parts.next().ok_or_else(|| bad(format!("schedule has no body after 'lh1:{}'", shown(engine))))?;
         match engine {
             "shuttle" => parse_switches(body).map(Schedule::Shuttle),
             "loom" => parse_loom(body).map(Schedule::Loom),
-            other => Err(bad(format!("schedule engine '{other}' is unknown (expected shuttle or loom)"))),
+            other => {
+                Err(bad(format!("schedule engine '{}' is unknown (expected shuttle or loom)", shown(other))))
+            }
         }
     }
 }
 
 fn parse_switches(body: &str) -> Result<SwitchList, ScheduleParseError> {
     let mut switches = Vec::new();
-    for item in body.split(',').filter(|s| !s.is_empty()) {
-        let (from, to, preemptive) = if let Some((a, b)) = item.split_once('>') {
+    for raw in body.split(',').filter(|s| !s.is_empty()) {
+        // Echoed in errors escaped and shortened: the entry may be anything.
+        let item = &shown(raw);
+        let (from, to, preemptive) = if let Some((a, b)) = raw.split_once('>') {
             (a, b, true)
-        } else if let Some((a, b)) = item.split_once('~') {
+        } else if let Some((a, b)) = raw.split_once('~') {
             (a, b, false)
         } else {
             return Err(bad(format!("schedule entry '{item}' has no '>' or '~' (expected like t0@5>t1)")));
@@ -154,12 +160,13 @@ fn parse_switches(body: &str) -> Result<SwitchList, ScheduleParseError> {
             .split_once('@')
             .ok_or_else(|| bad(format!("schedule entry '{item}' has no '@' (expected like t0@5>t1)")))?;
         let number = |s: &str, what: &str| -> Result<usize, ScheduleParseError> {
-            s.parse().map_err(|_| bad(format!("schedule entry '{item}': {what} '{s}' is not a number")))
+            s.parse()
+                .map_err(|_| bad(format!("schedule entry '{item}': {what} '{}' is not a number", shown(s))))
         };
         let thread_id = |s: &str| -> Result<usize, ScheduleParseError> {
-            let n = s
-                .strip_prefix('t')
-                .ok_or_else(|| bad(format!("schedule entry '{item}': thread '{s}' must look like t0")))?;
+            let n = s.strip_prefix('t').ok_or_else(|| {
+                bad(format!("schedule entry '{item}': thread '{}' must look like t0", shown(s)))
+            })?;
             number(n, "thread")
         };
         let step = number(step, "step")?;
@@ -174,12 +181,12 @@ fn parse_switches(body: &str) -> Result<SwitchList, ScheduleParseError> {
 fn parse_loom(body: &str) -> Result<LoomPath, ScheduleParseError> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(body)
-        .map_err(|e| bad(format!("loom schedule is not valid base64: {e}")))?;
+        .map_err(|e| bad(format!("loom schedule is not valid base64: {}", shown(&e.to_string()))))?;
     let mut json = String::new();
     flate2::read::DeflateDecoder::new(&bytes[..])
         .take(64 << 20)
         .read_to_string(&mut json)
-        .map_err(|e| bad(format!("loom schedule does not decompress: {e}")))?;
+        .map_err(|e| bad(format!("loom schedule does not decompress: {}", shown(&e.to_string()))))?;
     if serde_json::from_str::<serde_json::Value>(&json).is_err() {
         return Err(bad("loom schedule does not hold a loom exploration path"));
     }
