@@ -29,6 +29,13 @@ pub fn names_a_command(args: &[OsString]) -> bool {
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Say more on stderr: -v what lockhound decides (engines, lanes, minimization), -vv
+    /// and -vvv more detail. LOCKHOUND_LOG (tracing's filter syntax) overrides it.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// No progress line and no log on stderr: errors only.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
 }
 
 #[derive(Subcommand)]
@@ -48,6 +55,11 @@ pub enum Command {
     Track(TrackArgs),
     /// The CI gate: run every scenario's variants and check each one's expectation.
     Check(crate::commands::check::CheckArgs),
+    /// Print a completion script for SHELL (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
     #[command(name = "__guard-child", hide = true)]
     GuardChild(GuardChildArgs),
 }

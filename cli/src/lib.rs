@@ -32,6 +32,7 @@ pub mod cargo;
 mod commands;
 pub mod gate;
 pub mod harness;
+mod logging;
 mod output;
 mod target;
 

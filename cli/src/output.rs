@@ -1,6 +1,7 @@
 //! Where the command line's output goes: stdout (never a panic when the reader has gone),
 //! one-line errors on stderr, and report files written as a whole (see [`report_dir`]).
 
+pub mod progress;
 pub mod report_dir;
 
 use std::io::Write;
@@ -8,6 +9,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 pub use lockhound::limits::shown;
+pub use progress::Progress;
 pub use report_dir::ReportDir;
 
 /// Prints `text` on stdout. A reader that has gone away (`lockhound list | head -1`) ends the

@@ -22,7 +22,6 @@ fn check_in(dir: &Path, args: &[&str]) -> Output {
         .arg("check")
         .args(args)
         .current_dir(dir)
-        .env_remove("LOCKHOUND_VERBOSE")
         .output()
         .expect("lockhound runs")
 }

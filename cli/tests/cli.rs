@@ -232,3 +232,76 @@ fn track_reports_the_lock_order_inversion_from_a_run_that_completed() {
     let o = lockhound(&["track", "lock-order-inversion", "--variant", "fixed", "--iterations", "20"]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
 }
+
+/// Runs `lockhound ARGS` with stderr on a pseudo-terminal (util-linux's `script`) and stdout in
+/// a file: returns (stdout, what the terminal showed).
+fn on_a_terminal(args: &str) -> (String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("stdout");
+    let command = format!("{} {args} > {}", env!("CARGO_BIN_EXE_lockhound"), out.display());
+    let o = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("util-linux's script runs (it provides the pseudo-terminal)");
+    (std::fs::read_to_string(&out).unwrap_or_default(), String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+#[test]
+fn progress_is_drawn_on_a_terminal_only_and_never_in_json_output() {
+    let (stdout, terminal) = on_a_terminal("check --shard 1/8");
+    assert!(terminal.contains("cases ["), "no progress line on the terminal: {terminal}");
+    assert!(!stdout.contains("cases ["), "progress reached stdout: {stdout}");
+    assert!(stdout.contains("passed, 0 failed"), "{stdout}");
+
+    let (stdout, terminal) = on_a_terminal("check --shard 1/8 --json");
+    assert!(!terminal.contains("cases ["), "progress drawn under --json: {terminal}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is one JSON document");
+    assert_eq!(doc["failed"], 0);
+
+    let (_, terminal) = on_a_terminal("check --shard 1/8 -q");
+    assert!(!terminal.contains("cases ["), "progress drawn under -q: {terminal}");
+
+    // Not a terminal: no progress at all.
+    let o = lockhound(&["check", "--shard", "1/8"]);
+    assert!(!stderr(&o).contains("cases ["), "{}", stderr(&o));
+}
+
+#[test]
+fn completions_are_printed_for_each_shell_and_a_bad_shell_is_bad_usage() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let o = lockhound(&["completions", shell]);
+        assert_eq!(o.status.code(), Some(0), "{shell}: {}", stderr(&o));
+        assert!(stdout(&o).contains("lockhound"), "{shell}");
+        assert!(stdout(&o).contains("replay"), "{shell}: the subcommands are completed");
+    }
+    let o = lockhound(&["completions", "tcsh"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(stderr(&o).trim_end().lines().count(), 1, "{}", stderr(&o));
+}
+
+#[test]
+fn verbose_logs_lockhound_decisions_and_lockhound_log_filters() {
+    // With no -v the engines' own log records stay off (loom's generator logs an error for
+    // every panic in a simulated thread).
+    let o = lockhound(&["run", "lock-order-inversion", "--variant", "buggy", "--backend", "loom"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!stderr(&o).contains("set panic inside generator"), "{}", stderr(&o));
+    let o = Command::new(env!("CARGO_BIN_EXE_lockhound"))
+        .args(["run", "lock-order-inversion", "--variant", "buggy", "--backend", "loom"])
+        .env("LOCKHOUND_LOG", "generator=error")
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&o).contains("set panic inside generator"),
+        "LOCKHOUND_LOG selects targets: {}",
+        stderr(&o)
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_lockhound"))
+        .args(["list"])
+        .env("LOCKHOUND_LOG", "lockhound=[")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("LOCKHOUND_LOG"), "a bad filter is said: {}", stderr(&o));
+}

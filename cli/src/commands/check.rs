@@ -169,11 +169,14 @@ pub fn check(cx: &Context<'_>, args: CheckArgs) -> Result<Outcome, UsageError> {
         output::print(&render::header_text(&view, cases.len()));
     }
     let jobs = args.jobs.unwrap_or_else(RunConfig::available_jobs);
+    let progress = output::Progress::bar(cx.verbosity.progress() && !args.json, cases.len() as u64, "cases");
     let results = gate::run_cases(&cases, corpus.as_ref(), jobs, |result| {
+        progress.step(&result.id());
         if !args.json {
-            output::print(&render::case_text(&cx.program, result));
+            progress.print(&render::case_text(&cx.program, result));
         }
     });
+    progress.finish();
     view.results = &results;
 
     if let Some(path) = &junit {

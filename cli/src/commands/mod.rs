@@ -133,6 +133,17 @@ pub struct Context<'a> {
     pub target: &'a Target,
     /// How to invoke this binary in printed commands.
     pub program: String,
+    /// `-v`/`-q`: whether a progress line may be drawn.
+    pub verbosity: crate::logging::Verbosity,
+}
+
+/// `completions SHELL`: clap's completion script for this command line.
+fn completions(shell: clap_complete::Shell) -> Result<Outcome, UsageError> {
+    let mut command = <args::Cli as clap::CommandFactory>::command();
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "lockhound", &mut script);
+    output::print(&String::from_utf8_lossy(&script));
+    Ok(Outcome::Clean)
 }
 
 /// Parses `args` as a lockhound command line and runs the command.
@@ -141,13 +152,16 @@ pub fn run(catalog: &Catalog, target: &Target, args: Vec<OsString>) -> ExitCode 
         Ok(cli) => cli,
         Err(e) => return output::clap_error(e),
     };
-    let cx = Context { catalog, target, program: target.program() };
+    let verbosity = crate::logging::Verbosity { verbose: cli.verbose, quiet: cli.quiet };
+    crate::logging::init(verbosity);
+    let cx = Context { catalog, target, program: target.program(), verbosity };
     let result = match cli.command {
         Command::List { json } => list::list(&cx, json),
         Command::Run(a) => run::run(&cx, a),
         Command::Replay(a) => replay::replay(&cx, a),
         Command::Track(a) => track::track(&cx, a),
         Command::Check(a) => check::check(&cx, a),
+        Command::Completions { shell } => completions(shell),
         Command::GuardChild(a) => guard::child(&cx, a),
     };
     match result {
