@@ -34,7 +34,10 @@ where
 {
     note("spawn");
     let imp = match rt::engine() {
-        Engine::Loom => JoinImp::Loom(loom::thread::spawn(f)),
+        Engine::Loom => {
+            rt::limit::before_spawn();
+            JoinImp::Loom(loom::thread::spawn(f))
+        }
         Engine::Shuttle => JoinImp::Shuttle(shuttle::thread::spawn(f)),
         Engine::Std => {
             let run = std_run::current();
@@ -135,7 +138,10 @@ pub fn park() {
 #[track_caller]
 pub fn yield_now() {
     match rt::engine() {
-        Engine::Loom => loom::thread::yield_now(),
+        Engine::Loom => {
+            rt::limit::yielded();
+            loom::thread::yield_now()
+        }
         Engine::Shuttle => shuttle::thread::yield_now(),
         Engine::Std => std::thread::yield_now(),
     }

@@ -18,7 +18,8 @@
 
 use super::parallel::{self, Lane, Member, Strategy};
 use super::race;
-use super::{explore_with, shuttle, Body, EngineRun, Seat};
+use super::shuttle::{self, Sampler};
+use super::{explore_with, loom, Body, EngineRun, Seat};
 use crate::backend::{Backend, Budget, RunConfig};
 use std::time::{Duration, Instant};
 
@@ -39,17 +40,22 @@ pub(super) fn explore(body: &Body, config: &RunConfig) -> Vec<EngineRun> {
         return parallel::explore(body, config, lanes(config, warm_up));
     }
     let start = Instant::now();
-    let first = shuttle::warm_up(body, config, warm_up, &Seat::alone(config));
-    if first.finding.is_some() {
+    let first = shuttle::warm_up(&warm_up_samplers(config), body, config, warm_up, &Seat::alone(config));
+    if first.finding.is_some() || first.exhaustive {
         return vec![first];
     }
     let left = Budget {
         executions: config.budget.executions.saturating_sub(first.executions).max(1),
         time: config.budget.time.saturating_sub(start.elapsed()),
     };
+    let threads = first.concurrency.map_or(0, |c| c.threads);
     let mut runs = vec![first];
-    runs.extend(one_after_another(body, config, left));
+    runs.extend(one_after_another(body, config, left, threads));
     runs
+}
+
+fn warm_up_samplers(config: &RunConfig) -> Vec<Sampler> {
+    vec![Sampler::Random, Sampler::Pct { depth: config.pct_depth }]
 }
 
 fn percent(total: u64, share: u64) -> u64 {
@@ -58,7 +64,7 @@ fn percent(total: u64, share: u64) -> u64 {
 
 /// loom first, then the shuttle members, each within its share, until one finds a bug or
 /// proves the body correct within its bounds.
-fn one_after_another(body: &Body, config: &RunConfig, left: Budget) -> Vec<EngineRun> {
+fn one_after_another(body: &Body, config: &RunConfig, left: Budget, threads: usize) -> Vec<EngineRun> {
     let start = Instant::now();
     // The warm-up used the first seed of PCT and random; the later phases go on with the next.
     let next_seed = race::lane_seed(config.seed, 1);
@@ -82,7 +88,11 @@ fn one_after_another(body: &Body, config: &RunConfig, left: Budget) -> Vec<Engin
         };
         let time = if is_last { time_left } else { scaled(left.time, share).min(time_left) };
         let seat = Seat { seed, clock: None };
-        let run = explore_with(backend, body, config, Budget { executions, time }, &seat);
+        let run = if backend == Backend::Loom && threads > ::loom::MAX_THREADS {
+            loom::skipped(threads)
+        } else {
+            explore_with(backend, body, config, Budget { executions, time }, &seat)
+        };
         let done = run.finding.is_some() || run.exhaustive;
         runs.push(run);
         if done {
@@ -126,7 +136,8 @@ fn lanes(config: &RunConfig, warm_up: Budget) -> Vec<Lane> {
         let mut members =
             vec![member(Backend::ShuttlePct, PCT_SHARE), member(Backend::ShuttleRandom, RANDOM_SHARE)];
         if lane == 1 {
-            members.insert(0, Member { strategy: Strategy::WarmUp, seed: config.seed, budget: warm_up });
+            let strategy = Strategy::WarmUp(warm_up_samplers(config));
+            members.insert(0, Member { strategy, seed: config.seed, budget: warm_up });
         }
         lanes.push(members);
     }

@@ -2,9 +2,12 @@
 //! and data-race checks. A failure's schedule is loom's own exploration path, taken from
 //! loom's checkpoint file, which loom writes before every execution when asked to.
 
-use super::{finding_from_panic, Body, EngineRun, ReplayOutcome, Seat};
+use super::{
+    finding_from_panic, finding_from_record, first_panic, site, Body, EngineRun, ReplayOutcome, Seat,
+};
 use crate::backend::{Backend, Budget, RunConfig};
-use crate::rt::{self, panic, Engine};
+use crate::finding::{Concurrency, EngineLimit};
+use crate::rt::{self, limit, panic, Engine};
 use crate::schedule::{LoomPath, Schedule};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -94,10 +97,12 @@ fn check(b: ::loom::model::Builder, body: &Body, may_start: Option<MayStart>) ->
     let count = Arc::new(AtomicU64::new(0));
     let _scope = rt::enter(Engine::Loom);
     let _stacks = super::stacks::LoomRecycling::on();
+    limit::search_starts();
     let (body, counter) = (body.clone(), count.clone());
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         b.check(move || {
             panic::clear();
+            limit::execution_starts();
             let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
             if may_start.as_ref().is_some_and(|may_start| !may_start(n)) {
                 std::panic::resume_unwind(Box::new(Cancelled));
@@ -124,12 +129,42 @@ fn bounds(limit: Option<usize>) -> Vec<Option<usize>> {
     }
 }
 
+/// loom's attempt on a body that another engine has already seen spawn `threads` threads,
+/// more than loom models: not run at all.
+pub(super) fn skipped(threads: usize) -> EngineRun {
+    let limit = EngineLimit::LoomThreads { threads, max: ::loom::MAX_THREADS, at_least: false };
+    EngineRun { limit: Some(limit), ..EngineRun::new(Backend::Loom, "loom".to_string()) }
+}
+
+/// The limit of loom's that ended a search, if one did: the facade's count of threads, or an
+/// assertion of loom's path bookkeeping (`site::in_loom_path`), never the body's panic.
+fn limit_of(record: &panic::PanicRecord, config: &RunConfig) -> Option<EngineLimit> {
+    let seen = limit::seen();
+    if seen.over_thread_limit {
+        let threads = ::loom::MAX_THREADS + 1;
+        return Some(EngineLimit::LoomThreads { threads, max: ::loom::MAX_THREADS, at_least: true });
+    }
+    if record.kind.is_some() || !record.location.as_deref().is_some_and(site::in_loom_path) {
+        return None;
+    }
+    // Which of loom's bookkeeping assertions it was, from loom's own words: the location
+    // already says it is loom's, not the body's.
+    Some(if record.message.contains("maximum number of branches") {
+        EngineLimit::LoomBranches { max_branches: config.loom.max_branches, yields: seen.yields }
+    } else {
+        EngineLimit::LoomDiverged
+    })
+}
+
 pub(super) fn explore(body: &Body, config: &RunConfig, budget: Budget, seat: &Seat) -> EngineRun {
     let start = Instant::now();
     let mut executions = 0;
     let mut exhaustive = false;
     let mut finding = None;
     let mut loom_path = None;
+    let mut engine_limit = None;
+    let mut proved_within = None;
+    let mut concurrency = Concurrency::default();
     for bound in bounds(config.loom.preemption_bound) {
         let left = budget.executions.saturating_sub(executions);
         let time_left = budget.time.saturating_sub(start.elapsed());
@@ -144,14 +179,32 @@ pub(super) fn explore(body: &Body, config: &RunConfig, budget: Budget, seat: &Se
         let Search { executions: ran, result, cancelled } =
             check(builder(config, bound, left, time_left), body, may_start);
         executions += ran;
-        if let Err(payload) = result {
-            let mut found = finding_from_panic(Backend::Loom, payload, executions, start.elapsed(), None);
-            seat.post(executions);
-            loom_path = Some(PathAt { bound, execution: ran });
-            // Every schedule with fewer preemptions passed in the rounds before.
-            found.preemptions = bound;
-            finding = Some(found);
-            break;
+        concurrency.threads = concurrency.threads.max(limit::seen().most_threads);
+        // More than one schedule: some point had two threads whose order mattered.
+        concurrency.interleaved |= ran > 1;
+        match result {
+            Err(payload) => {
+                let record = first_panic(&*payload);
+                if let Some(reached) = limit_of(&record, config) {
+                    engine_limit = Some(reached);
+                    exhaustive = false;
+                    break;
+                }
+                let mut found = finding_from_record(Backend::Loom, record, executions, start.elapsed(), None);
+                seat.post(executions);
+                loom_path = Some(PathAt { bound, execution: ran });
+                // Every schedule with fewer preemptions passed in the rounds before.
+                found.preemptions = bound;
+                finding = Some(found);
+                break;
+            }
+            // A body that caught the unwinding of one thread too many ran on without it.
+            Ok(()) if limit::seen().over_thread_limit => {
+                engine_limit = limit_of(&panic::PanicRecord::plain(String::new()), config);
+                exhaustive = false;
+                break;
+            }
+            Ok(()) => {}
         }
         // loom stopped on its own (neither budget ran out, no other lane settled the run): it
         // explored every schedule.
@@ -159,11 +212,25 @@ pub(super) fn explore(body: &Body, config: &RunConfig, budget: Budget, seat: &Se
         if !exhaustive {
             break;
         }
+        proved_within = bound;
     }
     if exhaustive {
         seat.post(executions);
     }
-    EngineRun { backend: Backend::Loom, executions, elapsed: start.elapsed(), exhaustive, finding, loom_path }
+    // A search cut short by a limit saw the threads it saw, but not whether the rest would
+    // have interleaved.
+    let concurrency = (engine_limit.is_none() || concurrency.interleaved).then_some(concurrency);
+    EngineRun {
+        executions,
+        elapsed: start.elapsed(),
+        exhaustive,
+        finding,
+        loom_path,
+        limit: engine_limit,
+        proved_within,
+        concurrency,
+        ..EngineRun::new(Backend::Loom, "loom".to_string())
+    }
 }
 
 /// What loom says when a recorded path does not fit the body it is replayed on.

@@ -10,40 +10,44 @@
 
 use super::pool::{self, Task};
 use super::race::{self, Clock, Mark, Race, Reach};
-use super::{explore_with, shuttle, Body, EngineRun, Seat};
+use super::shuttle::{self, Sampler};
+use super::{explore_with, Body, EngineRun, Seat};
 use crate::backend::{Backend, Budget, RunConfig};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// What a lane member runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum Strategy {
-    /// One backend's engine.
+    /// One backend's engine, with the run's settings.
     Engine(Backend),
-    /// `auto`'s warm-up: uniform random and PCT taking turns.
-    WarmUp,
+    /// A shuttle strategy with settings of its own (a PCT depth of `auto`'s).
+    Sample(Sampler),
+    /// `auto`'s warm-up: these strategies taking turns.
+    WarmUp(Vec<Sampler>),
 }
 
 impl Strategy {
     /// Virtual ticks per execution.
-    fn ticks(self) -> u64 {
+    fn ticks(&self) -> u64 {
         match self {
             Strategy::Engine(Backend::Loom) => race::LOOM_TICKS,
             _ => race::SHUTTLE_TICKS,
         }
     }
 
-    fn run(self, body: &Body, config: &RunConfig, budget: Budget, seat: &Seat) -> EngineRun {
+    fn run(&self, body: &Body, config: &RunConfig, budget: Budget, seat: &Seat) -> EngineRun {
         match self {
-            Strategy::Engine(backend) => explore_with(backend, body, config, budget, seat),
-            Strategy::WarmUp => shuttle::warm_up(body, config, budget, seat),
+            Strategy::Engine(backend) => explore_with(*backend, body, config, budget, seat),
+            Strategy::Sample(sampler) => shuttle::sample(*sampler, body, config, budget, seat),
+            Strategy::WarmUp(samplers) => shuttle::warm_up(samplers, body, config, budget, seat),
         }
     }
 }
 
 /// One engine of a lane, with its seed and its share of the budget.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(super) struct Member {
     pub strategy: Strategy,
     pub seed: u64,
@@ -57,7 +61,7 @@ pub(super) type Lane = Vec<Member>;
 /// searches are single sequences that cannot be split from outside; stress already runs
 /// real threads.
 pub(super) fn splits(backend: Backend) -> bool {
-    matches!(backend, Backend::ShuttleRandom | Backend::ShuttlePct)
+    matches!(backend, Backend::ShuttleRandom | Backend::ShuttlePct | Backend::ShuttleUrw)
 }
 
 /// `config.jobs` lanes of `backend`, each with a seed of its own and a share of the

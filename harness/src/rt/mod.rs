@@ -6,6 +6,7 @@
 //! thread-local set there is seen by all of them; the stress engine runs real threads, and
 //! `lockhound::thread::spawn` carries the context into each one it starts.
 
+pub(crate) mod limit;
 pub(crate) mod panic;
 pub(crate) mod record;
 pub(crate) mod std_run;

@@ -1,5 +1,8 @@
 //! shuttle schedulers that speak lockhound schedules: one records the departures from the
-//! default policy made by any strategy, the other follows a schedule to replay it.
+//! default policy made by any strategy, the other follows a schedule to replay it. Both end
+//! an execution that reaches the step limit themselves (shuttle then stops it without a
+//! failure) and say so in the recording, so that a step limit is known from the scheduler's
+//! own count, never from the words of a panic.
 
 use super::{Switch, SwitchList};
 use shuttle::scheduler::{Schedule as ShuttleSchedule, Scheduler, Task, TaskId};
@@ -28,6 +31,17 @@ fn can_run(runnable: &[&Task], thread: usize) -> bool {
     ids(runnable).any(|t| t == thread)
 }
 
+/// Steps a thread may run in a row under the fair policy before the next runnable thread gets
+/// its turn. Any bound makes the policy fair (every runnable thread runs within `threads *
+/// FAIR_QUANTUM` steps); a large one keeps the schedule of a long fair run short.
+pub(crate) const FAIR_QUANTUM: usize = 100;
+
+/// The fair policy: the default one, except that a thread that ran `FAIR_QUANTUM` steps in a
+/// row hands over to the next runnable thread in id order, as when it yields.
+fn fair_choice(runnable: &[&Task], current: Option<usize>, yielding: bool, run_length: usize) -> usize {
+    default_choice(runnable, current, yielding || run_length >= FAIR_QUANTUM)
+}
+
 /// The scheduling points of one execution, counted per thread, and its departures from the
 /// default policy.
 #[derive(Default)]
@@ -35,6 +49,10 @@ pub(crate) struct Recording {
     steps_of: Vec<usize>,
     pub(crate) steps: usize,
     pub(crate) switches: Vec<Switch>,
+    /// The execution reached the step limit and was stopped there.
+    pub(crate) cut: bool,
+    /// The thread that ran the last step, and how many steps in a row it ran.
+    last: Option<(usize, usize)>,
 }
 
 impl Recording {
@@ -50,6 +68,10 @@ impl Recording {
     }
 
     fn note(&mut self, anchor: Option<(usize, usize)>, runnable: &[&Task], chosen: usize, default: usize) {
+        self.last = match self.last {
+            Some((thread, run)) if thread == chosen => Some((thread, run + 1)),
+            _ => Some((chosen, 1)),
+        };
         if chosen == default {
             return;
         }
@@ -62,13 +84,45 @@ impl Recording {
     pub(crate) fn schedule(&self) -> SwitchList {
         SwitchList { switches: self.switches.clone() }
     }
+
+    /// Steps `current` has run in a row, this one included.
+    fn run_length(&self, current: Option<usize>) -> usize {
+        match (self.last, current) {
+            (Some((thread, run)), Some(c)) if thread == c => run,
+            _ => 0,
+        }
+    }
+
+    /// Stops the execution here if it has taken `limit` steps: `true` when it did.
+    fn cut_at(&mut self, limit: usize) -> bool {
+        self.cut |= self.steps >= limit;
+        self.cut
+    }
 }
 
-/// Executions started and whether the strategy ran out of schedules.
+/// Executions started, whether the strategy ran out of schedules, and what the executions
+/// showed of the body's threads.
 #[derive(Default)]
 pub(crate) struct Progress {
     pub(crate) executions: Cell<u64>,
     pub(crate) exhausted: Cell<bool>,
+    /// The most threads an execution had.
+    pub(crate) threads: Cell<usize>,
+    /// Some scheduling point had two or more runnable threads.
+    pub(crate) interleaved: Cell<bool>,
+}
+
+impl Progress {
+    fn saw(&self, runnable: &[&Task]) {
+        if runnable.len() > 1 {
+            self.interleaved.set(true);
+        }
+        if let Some(highest) = ids(runnable).max() {
+            if highest >= self.threads.get() {
+                self.threads.set(highest + 1);
+            }
+        }
+    }
 }
 
 /// Wraps a shuttle strategy: enforces the budget and records each execution's schedule.
@@ -81,10 +135,16 @@ pub(crate) struct Recorder<S> {
     pub(crate) may_start: Option<Box<dyn Fn(u64) -> bool>>,
     pub(crate) progress: Rc<Progress>,
     pub(crate) recording: Rc<RefCell<Recording>>,
+    /// Steps after which an execution is stopped (`Recording::cut`); the search then pauses
+    /// until the caller has looked at it and clears the mark.
+    pub(crate) step_limit: usize,
 }
 
 impl<S: Scheduler> Scheduler for Recorder<S> {
     fn new_execution(&mut self) -> Option<ShuttleSchedule> {
+        if self.recording.borrow().cut {
+            return None;
+        }
         let next = self.progress.executions.get() + 1;
         if next > self.max_executions || Instant::now() >= self.deadline {
             return None;
@@ -102,6 +162,10 @@ impl<S: Scheduler> Scheduler for Recorder<S> {
     }
 
     fn next_task(&mut self, runnable: &[&Task], current: Option<TaskId>, yielding: bool) -> Option<TaskId> {
+        if self.recording.borrow_mut().cut_at(self.step_limit) {
+            return None;
+        }
+        self.progress.saw(runnable);
         let chosen = self.inner.next_task(runnable, current, yielding)?;
         let current = current.map(usize::from);
         let mut rec = self.recording.borrow_mut();
@@ -125,18 +189,34 @@ pub(crate) struct FollowReport {
     pub(crate) recording: Recording,
 }
 
-/// Follows a lockhound schedule for exactly one execution.
+/// Follows a lockhound schedule for exactly one execution: the planned switches, and where
+/// none is planned the default policy, or from step `fair_after` on the fair policy.
 pub(crate) struct Follower {
     plan: HashMap<(usize, usize), usize>,
     started: bool,
     random: u64,
+    step_limit: usize,
+    fair_after: Option<usize>,
     pub(crate) report: Rc<RefCell<FollowReport>>,
 }
 
 impl Follower {
-    pub(crate) fn new(schedule: &SwitchList) -> Self {
+    pub(crate) fn new(schedule: &SwitchList, step_limit: usize) -> Self {
         let plan = schedule.switches.iter().map(|s| ((s.thread, s.step), s.to)).collect();
-        Follower { plan, started: false, random: 0x9E37_79B9_7F4A_7C15, report: Rc::default() }
+        Follower {
+            plan,
+            started: false,
+            random: 0x9E37_79B9_7F4A_7C15,
+            step_limit,
+            fair_after: None,
+            report: Rc::default(),
+        }
+    }
+
+    /// Unplanned choices follow the fair policy once the execution has taken `steps` steps.
+    pub(crate) fn fair_after(mut self, steps: usize) -> Self {
+        self.fair_after = Some(steps);
+        self
     }
 }
 
@@ -152,6 +232,15 @@ impl Scheduler for Follower {
         let current = current.map(usize::from);
         let default = default_choice(runnable, current, yielding);
         let mut report = self.report.borrow_mut();
+        if report.recording.cut_at(self.step_limit) {
+            return None;
+        }
+        let fair = self.fair_after.is_some_and(|after| report.recording.steps >= after);
+        let unplanned = if fair {
+            fair_choice(runnable, current, yielding, report.recording.run_length(current))
+        } else {
+            default
+        };
         let anchor = report.recording.advance(current);
         let planned = anchor.and_then(|a| self.plan.get(&a).copied());
         let chosen = match (planned, anchor) {
@@ -165,9 +254,9 @@ impl Scheduler for Follower {
                         "at t{thread}@{step} the schedule switches to t{to}, which cannot run there"
                     ));
                 }
-                default
+                unplanned
             }
-            _ => default,
+            _ => unplanned,
         };
         report.recording.note(anchor, runnable, chosen, default);
         Some(TaskId::from(chosen))
