@@ -56,16 +56,10 @@ fn headline(r: &CaseResult) -> String {
         (Expect::Fail, None) => format!(
             "the known bug was NOT detected in {spent}: the checker has regressed or the budget is too small"
         ),
-        (Expect::Pass, None) => {
-            let mut line = format!("passed {spent}");
-            if r.exhaustive {
-                match r.report.as_ref().and_then(|rep| rep.preemption_bound) {
-                    Some(bound) => line.push_str(&format!(" (exhaustive within {bound} preemptions)")),
-                    None => line.push_str(" (exhaustive)"),
-                }
-            }
-            line
-        }
+        (Expect::Pass, None) => match &r.report {
+            Some(report) => format!("passed {spent}: {}", crate::run::coverage(&report.coverage)),
+            None => format!("passed {spent}"),
+        },
         (Expect::Pass, Some(f)) => {
             let first = f.message.lines().next().unwrap_or_default();
             match &r.source {
@@ -125,7 +119,8 @@ pub fn case_text(program: &str, r: &CaseResult) -> String {
 
 fn case_notes(r: &CaseResult) -> Vec<String> {
     let c = &r.corpus;
-    let mut notes = c.stale.clone();
+    let mut notes: Vec<String> = warnings(r).map(|w| format!("warning: {w}")).collect();
+    notes.extend(c.stale.iter().cloned());
     if c.replayed > 0 {
         notes.push(format!("corpus: {} replayed first, {} reproduced", c.replayed, c.reproduced));
     }
@@ -136,6 +131,14 @@ fn case_notes(r: &CaseResult) -> Vec<String> {
         notes.push(format!("could not save the schedule to the corpus: {e}"));
     }
     notes
+}
+
+/// The warnings of a case's run, in words.
+fn warnings(r: &CaseResult) -> impl Iterator<Item = String> + '_ {
+    r.report.iter().flat_map(|report| &report.warnings).map(|w| {
+        let denied = if w.denied { format!(" (denied: {})", w.kind.name()) } else { String::new() };
+        format!("{}{denied}", w.message)
+    })
 }
 
 /// The summary line, alone on its line: `N passed, M failed`.
@@ -196,6 +199,9 @@ fn case_json(program: &str, r: &CaseResult) -> Value {
         "executions": r.executions,
         "elapsed_ms": r.elapsed.as_millis() as u64,
         "exhaustive": r.exhaustive,
+        "coverage": r.report.as_ref().map(|report| &report.coverage),
+        "coverage_text": r.report.as_ref().map(|report| crate::run::coverage(&report.coverage)),
+        "warnings": r.report.as_ref().map_or(&[][..], |report| &report.warnings[..]),
         "source": match &r.source { Source::Explore => "explore", Source::Corpus(_) => "corpus" },
         "corpus": {
             "replayed": r.corpus.replayed,
@@ -252,7 +258,10 @@ pub fn junit(view: &GateView<'_>) -> String {
         let mut case = TestCase::new(format!("{} [{}]", r.variant, r.backend), status);
         case.set_classname(format!("lockhound.{}", r.scenario));
         case.set_time(r.elapsed);
-        let notes = case_notes(r);
+        let mut notes = case_notes(r);
+        if let Some(report) = &r.report {
+            notes.insert(0, format!("covered: {}", crate::run::coverage(&report.coverage)));
+        }
         if !notes.is_empty() {
             case.set_system_out(notes.join("\n"));
         }

@@ -2,6 +2,7 @@
 //! command-line contract.
 
 use crate::millis;
+use lockhound::finding::{Coverage, Outcome};
 use lockhound::{Finding, RunReport};
 use serde_json::{json, Value};
 
@@ -34,19 +35,18 @@ pub fn text(view: &RunView<'_>) -> String {
     let head = format!("{} ({})", view.scenario, view.variant);
     match &r.finding {
         None => {
+            let verdict = if r.succeeded() { "pass" } else { "FAIL" };
             out.push_str(&format!(
-                "{head}: pass — {} executions in {} under {}",
+                "{head}: {verdict} — {} executions in {} under {}\n",
                 r.executions,
                 millis(r.elapsed),
                 r.backend
             ));
-            if r.exhaustive {
-                match r.preemption_bound {
-                    Some(bound) => out.push_str(&format!(" (exhaustive within {bound} preemptions)")),
-                    None => out.push_str(" (exhaustive)"),
-                }
+            out.push_str(&format!("  covered: {}\n", coverage(&r.coverage)));
+            for w in &r.warnings {
+                let denied = if w.denied { format!(" (denied: {})", w.kind.name()) } else { String::new() };
+                out.push_str(&format!("  warning: {}{denied}\n", w.message));
             }
-            out.push('\n');
         }
         Some(f) => {
             out.push_str(&format!(
@@ -70,6 +70,9 @@ pub fn text(view: &RunView<'_>) -> String {
             }
             if let Some(location) = &f.location {
                 out.push_str(&format!("  at {location}\n"));
+            }
+            for limited in &r.coverage.limited {
+                out.push_str(&format!("  {}\n", limited_text(limited)));
             }
             if let Some(schedule) = &f.schedule {
                 let mut facts = Vec::new();
@@ -105,15 +108,66 @@ pub fn text(view: &RunView<'_>) -> String {
     out
 }
 
+/// What a run covered, in one line: "proved within 2 preemptions (loom, 14,924 executions);
+/// sampled 10,000 schedules (shuttle-pct d=3 5,000, shuttle-random 5,000); loom not
+/// applicable: ...".
+pub fn coverage(c: &Coverage) -> String {
+    let mut parts = Vec::new();
+    if let Some(p) = &c.proof {
+        let within = match p.preemption_bound {
+            Some(1) => "within 1 preemption".to_string(),
+            Some(b) => format!("within {b} preemptions"),
+            None => "every schedule".to_string(),
+        };
+        parts.push(format!("proved {within} ({}, {} executions)", p.backend, count(p.executions)));
+    }
+    if !c.sampled.is_empty() {
+        let by: Vec<String> =
+            c.sampled.iter().map(|s| format!("{} {}", s.strategy, count(s.executions))).collect();
+        let total = c.sampled_executions();
+        let noun = if total == 1 { "schedule" } else { "schedules" };
+        parts.push(format!("sampled {} {noun} ({})", count(total), by.join(", ")));
+    }
+    parts.extend(c.limited.iter().map(limited_text));
+    if parts.is_empty() {
+        "nothing was explored".to_string()
+    } else {
+        parts.join("; ")
+    }
+}
+
+/// "loom not applicable: the body spawns 6 threads (main included); loom explores at most 5"
+fn limited_text(l: &lockhound::finding::Limited) -> String {
+    let outcome = match l.outcome {
+        Outcome::NotApplicable => "not applicable",
+        _ => "inconclusive",
+    };
+    format!("{} {outcome}: {}", l.backend, l.reason)
+}
+
+/// A count as people read it: `14,924`.
+pub(crate) fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// The run document: scenario, variant, backend, outcome, executions, elapsed_ms, search_ms,
-/// exhaustive, and for a failure kind, message, schedule, preemptions, steps and trace.
+/// exhaustive, coverage, warnings, and for a failure kind, message, schedule, preemptions,
+/// steps and trace. `outcome` is "fail" for a finding and for a warning the run denied.
 pub fn json(view: &RunView<'_>) -> Value {
     let r = view.report;
     let mut doc = json!({
         "scenario": view.scenario,
         "variant": view.variant,
         "backend": r.backend,
-        "outcome": if r.passed() { "pass" } else { "fail" },
+        "outcome": if r.succeeded() { "pass" } else { "fail" },
         "executions": r.executions,
         "elapsed_ms": r.elapsed.as_millis() as u64,
         // The exploration alone (no minimization, no trace), to the microsecond: most finds
@@ -121,6 +175,11 @@ pub fn json(view: &RunView<'_>) -> Value {
         "search_ms": (r.search_elapsed.as_secs_f64() * 1e6).round() / 1e3,
         "exhaustive": r.exhaustive,
         "preemption_bound": r.preemption_bound,
+        "coverage": r.coverage,
+        "coverage_text": coverage(&r.coverage),
+        "concurrency": r.concurrency,
+        "no_concurrency": r.warning(lockhound::finding::WarningKind::NoConcurrency).is_some(),
+        "warnings": r.warnings,
         "attempts": r.attempts,
     });
     if let Some(f) = &r.finding {
