@@ -129,3 +129,20 @@ fn a_lane_that_could_not_win_is_never_started() {
     let engines: Vec<Backend> = report.attempts.iter().map(|a| a.backend).collect();
     assert_eq!(engines, [Backend::ShuttleRandom], "only the warm-up ran");
 }
+
+#[test]
+fn a_parallel_report_counts_only_what_ended_before_the_winner_so_it_is_the_same_every_run() {
+    // How far a lane runs past the winning event depends on thread timing; the report counts
+    // the executions that end before it, which do not.
+    let check = Check::new().backend(Backend::Auto).iterations(100_000).jobs(2);
+    let summary = |report: &RunReport| -> Vec<(String, u64, bool)> {
+        report.attempts.iter().map(|a| (a.strategy.clone(), a.executions, a.exhaustive)).collect()
+    };
+    let first = check.explore(locked_update);
+    assert!(first.exhaustive, "loom proves the body: {:?}", first.attempts);
+    for _ in 0..10 {
+        let again = check.explore(locked_update);
+        assert_eq!(summary(&again), summary(&first));
+        assert_eq!(again.executions, first.executions);
+    }
+}

@@ -44,8 +44,10 @@ struct EngineRun {
     loom_path: Option<loom::PathAt>,
     /// The engine's limit that ended the attempt without a conclusion.
     limit: Option<EngineLimit>,
-    /// loom: the largest preemption bound whose search finished.
+    /// loom: the largest preemption bound whose search finished, and the executions of the
+    /// search by then.
     proved_within: Option<usize>,
+    proved_at: u64,
     /// shuttle: executions cut at the step limit that a fair schedule then ended.
     unfair_cuts: u64,
     /// What the engine saw of the body's threads; `None` where it cannot tell (real threads).
@@ -67,6 +69,7 @@ impl EngineRun {
             loom_path: None,
             limit: None,
             proved_within: None,
+            proved_at: 0,
             unfair_cuts: 0,
             concurrency: None,
             rotation: Vec::new(),

@@ -22,10 +22,11 @@ use std::time::Instant;
 pub(super) enum Strategy {
     /// One backend's engine, with the run's settings.
     Engine(Backend),
-    /// A shuttle strategy with settings of its own (a PCT depth of `auto`'s).
-    Sample(Sampler),
     /// `auto`'s warm-up: these strategies taking turns.
     WarmUp(Vec<Sampler>),
+    /// `auto`'s shuttle members, chosen from what the lane's earlier member (its warm-up) saw
+    /// of the body; with the budget `without_loom` when that rules loom out.
+    Rotation { without_loom: Budget },
 }
 
 impl Strategy {
@@ -37,11 +38,22 @@ impl Strategy {
         }
     }
 
-    fn run(&self, body: &Body, config: &RunConfig, budget: Budget, seat: &Seat) -> EngineRun {
+    /// Runs the member; `earlier` is what the lane's members before it did.
+    fn run(
+        &self,
+        body: &Body,
+        config: &RunConfig,
+        budget: Budget,
+        seat: &Seat,
+        earlier: &LaneRuns,
+    ) -> EngineRun {
         match self {
             Strategy::Engine(backend) => explore_with(*backend, body, config, budget, seat),
-            Strategy::Sample(sampler) => shuttle::sample(*sampler, body, config, budget, seat),
             Strategy::WarmUp(samplers) => shuttle::warm_up(samplers, body, config, budget, seat),
+            Strategy::Rotation { without_loom } => {
+                let seen = earlier.last().and_then(|(run, ..)| run.concurrency);
+                super::auto::rotation_member(config, seen, budget, *without_loom, seat, body)
+            }
         }
     }
 }
@@ -77,8 +89,9 @@ pub(super) fn seeds_of(backend: Backend, config: &RunConfig) -> Vec<Lane> {
         .collect()
 }
 
-/// What a lane did: each engine's run, with the event (finding or proof) it posted.
-type LaneRuns = Vec<(EngineRun, Option<Mark>)>;
+/// What a lane did: each engine's run, with the event (finding or proof) it posted and its
+/// clock.
+type LaneRuns = Vec<(EngineRun, Option<Mark>, Clock)>;
 
 /// Runs every lane (see the module's documentation); returns what each engine did, lane by
 /// lane, with only the winning event kept: a finding or a proof posted after the winner is
@@ -116,14 +129,38 @@ pub(super) fn explore(body: &Body, config: &RunConfig, lanes: Vec<Lane>) -> Vec<
     per_lane
         .into_iter()
         .flat_map(|(_, runs)| runs)
-        .map(|(mut run, event)| {
+        .filter_map(|(mut run, event, clock)| {
             if event.is_some() && event != winner {
                 run.finding = None;
                 run.exhaustive = false;
             }
-            run
+            if let Some(winner) = winner {
+                up_to(&mut run, &clock, winner)
+            }
+            (run.executions > 0 || run.limit.is_some() || run.finding.is_some()).then_some(run)
         })
         .collect()
+}
+
+/// Cuts `run` back to the executions that end before `winner` (or are the winner's own):
+/// how far a lane ran past the winner depends on thread timing, and reporting it would make
+/// the report depend on it too. What the run reached only in those executions (a limit, a
+/// round of loom's bounds) goes with them.
+fn up_to(run: &mut EngineRun, clock: &Clock, winner: Mark) {
+    let ends_in_time = |n: u64| clock.mark(n) <= winner;
+    if ends_in_time(run.executions) {
+        return;
+    }
+    // The executions ending in time: the largest `n` with `mark(n) <= winner`.
+    let mut n = winner.tick.saturating_sub(clock.offset) / clock.cost.max(1);
+    while n > 0 && !ends_in_time(n) {
+        n -= 1;
+    }
+    run.executions = n;
+    run.limit = None;
+    if run.proved_at > n {
+        run.proved_within = None;
+    }
 }
 
 /// A lane not started yet.
@@ -230,10 +267,10 @@ fn run_lane(
         }
         let seat = Seat { seed: member.seed, clock: Some(clock.clone()) };
         let budget = Budget { time, ..member.budget };
-        let run = member.strategy.run(body, config, budget, &seat);
+        let run = member.strategy.run(body, config, budget, &seat, &runs);
         let event = (run.finding.is_some() || run.exhaustive).then(|| clock.mark(run.executions));
         offset = clock.mark(run.executions).tick;
-        runs.push((run, event));
+        runs.push((run, event, clock));
         if event.is_some() {
             break;
         }

@@ -14,10 +14,11 @@ use crate::schedule::{Schedule, SwitchList};
 use ::shuttle::scheduler::{DfsScheduler, Scheduler, UrwRandomScheduler};
 use ::shuttle::{Config, FailurePersistence, MaxSteps};
 use shuttle_engine::runtime::execution::Execution;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 fn shuttle_config(config: &RunConfig) -> Config {
     let mut c = Config::new();
@@ -145,26 +146,14 @@ pub(super) fn warm_up(
     budget: Budget,
     seat: &Seat,
 ) -> EngineRun {
-    let rotation = Rotation::new(samplers.iter().map(|s| s.scheduler(seat.seed)).collect());
-    let turn = rotation.current.clone();
-    let names: Vec<String> = samplers.iter().map(|s| s.label()).collect();
-    let strategy = format!("warm-up: {} taking turns", names.join(", "));
-    let first = samplers.first().map_or(Backend::ShuttleRandom, |s| s.backend());
-    let mut run = explore_under(first, strategy, Box::new(rotation), body, config, budget, seat);
-    run.rotation = names;
-    if let Some(finding) = &mut run.finding {
-        if let Some(sampler) = samplers.get(turn.load(Ordering::Relaxed)) {
-            finding.backend = sampler.backend();
-            run.backend = sampler.backend();
-        }
-    }
-    run
+    let labels: Vec<String> = samplers.iter().map(|s| s.label()).collect();
+    let strategy = format!("warm-up: {} taking turns", labels.join(", "));
+    let mut search = ShuttleSearch::taking_turns(strategy, samplers, config, seat);
+    search.run(body, config, budget.executions, budget.time);
+    search.into_run()
 }
 
-/// Runs `inner` (wrapped in the recorder) for `backend`'s share of a run. An execution that
-/// reaches the step limit pauses the search while `livelock` judges it: a livelock (or a
-/// failure its fair continuation runs into) ends the search as a finding; a strategy's
-/// unfairness is counted and the search goes on.
+/// Runs `inner` (wrapped in the recorder) for `backend`'s share of a run.
 fn explore_under(
     backend: Backend,
     strategy: String,
@@ -174,67 +163,143 @@ fn explore_under(
     budget: Budget,
     seat: &Seat,
 ) -> EngineRun {
-    let start = Instant::now();
-    let progress = Rc::new(Progress::default());
-    let recording = Rc::new(RefCell::new(Recording::default()));
-    let recorder: Shared = Rc::new(RefCell::new(Recorder {
-        inner,
-        max_executions: budget.executions,
-        deadline: start + budget.time,
-        may_start: seat.clock.is_some().then(|| {
-            let seat = seat.clone();
-            Box::new(move |n| seat.may_start(n)) as Box<dyn Fn(u64) -> bool>
-        }),
-        progress: progress.clone(),
-        recording: recording.clone(),
-        step_limit: config.max_steps,
-    }));
-    let mut unfair_cuts = 0;
-    let mut finding = None;
-    loop {
-        let result = run_under(recorder.clone(), body, config);
-        let executions = progress.executions.get();
-        if let Err(payload) = result {
-            let recording = recording.borrow();
-            let schedule = Schedule::Shuttle(recording.schedule());
-            let mut found = finding_from_panic(backend, payload, executions, start.elapsed(), Some(schedule));
-            found.steps = Some(recording.steps);
-            finding = Some(found);
-            break;
+    let mut search = ShuttleSearch::new(backend, strategy, inner, config, seat);
+    search.run(body, config, budget.executions, budget.time);
+    search.into_run()
+}
+
+/// A shuttle strategy's search, which may run slice by slice: the strategy keeps its state
+/// (PCT's learned length, URW's estimates, the random stream) from one slice to the next.
+/// An execution that reaches the step limit pauses the search while `livelock` judges it: a
+/// livelock (or a failure its fair continuation runs into) ends the search as a finding; a
+/// strategy's unfairness is counted and the search goes on.
+pub(super) struct ShuttleSearch {
+    recorder: Shared,
+    budget: Rc<Cell<(u64, Instant)>>,
+    progress: Rc<Progress>,
+    recording: Rc<RefCell<Recording>>,
+    seat: Seat,
+    run: EngineRun,
+    /// With strategies taking turns: each turn's backend, and whose turn it is.
+    turns: Option<(Vec<Backend>, Arc<AtomicUsize>)>,
+}
+
+impl ShuttleSearch {
+    pub(super) fn new(
+        backend: Backend,
+        strategy: String,
+        inner: Box<dyn Scheduler + Send>,
+        config: &RunConfig,
+        seat: &Seat,
+    ) -> Self {
+        let progress = Rc::new(Progress::default());
+        let recording = Rc::new(RefCell::new(Recording::default()));
+        let budget = Rc::new(Cell::new((0, Instant::now())));
+        let recorder: Shared = Rc::new(RefCell::new(Recorder {
+            inner,
+            budget: budget.clone(),
+            may_start: seat.clock.is_some().then(|| {
+                let seat = seat.clone();
+                Box::new(move |n| seat.may_start(n)) as Box<dyn Fn(u64) -> bool>
+            }),
+            progress: progress.clone(),
+            recording: recording.clone(),
+            step_limit: config.max_steps,
+        }));
+        ShuttleSearch {
+            recorder,
+            budget,
+            progress,
+            recording,
+            seat: seat.clone(),
+            run: EngineRun::new(backend, strategy),
+            turns: None,
         }
-        if !recording.borrow().cut {
-            break;
-        }
-        let cut = recording.borrow().schedule();
-        match livelock::judge(body, config, &cut, backend) {
-            Verdict::Ended => {
-                unfair_cuts += 1;
-                recording.borrow_mut().cut = false;
-            }
-            Verdict::Failed(mut found) => {
-                found.executions = executions;
-                found.elapsed = start.elapsed();
-                finding = Some(found);
+    }
+
+    /// `samplers` taking turns, one execution each (see `schedule::rotation`), each with its
+    /// own state seeded by the seat's seed; a finding names the sampler whose turn it was.
+    pub(super) fn taking_turns(
+        strategy: String,
+        samplers: &[Sampler],
+        config: &RunConfig,
+        seat: &Seat,
+    ) -> Self {
+        let rotation = Rotation::new(samplers.iter().map(|s| s.scheduler(seat.seed)).collect());
+        let turn = rotation.current.clone();
+        let first = samplers.first().map_or(Backend::ShuttleRandom, |s| s.backend());
+        let mut search = ShuttleSearch::new(first, strategy, Box::new(rotation), config, seat);
+        search.run.rotation = samplers.iter().map(|s| s.label()).collect();
+        search.turns = Some((samplers.iter().map(|s| s.backend()).collect(), turn));
+        search
+    }
+
+    pub(super) fn executions(&self) -> u64 {
+        self.progress.executions.get()
+    }
+
+    /// A finding, or the strategy has no schedule left.
+    pub(super) fn done(&self) -> bool {
+        self.run.finding.is_some() || self.progress.exhausted.get()
+    }
+
+    /// What the executions so far showed of the body's threads.
+    pub(super) fn concurrency(&self) -> Concurrency {
+        Concurrency { threads: self.progress.threads.get(), interleaved: self.progress.interleaved.get() }
+    }
+
+    /// Runs up to `executions` more executions, within `time`.
+    pub(super) fn run(&mut self, body: &Body, config: &RunConfig, executions: u64, time: Duration) {
+        let start = Instant::now();
+        self.budget.set((self.executions().saturating_add(executions), start + time));
+        let backend = self.run.backend;
+        while !self.done() {
+            let result = run_under(self.recorder.clone(), body, config);
+            let executions = self.executions();
+            if let Err(payload) = result {
+                let recording = self.recording.borrow();
+                let schedule = Schedule::Shuttle(recording.schedule());
+                let elapsed = self.run.elapsed + start.elapsed();
+                let mut found = finding_from_panic(backend, payload, executions, elapsed, Some(schedule));
+                found.steps = Some(recording.steps);
+                self.run.finding = Some(found);
                 break;
             }
+            if !self.recording.borrow().cut {
+                break;
+            }
+            let cut = self.recording.borrow().schedule();
+            match livelock::judge(body, config, &cut, backend) {
+                Verdict::Ended => {
+                    self.run.unfair_cuts += 1;
+                    self.recording.borrow_mut().cut = false;
+                }
+                Verdict::Failed(mut found) => {
+                    found.executions = executions;
+                    found.elapsed = self.run.elapsed + start.elapsed();
+                    self.run.finding = Some(found);
+                    break;
+                }
+            }
+        }
+        self.run.elapsed += start.elapsed();
+        if let (Some(finding), Some((backends, turn))) = (&mut self.run.finding, &self.turns) {
+            if let Some(&backend) = backends.get(turn.load(Ordering::Relaxed)) {
+                finding.backend = backend;
+                self.run.backend = backend;
+            }
+        }
+        if self.done() {
+            self.seat.post(self.executions());
         }
     }
-    let executions = progress.executions.get();
-    let exhaustive = finding.is_none() && progress.exhausted.get();
-    if finding.is_some() || exhaustive {
-        seat.post(executions);
-    }
-    EngineRun {
-        executions,
-        elapsed: start.elapsed(),
-        exhaustive,
-        finding,
-        unfair_cuts,
-        concurrency: Some(Concurrency {
-            threads: progress.threads.get(),
-            interleaved: progress.interleaved.get(),
-        }),
-        ..EngineRun::new(backend, strategy)
+
+    /// What the search did, as an engine run of the portfolio.
+    pub(super) fn into_run(self) -> EngineRun {
+        let concurrency = self.concurrency();
+        let executions = self.executions();
+        let exhaustive = self.run.finding.is_none() && self.progress.exhausted.get();
+        EngineRun { executions, exhaustive, concurrency: Some(concurrency), ..self.run }
     }
 }
 

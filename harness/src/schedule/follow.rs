@@ -128,8 +128,9 @@ impl Progress {
 /// Wraps a shuttle strategy: enforces the budget and records each execution's schedule.
 pub(crate) struct Recorder<S> {
     pub(crate) inner: S,
-    pub(crate) max_executions: u64,
-    pub(crate) deadline: Instant,
+    /// How far the search may go: executions in all, and a deadline. A search that runs in
+    /// slices moves them on between slices.
+    pub(crate) budget: Rc<Cell<(u64, Instant)>>,
     /// Asked before each execution, by its number from 1: in a parallel run, whether another
     /// lane has already settled the outcome (see `explore::race`).
     pub(crate) may_start: Option<Box<dyn Fn(u64) -> bool>>,
@@ -146,7 +147,8 @@ impl<S: Scheduler> Scheduler for Recorder<S> {
             return None;
         }
         let next = self.progress.executions.get() + 1;
-        if next > self.max_executions || Instant::now() >= self.deadline {
+        let (max_executions, deadline) = self.budget.get();
+        if next > max_executions || Instant::now() >= deadline {
             return None;
         }
         if self.may_start.as_ref().is_some_and(|may_start| !may_start(next)) {
