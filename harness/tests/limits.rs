@@ -49,7 +49,7 @@ fn correct_bodies_with_more_threads_than_loom_models_pass_and_loom_says_why_it_c
                 let loom =
                     report.attempts.iter().find(|a| a.backend == Backend::Loom).expect("loom is a member");
                 assert_eq!(loom.outcome, Outcome::NotApplicable, "{threads} threads");
-                assert_eq!(loom.executions, 0, "the warm-up counted the threads: loom is not even started");
+                assert_eq!(loom.executions, 0, "the rotation counted the threads: loom is not even started");
                 let reason = loom.reason.as_deref().unwrap_or_default();
                 assert!(reason.contains(&format!("spawns {threads} threads")), "{reason}");
                 assert!(report.coverage.sampled_executions() > 0);

@@ -122,12 +122,12 @@ fn auto_finds_a_loom_only_bug_on_its_loom_lane_the_same_way_every_run() {
 
 #[test]
 fn a_lane_that_could_not_win_is_never_started() {
-    // Every execution fails: the warm-up's first execution (tick 4) finds it before loom's
-    // first execution could end (tick 20), so the loom lane never starts.
+    // Every execution fails: the shuttle rotation's first execution (tick 4) finds it before
+    // loom's first execution could end (tick 20), so the loom lane never starts.
     let report = Check::new().backend(Backend::Auto).jobs(2).explore(|| panic!("always"));
     assert_eq!(report.finding.as_ref().map(|f| f.executions), Some(1));
     let engines: Vec<Backend> = report.attempts.iter().map(|a| a.backend).collect();
-    assert_eq!(engines, [Backend::ShuttleRandom], "only the warm-up ran");
+    assert_eq!(engines, [Backend::ShuttleUrw], "only the rotation's first turn (URW) ran");
 }
 
 #[test]

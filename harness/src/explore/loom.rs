@@ -148,13 +148,6 @@ fn bounds(limit: Option<usize>) -> Vec<Option<usize>> {
     }
 }
 
-/// loom's attempt on a body that another engine has already seen spawn `threads` threads,
-/// more than loom models: not run at all.
-pub(super) fn skipped(threads: usize) -> EngineRun {
-    let limit = EngineLimit::LoomThreads { threads, max: ::loom::MAX_THREADS, at_least: false };
-    EngineRun { limit: Some(limit), ..EngineRun::new(Backend::Loom, "loom".to_string()) }
-}
-
 /// The limit of loom's that ended a search, if one did: the facade's count of threads, or an
 /// assertion of loom's path bookkeeping (`site::in_loom_path`), never the body's panic.
 fn limit_of(record: &panic::PanicRecord, config: &RunConfig) -> Option<EngineLimit> {
@@ -208,6 +201,15 @@ impl LoomSearch {
             run: EngineRun::new(Backend::Loom, "loom".to_string()),
             concurrency: Concurrency::default(),
         }
+    }
+
+    /// loom's search of a body that another engine has already seen spawn `threads` threads,
+    /// more than loom models: done before it starts.
+    pub(super) fn not_applicable(config: &RunConfig, threads: usize) -> LoomSearch {
+        let mut search = LoomSearch::new(config);
+        search.run.limit =
+            Some(EngineLimit::LoomThreads { threads, max: ::loom::MAX_THREADS, at_least: false });
+        search
     }
 
     /// A search that may run in slices: each `run` goes on where the last one stopped.

@@ -5,12 +5,11 @@
 //! other lane starts, on a thread of the `pool`, only when the calling thread's lane is about
 //! to start an execution that ends after that lane's first one, or when it stops: until then
 //! the lane could not post an event that wins. So a bug the first lane finds before any other
-//! lane's first execution could end (`auto`'s warm-up, most of the time) costs no thread at
+//! lane's first execution could end (`auto`'s rotation, most of the time) costs no thread at
 //! all, and the outcome is the same as if every lane had started at once.
 
 use super::pool::{self, Task};
 use super::race::{self, Clock, Mark, Race, Reach};
-use super::shuttle::{self, Sampler};
 use super::{explore_with, Body, EngineRun, Seat};
 use crate::backend::{Backend, Budget, RunConfig};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,10 +21,8 @@ use std::time::Instant;
 pub(super) enum Strategy {
     /// One backend's engine, with the run's settings.
     Engine(Backend),
-    /// `auto`'s warm-up: these strategies taking turns.
-    WarmUp(Vec<Sampler>),
-    /// `auto`'s shuttle members, chosen from what the lane's earlier member (its warm-up) saw
-    /// of the body; with the budget `without_loom` when that rules loom out.
+    /// `auto`'s shuttle rotation; with the budget `without_loom` when its first execution
+    /// saw more threads than loom models.
     Rotation { without_loom: Budget },
 }
 
@@ -38,21 +35,11 @@ impl Strategy {
         }
     }
 
-    /// Runs the member; `earlier` is what the lane's members before it did.
-    fn run(
-        &self,
-        body: &Body,
-        config: &RunConfig,
-        budget: Budget,
-        seat: &Seat,
-        earlier: &LaneRuns,
-    ) -> EngineRun {
+    fn run(&self, body: &Body, config: &RunConfig, budget: Budget, seat: &Seat) -> EngineRun {
         match self {
             Strategy::Engine(backend) => explore_with(*backend, body, config, budget, seat),
-            Strategy::WarmUp(samplers) => shuttle::warm_up(samplers, body, config, budget, seat),
             Strategy::Rotation { without_loom } => {
-                let seen = earlier.last().and_then(|(run, ..)| run.concurrency);
-                super::auto::rotation_member(config, seen, budget, *without_loom, seat, body)
+                super::auto::rotation_member(config, budget, *without_loom, seat, body)
             }
         }
     }
@@ -267,7 +254,7 @@ fn run_lane(
         }
         let seat = Seat { seed: member.seed, clock: Some(clock.clone()) };
         let budget = Budget { time, ..member.budget };
-        let run = member.strategy.run(body, config, budget, &seat, &runs);
+        let run = member.strategy.run(body, config, budget, &seat);
         let event = (run.finding.is_some() || run.exhaustive).then(|| clock.mark(run.executions));
         offset = clock.mark(run.executions).tick;
         runs.push((run, event, clock));

@@ -137,22 +137,6 @@ pub(super) fn sample(
     explore_under(sampler.backend(), sampler.label(), inner, body, config, budget, seat)
 }
 
-/// `auto`'s warm-up: `samplers` taking turns, one execution each (see `schedule::rotation`);
-/// the finding names the one whose execution failed.
-pub(super) fn warm_up(
-    samplers: &[Sampler],
-    body: &Body,
-    config: &RunConfig,
-    budget: Budget,
-    seat: &Seat,
-) -> EngineRun {
-    let labels: Vec<String> = samplers.iter().map(|s| s.label()).collect();
-    let strategy = format!("warm-up: {} taking turns", labels.join(", "));
-    let mut search = ShuttleSearch::taking_turns(strategy, samplers, config, seat);
-    search.run(body, config, budget.executions, budget.time);
-    search.into_run()
-}
-
 /// Runs `inner` (wrapped in the recorder) for `backend`'s share of a run.
 fn explore_under(
     backend: Backend,

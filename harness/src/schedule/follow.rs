@@ -11,15 +11,38 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Instant;
 
-/// The default policy: keep the running thread while it can run and does not yield; otherwise
-/// the next runnable thread in id order after it, wrapping around.
-fn default_choice(runnable: &[&Task], current: Option<usize>, yielding: bool) -> usize {
-    let lowest = ids(runnable).min().expect("shuttle passes a non-empty runnable set");
-    let Some(c) = current else { return lowest };
-    if !yielding && can_run(runnable, c) {
-        return c;
+/// What one pass over the runnable threads says about them (this runs at every scheduling
+/// point, over as many threads as the body has: one pass, no allocation).
+struct Choices {
+    lowest: usize,
+    /// The lowest runnable id above the current thread's.
+    next: Option<usize>,
+    current_runs: bool,
+}
+
+impl Choices {
+    fn of(runnable: &[&Task], current: Option<usize>) -> Choices {
+        let mut choices = Choices { lowest: usize::MAX, next: None, current_runs: false };
+        for t in ids(runnable) {
+            choices.lowest = choices.lowest.min(t);
+            match current {
+                Some(c) if t == c => choices.current_runs = true,
+                Some(c) if t > c => choices.next = Some(choices.next.map_or(t, |n| n.min(t))),
+                _ => {}
+            }
+        }
+        choices
     }
-    ids(runnable).filter(|&t| t > c).min().unwrap_or(lowest)
+
+    /// The default policy: keep the running thread while it can run and does not yield;
+    /// otherwise the next runnable thread in id order after it, wrapping around.
+    fn default(&self, current: Option<usize>, yielding: bool) -> usize {
+        match current {
+            Some(c) if !yielding && self.current_runs => c,
+            Some(_) => self.next.unwrap_or(self.lowest),
+            None => self.lowest,
+        }
+    }
 }
 
 /// The ids of the runnable tasks (no allocation: this runs at every scheduling point).
@@ -33,14 +56,10 @@ fn can_run(runnable: &[&Task], thread: usize) -> bool {
 
 /// Steps a thread may run in a row under the fair policy before the next runnable thread gets
 /// its turn. Any bound makes the policy fair (every runnable thread runs within `threads *
-/// FAIR_QUANTUM` steps); a large one keeps the schedule of a long fair run short.
+/// FAIR_QUANTUM` steps); a large one keeps the schedule of a long fair run short. The fair
+/// policy is the default one, except that a thread that ran `FAIR_QUANTUM` steps in a row
+/// hands over to the next runnable thread in id order, as when it yields.
 pub(crate) const FAIR_QUANTUM: usize = 100;
-
-/// The fair policy: the default one, except that a thread that ran `FAIR_QUANTUM` steps in a
-/// row hands over to the next runnable thread in id order, as when it yields.
-fn fair_choice(runnable: &[&Task], current: Option<usize>, yielding: bool, run_length: usize) -> usize {
-    default_choice(runnable, current, yielding || run_length >= FAIR_QUANTUM)
-}
 
 /// The scheduling points of one execution, counted per thread, and its departures from the
 /// default policy.
@@ -67,7 +86,9 @@ impl Recording {
         Some((c, self.steps_of[c]))
     }
 
-    fn note(&mut self, anchor: Option<(usize, usize)>, runnable: &[&Task], chosen: usize, default: usize) {
+    /// Notes the choice made at `anchor`; `current_runs`: the thread at the anchor could have
+    /// gone on (a switch away from it is a preemption).
+    fn note(&mut self, anchor: Option<(usize, usize)>, current_runs: bool, chosen: usize, default: usize) {
         self.last = match self.last {
             Some((thread, run)) if thread == chosen => Some((thread, run + 1)),
             _ => Some((chosen, 1)),
@@ -76,13 +97,22 @@ impl Recording {
             return;
         }
         if let Some((thread, step)) = anchor {
-            let preemptive = can_run(runnable, thread);
-            self.switches.push(Switch { thread, step, to: chosen, preemptive });
+            self.switches.push(Switch { thread, step, to: chosen, preemptive: current_runs });
         }
     }
 
     pub(crate) fn schedule(&self) -> SwitchList {
         SwitchList { switches: self.switches.clone() }
+    }
+
+    /// Starts over for a new execution, keeping the memory (an execution of a body with many
+    /// threads records hundreds of switches).
+    fn reset(&mut self) {
+        self.steps_of.clear();
+        self.switches.clear();
+        self.steps = 0;
+        self.cut = false;
+        self.last = None;
     }
 
     /// Steps `current` has run in a row, this one included.
@@ -113,14 +143,14 @@ pub(crate) struct Progress {
 }
 
 impl Progress {
-    fn saw(&self, runnable: &[&Task]) {
+    /// Notes a scheduling point: every thread is chosen at its first step, so the highest
+    /// chosen id counts the threads.
+    fn saw(&self, runnable: &[&Task], chosen: usize) {
         if runnable.len() > 1 {
             self.interleaved.set(true);
         }
-        if let Some(highest) = ids(runnable).max() {
-            if highest >= self.threads.get() {
-                self.threads.set(highest + 1);
-            }
+        if chosen >= self.threads.get() {
+            self.threads.set(chosen + 1);
         }
     }
 }
@@ -159,7 +189,7 @@ impl<S: Scheduler> Scheduler for Recorder<S> {
             return None;
         };
         self.progress.executions.set(next);
-        *self.recording.borrow_mut() = Recording::default();
+        self.recording.borrow_mut().reset();
         Some(schedule)
     }
 
@@ -167,12 +197,13 @@ impl<S: Scheduler> Scheduler for Recorder<S> {
         if self.recording.borrow_mut().cut_at(self.step_limit) {
             return None;
         }
-        self.progress.saw(runnable);
         let chosen = self.inner.next_task(runnable, current, yielding)?;
+        self.progress.saw(runnable, usize::from(chosen));
         let current = current.map(usize::from);
         let mut rec = self.recording.borrow_mut();
         let anchor = rec.advance(current);
-        rec.note(anchor, runnable, usize::from(chosen), default_choice(runnable, current, yielding));
+        let choices = Choices::of(runnable, current);
+        rec.note(anchor, choices.current_runs, usize::from(chosen), choices.default(current, yielding));
         Some(chosen)
     }
 
@@ -232,14 +263,15 @@ impl Scheduler for Follower {
 
     fn next_task(&mut self, runnable: &[&Task], current: Option<TaskId>, yielding: bool) -> Option<TaskId> {
         let current = current.map(usize::from);
-        let default = default_choice(runnable, current, yielding);
+        let choices = Choices::of(runnable, current);
+        let default = choices.default(current, yielding);
         let mut report = self.report.borrow_mut();
         if report.recording.cut_at(self.step_limit) {
             return None;
         }
         let fair = self.fair_after.is_some_and(|after| report.recording.steps >= after);
         let unplanned = if fair {
-            fair_choice(runnable, current, yielding, report.recording.run_length(current))
+            choices.default(current, yielding || report.recording.run_length(current) >= FAIR_QUANTUM)
         } else {
             default
         };
@@ -260,7 +292,7 @@ impl Scheduler for Follower {
             }
             _ => unplanned,
         };
-        report.recording.note(anchor, runnable, chosen, default);
+        report.recording.note(anchor, choices.current_runs, chosen, default);
         Some(TaskId::from(chosen))
     }
 
