@@ -8,12 +8,13 @@
 //!   (random, PCT) executions of the rotation. URW takes every other turn because on the suite
 //!   it found every bug the other strategies found, in the fewest executions on most bodies,
 //!   and by far the fewest where many threads hide the interleaving (docs/performance.md).
-//! - **loom**, when the rotation's first execution saw no more threads than loom models: it
-//!   finds what needs weak memory, and on a correct body it ends with a proof, which ends the
-//!   run. It never takes more than half of the budget.
+//! - **loom**, on a body with no more threads than loom models: it finds what needs weak
+//!   memory, and on a correct body it ends with a proof, which ends the run. It never takes
+//!   more than half of the budget.
 //!
-//! With one job, loom and the rotation take turns in slices that double (8 executions each,
-//! then 16, ...): a bug either finds quickly is found early, whichever it suits, and when
+//! With one job, the rotation runs its first 64 executions alone (most bugs are found there,
+//! before loom costs anything, and the rotation counts the body's threads); then loom and the
+//! rotation take turns in slices that double (loom 32, rotation 64, loom 64, ...), and when
 //! loom is done (or cannot run the body) the rotation takes the rest. With several jobs, loom
 //! takes a lane of its own and the rotation another, side by side (see `race`), and further
 //! lanes run the rotation with seeds of their own.
@@ -30,26 +31,27 @@ use std::time::Instant;
 /// Share of the budget (percent) loom may take beside the rotation.
 const LOOM_SHARE: u64 = 50;
 
-/// Executions in the first slice of each member; each round doubles it.
-const FIRST_SLICE: u64 = 8;
+/// Executions of the rotation before loom's first slice: bugs the rotation finds in its first
+/// executions (most) are found before loom costs anything. loom's slices then start at half
+/// that and double, the rotation's at twice loom's.
+const FIRST_ROTATION: u64 = 64;
 
-/// The rotation's turns, in order.
-fn rotation(config: &RunConfig) -> Vec<Sampler> {
-    vec![Sampler::Urw, Sampler::Random, Sampler::Urw, Sampler::Pct { depth: config.pct_depth }]
+/// The rotation's strategies, and its turns by index into them: URW, random, URW, PCT.
+fn rotation(config: &RunConfig) -> (Vec<Sampler>, Vec<usize>) {
+    (vec![Sampler::Urw, Sampler::Random, Sampler::Pct { depth: config.pct_depth }], vec![0, 1, 0, 2])
 }
 
 /// The rotation as one search, every sampler seeded with `seat`'s seed.
 fn rotation_search(config: &RunConfig, seat: &Seat) -> ShuttleSearch {
-    let samplers = rotation(config);
-    let labels: Vec<String> = samplers.iter().map(|s| s.label()).collect();
-    ShuttleSearch::taking_turns(format!("rotation: {}", labels.join(", ")), &samplers, config, seat)
+    let (samplers, turns) = rotation(config);
+    let labels: Vec<String> = turns.iter().map(|&t| samplers[t].label()).collect();
+    ShuttleSearch::taking_turns(format!("rotation: {}", labels.join(", ")), &samplers, &turns, config, seat)
 }
 
 /// Whether loom can model a body the rotation saw.
 fn loom_applies(seen: Concurrency) -> bool {
     seen.threads <= ::loom::MAX_THREADS
 }
-
 fn percent(total: u64, share: u64) -> u64 {
     total.saturating_mul(share) / 100
 }
@@ -61,32 +63,30 @@ pub(super) fn explore(body: &Body, config: &RunConfig) -> Vec<EngineRun> {
     let start = Instant::now();
     let budget = config.budget;
     let mut shuttle = rotation_search(config, &Seat::alone(config));
-    shuttle.run(body, config, FIRST_SLICE.min(budget.executions), budget.time);
-    let seen = shuttle.concurrency();
-    let mut loom = None;
-    if !shuttle.done() {
-        loom = Some(if loom_applies(seen) {
-            LoomSearch::resumable(config)
-        } else {
-            LoomSearch::not_applicable(config, seen.threads)
-        });
+    shuttle.run(body, config, FIRST_ROTATION.min(budget.executions), budget.time);
+    if shuttle.done() {
+        return vec![shuttle.into_run()];
     }
-    let loom_cap = percent(budget.executions, LOOM_SHARE);
-    let spent = |loom: &Option<LoomSearch>, shuttle: &ShuttleSearch| {
-        loom.as_ref().map_or(0, LoomSearch::executions) + shuttle.executions()
+    let seen = shuttle.concurrency();
+    let mut loom = if loom_applies(seen) {
+        LoomSearch::resumable(config)
+    } else {
+        LoomSearch::not_applicable(config, seen.threads)
     };
-    let mut slice = FIRST_SLICE;
+    let loom_cap = percent(budget.executions, LOOM_SHARE);
+    let spent = |loom: &LoomSearch, shuttle: &ShuttleSearch| loom.executions() + shuttle.executions();
+    let mut slice = FIRST_ROTATION / 2;
     while !shuttle.done() {
         let executions_left = budget.executions.saturating_sub(spent(&loom, &shuttle));
         let time_left = budget.time.saturating_sub(start.elapsed());
         if executions_left == 0 || time_left.is_zero() {
             break;
         }
-        if let Some(search) = loom.as_mut().filter(|s| !s.done()) {
-            let share = slice.min(loom_cap.saturating_sub(search.executions())).min(executions_left);
+        if !loom.done() {
+            let share = slice.min(loom_cap.saturating_sub(loom.executions())).min(executions_left);
             if share > 0 {
-                search.run(body, config, share, time_left, &Seat::alone(config));
-                if search.settled() {
+                loom.run(body, config, share, time_left, &Seat::alone(config));
+                if loom.settled() {
                     break;
                 }
             }
@@ -94,14 +94,12 @@ pub(super) fn explore(body: &Body, config: &RunConfig) -> Vec<EngineRun> {
         let executions_left = budget.executions.saturating_sub(spent(&loom, &shuttle));
         let time_left = budget.time.saturating_sub(start.elapsed());
         // With loom done or out of its share, the rotation takes the rest as it comes.
-        let loom_running = loom.as_ref().is_some_and(|s| !s.done() && s.executions() < loom_cap);
+        let loom_running = !loom.done() && loom.executions() < loom_cap;
         let share = if loom_running { slice.saturating_mul(2) } else { executions_left };
         shuttle.run(body, config, share.min(executions_left), time_left);
         slice = slice.saturating_mul(2);
     }
-    let mut runs = vec![shuttle.into_run()];
-    runs.extend(loom.map(LoomSearch::into_run));
-    runs
+    vec![shuttle.into_run(), loom.into_run()]
 }
 
 /// The portfolio over `config.jobs` lanes: the rotation with the run's seed on lane 0, which

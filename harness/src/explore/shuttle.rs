@@ -201,19 +201,23 @@ impl ShuttleSearch {
         }
     }
 
-    /// `samplers` taking turns, one execution each (see `schedule::rotation`), each with its
-    /// own state seeded by the seat's seed; a finding names the sampler whose turn it was.
+    /// `samplers` taking `turns` (indices into `samplers`), one execution each (see
+    /// `schedule::rotation`), each with its own state seeded by the seat's seed; a finding
+    /// names the sampler whose turn it was.
     pub(super) fn taking_turns(
         strategy: String,
         samplers: &[Sampler],
+        turns: &[usize],
         config: &RunConfig,
         seat: &Seat,
     ) -> Self {
-        let rotation = Rotation::new(samplers.iter().map(|s| s.scheduler(seat.seed)).collect());
+        let members = samplers.iter().map(|s| s.scheduler(seat.seed)).collect();
+        let rotation = Rotation::new(members, turns.to_vec());
         let turn = rotation.current.clone();
-        let first = samplers.first().map_or(Backend::ShuttleRandom, |s| s.backend());
+        let first =
+            turns.first().and_then(|&t| samplers.get(t)).map_or(Backend::ShuttleRandom, |s| s.backend());
         let mut search = ShuttleSearch::new(first, strategy, Box::new(rotation), config, seat);
-        search.run.rotation = samplers.iter().map(|s| s.label()).collect();
+        search.run.rotation = turns.iter().map(|&t| samplers[t].label()).collect();
         search.turns = Some((samplers.iter().map(|s| s.backend()).collect(), turn));
         search
     }
