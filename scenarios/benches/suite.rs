@@ -12,8 +12,9 @@
 //!
 //! Each contender runs every seed of a version before the next contender, in this process.
 //! The executions of a run are the executions of all its engines up to the finding (for
-//! `auto`, its warm-up and members; with 2 jobs, both lanes). Time is the search's
-//! (`search_elapsed`: no minimization, no trace).
+//! `auto`, its rotation and loom; with 2 jobs, both lanes). Time is the search's
+//! (`search_elapsed`: no minimization, no trace). After the table of every run, a summary: one
+//! row per version, one column per contender, for docs/performance.md.
 
 use lockhound::{explore, Backend, Body, Budget, RunConfig, RunReport};
 use lockhound_scenarios::suite::{self, Expected, Program, Version};
@@ -161,8 +162,19 @@ fn row(program: &Program, version: &Version, contender: Contender, runs: &[Run])
     )
 }
 
+/// One cell of the summary: found (or flagged) out of the seeds, and the median executions to
+/// the finding; `-` when no seed found anything.
+fn cell(runs: &[Run]) -> String {
+    let found: Vec<u64> = runs.iter().filter(|r| r.found).map(|r| r.executions).collect();
+    match median(found.clone()) {
+        Some(executions) => format!("{}/{} · {executions}", found.len(), runs.len()),
+        None => format!("0/{}", runs.len()),
+    }
+}
+
 fn main() {
     let o = options();
+    let mut summary: Vec<String> = Vec::new();
     let started = Instant::now();
     println!(
         "Seeds 0..{}, {} executions, {} s per run; executions and time: median over the seeds that found \
@@ -179,11 +191,24 @@ fn main() {
             continue;
         }
         let body: Body = Arc::new(version.body);
+        let mut cells = Vec::new();
         for &contender in &o.contenders {
             let runs: Vec<Run> =
                 (0..o.seeds).map(|seed| run_once(&body, contender, seed, o.budget)).collect();
             println!("{}", row(program, version, contender, &runs));
+            cells.push(cell(&runs));
         }
+        summary.push(format!("| {id} | {} |", cells.join(" | ")));
         eprintln!("{id} done at {:.0} s", started.elapsed().as_secs_f64());
     }
+    let names: Vec<String> = o.contenders.iter().map(|c| c.name()).collect();
+    println!(
+        "\nSummary: found (for a correct version: flagged) out of the seeds · median executions to the finding.\n"
+    );
+    println!("| version | {} |", names.join(" | "));
+    println!("|---|{}", "---|".repeat(names.len()));
+    for line in summary {
+        println!("{line}");
+    }
+    println!("\nTotal time: {:.0} s", started.elapsed().as_secs_f64());
 }
