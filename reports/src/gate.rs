@@ -288,3 +288,54 @@ pub fn junit(view: &GateView<'_>) -> String {
 pub fn parse_junit(xml: &str) -> Result<Report, String> {
     Report::deserialize_from_str(xml).map_err(|e| e.to_string().replace('\n', " "))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lockhound::gate::CorpusReplay;
+    use lockhound::Check;
+
+    fn case(report: lockhound::RunReport) -> CaseResult {
+        CaseResult {
+            scenario: "s",
+            variant: "fixed",
+            backend: report.backend,
+            expect: Expect::Pass,
+            met: report.passed(),
+            executions: report.executions,
+            elapsed: report.elapsed,
+            exhaustive: report.exhaustive,
+            finding: report.finding.clone(),
+            report: Some(report),
+            source: Source::Explore,
+            corpus: CorpusReplay::default(),
+        }
+    }
+
+    fn view(results: &[CaseResult]) -> GateView<'_> {
+        GateView { results, program: "lockhound", shard: None, config: None, corpus: None, notes: &[] }
+    }
+
+    #[test]
+    fn a_passing_case_says_what_it_covered_and_warns_when_nothing_was_explored() {
+        let results = [case(Check::new().explore(|| {
+            let m = lockhound::sync::Mutex::new(0);
+            *m.lock().unwrap() += 1;
+        }))];
+        let out = text(&view(&results));
+        assert!(out.contains("ok     s/fixed/auto: passed "), "{out}");
+        assert!(out.contains(": proved "), "the headline carries the coverage: {out}");
+        assert!(out.contains("note: warning: nothing concurrent was explored"), "{out}");
+        let doc = json(&view(&results));
+        assert!(doc["cases"][0]["coverage_text"].as_str().is_some_and(|c| c.starts_with("proved ")));
+        assert_eq!(doc["cases"][0]["warnings"][0]["kind"], "no-concurrency");
+        let xml = junit(&view(&results));
+        let report = parse_junit(&xml).unwrap();
+        let out = report.test_suites[0].test_cases[0]
+            .system_out
+            .as_ref()
+            .map(|o| o.to_string())
+            .unwrap_or_default();
+        assert!(out.contains("covered: proved ") && out.contains("warning: nothing concurrent"), "{out}");
+    }
+}

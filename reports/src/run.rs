@@ -260,3 +260,79 @@ pub fn replay_json(view: &ReplayView<'_>) -> Value {
     }
     doc
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lockhound::sync::{Arc, Mutex};
+    use lockhound::{Backend, Check};
+
+    fn view(report: &RunReport) -> RunView<'_> {
+        RunView { scenario: "s", variant: "v", report, replay_command: None, out_dir: None }
+    }
+
+    fn no_threads() {
+        let m = Mutex::new(1);
+        *m.lock().unwrap() += 1;
+    }
+
+    fn two_threads() {
+        let n = Arc::new(Mutex::new(0));
+        let m = n.clone();
+        let t = lockhound::thread::spawn(move || *m.lock().unwrap() += 1);
+        *n.lock().unwrap() += 1;
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn a_pass_says_what_it_covered_in_text_and_json() {
+        let report = Check::new().explore(two_threads);
+        let out = text(&view(&report));
+        let covered = out.lines().find(|l| l.starts_with("  covered: ")).unwrap_or_else(|| panic!("{out}"));
+        assert!(covered.contains("proved within 2 preemptions (loom, "), "{covered}");
+        let doc = json(&view(&report));
+        assert_eq!(doc["coverage"]["proof"]["backend"], "loom");
+        assert_eq!(doc["coverage"]["proof"]["preemption_bound"], 2);
+        assert_eq!(doc["coverage_text"].as_str(), covered.strip_prefix("  covered: "));
+        assert_eq!(doc["no_concurrency"], false);
+        assert_eq!(doc["attempts"][0]["outcome"].as_str().is_some(), true);
+    }
+
+    #[test]
+    fn an_engine_that_cannot_run_the_body_is_named_with_its_reason() {
+        let report = Check::new().backend(Backend::Loom).explore(|| {
+            let threads: Vec<_> = (0..6).map(|_| lockhound::thread::spawn(|| ())).collect();
+            threads.into_iter().for_each(|t| t.join().unwrap());
+        });
+        let out = text(&view(&report));
+        assert!(out.contains("loom not applicable: the body spawns at least 6 threads"), "{out}");
+        let doc = json(&view(&report));
+        assert_eq!(doc["attempts"][0]["outcome"], "not-applicable");
+        assert_eq!(doc["attempts"][0]["limit"]["kind"], "loom-threads");
+    }
+
+    #[test]
+    fn nothing_explored_is_a_warning_line_and_a_json_field_and_fails_when_denied() {
+        let report = Check::new().explore(no_threads);
+        let out = text(&view(&report));
+        assert!(out.contains(": pass — "), "{out}");
+        assert!(out.contains("  warning: nothing concurrent was explored"), "{out}");
+        let doc = json(&view(&report));
+        assert_eq!(doc["outcome"], "pass");
+        assert_eq!(doc["no_concurrency"], true);
+        assert_eq!(doc["warnings"][0]["kind"], "no-concurrency");
+
+        let denied = Check::new().deny_no_concurrency().explore(no_threads);
+        let out = text(&view(&denied));
+        assert!(out.contains(": FAIL — ") && out.contains("(denied: no-concurrency)"), "{out}");
+        assert_eq!(json(&view(&denied))["outcome"], "fail");
+    }
+
+    #[test]
+    fn counts_read_in_thousands() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(14_924), "14,924");
+        assert_eq!(count(1_000_000), "1,000,000");
+    }
+}

@@ -271,10 +271,14 @@ impl ShuttleSearch {
             }
         }
         self.run.elapsed += start.elapsed();
-        if let (Some(finding), Some((backends, turn))) = (&mut self.run.finding, &self.turns) {
-            if let Some(&backend) = backends.get(turn.load(Ordering::Relaxed)) {
-                finding.backend = backend;
+        // A finding, or the end of the strategy's schedules, belongs to the sampler whose turn
+        // it was (PCT ends a rotation on a body with one schedule).
+        if let Some((backends, turn)) = &self.turns {
+            if let (Some(&backend), true) = (backends.get(turn.load(Ordering::Relaxed)), self.done()) {
                 self.run.backend = backend;
+                if let Some(finding) = &mut self.run.finding {
+                    finding.backend = backend;
+                }
             }
         }
         if self.done() {
