@@ -256,3 +256,21 @@ fn a_pass_says_what_it_covered() {
     assert!(report.coverage.sampled.len() >= 2, "{:?}", report.coverage.sampled);
     assert_eq!(report.coverage.limited.len(), 1);
 }
+
+#[test]
+fn a_body_driven_by_loom_itself_is_not_counted() {
+    // `explore::with_engine` lets loom's own entry points drive a facade body: lockhound's
+    // thread count belongs to its own engine only, and must not carry over from one of
+    // loom's executions to the next.
+    let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = runs.clone();
+    lockhound::explore::with_engine(Backend::Loom, move || {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(2);
+        builder.check(move || {
+            counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            counters(4);
+        })
+    });
+    assert!(runs.load(std::sync::atomic::Ordering::Relaxed) > 5, "loom ran its whole search");
+}

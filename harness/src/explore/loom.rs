@@ -113,7 +113,7 @@ fn check_resumed(
     let count = Arc::new(AtomicU64::new(0));
     let _scope = rt::enter(Engine::Loom);
     let _stacks = super::stacks::LoomRecycling::on();
-    limit::search_starts();
+    let _counting = limit::search_starts();
     let (body, counter) = (body.clone(), count.clone());
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         b.check(move || {

@@ -14,6 +14,10 @@ use std::cell::Cell;
 
 #[derive(Clone, Copy, Default)]
 struct Counts {
+    /// A search of lockhound's loom engine is running on this thread. Outside one (a body
+    /// driven by `loom::model` itself through `explore::with_engine`) nothing is counted and
+    /// loom's limits are loom's own.
+    active: bool,
     /// Threads of the current execution, main included.
     threads: usize,
     /// `yield_now` calls in the current execution.
@@ -26,7 +30,7 @@ struct Counts {
 
 thread_local! {
     static COUNTS: Cell<Counts> = const {
-        Cell::new(Counts { threads: 0, yields: 0, most_threads: 0, over_thread_limit: false })
+        Cell::new(Counts { active: false, threads: 0, yields: 0, most_threads: 0, over_thread_limit: false })
     };
 }
 
@@ -41,9 +45,20 @@ fn update(f: impl FnOnce(&mut Counts)) {
 /// The payload that unwinds a loom execution at the spawn of one thread too many.
 pub(crate) struct OverThreadLimit;
 
-/// Forgets the counts of an earlier search.
-pub(crate) fn search_starts() {
-    COUNTS.with(|c| c.set(Counts::default()));
+/// Counting on for a search of lockhound's loom engine, from zero, until the returned guard is
+/// dropped.
+pub(crate) fn search_starts() -> Counting {
+    COUNTS.with(|c| c.set(Counts { active: true, ..Counts::default() }));
+    Counting
+}
+
+/// Counting stops when dropped (the counts stay readable).
+pub(crate) struct Counting;
+
+impl Drop for Counting {
+    fn drop(&mut self) {
+        update(|c| c.active = false);
+    }
 }
 
 /// Called before each execution of a loom search.
@@ -60,6 +75,9 @@ pub(crate) fn execution_starts() {
 pub(crate) fn before_spawn() {
     let mut over = false;
     update(|c| {
+        if !c.active {
+            return;
+        }
         if c.threads >= loom::MAX_THREADS {
             c.over_thread_limit = true;
             over = true;
@@ -75,7 +93,7 @@ pub(crate) fn before_spawn() {
 
 /// Called by the facade's `yield_now` under loom.
 pub(crate) fn yielded() {
-    update(|c| c.yields += 1);
+    update(|c| c.yields += u64::from(c.active));
 }
 
 /// What the search has counted so far.
