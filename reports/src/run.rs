@@ -150,7 +150,7 @@ pub(crate) fn count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -295,7 +295,7 @@ mod tests {
         assert_eq!(doc["coverage"]["proof"]["preemption_bound"], 2);
         assert_eq!(doc["coverage_text"].as_str(), covered.strip_prefix("  covered: "));
         assert_eq!(doc["no_concurrency"], false);
-        assert_eq!(doc["attempts"][0]["outcome"].as_str().is_some(), true);
+        assert!(doc["attempts"][0]["outcome"].as_str().is_some());
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub(super) enum Verdict {
     /// A fair schedule got past the limit: the execution ended.
     Ended,
     /// A livelock, or another failure the fair continuation ran into.
-    Failed(Finding),
+    Failed(Box<Finding>),
 }
 
 /// Judges an execution of `backend`'s search that was cut at the step limit; `cut` holds its
@@ -73,9 +73,9 @@ fn verdict(followed: Followed, backend: Backend, config: &RunConfig) -> Verdict 
         Err(payload) => {
             let mut finding = finding_from_panic(backend, payload, 1, Duration::ZERO, schedule);
             finding.steps = Some(steps);
-            Verdict::Failed(finding)
+            Verdict::Failed(Box::new(finding))
         }
-        Ok(()) if report.recording.cut => Verdict::Failed(Finding {
+        Ok(()) if report.recording.cut => Verdict::Failed(Box::new(Finding {
             kind: FindingKind::Livelock,
             message: format!(
                 "livelock: the threads ran {} steps, the last {} of them under a fair schedule (every \
@@ -92,7 +92,7 @@ fn verdict(followed: Followed, backend: Backend, config: &RunConfig) -> Verdict 
             steps: Some(steps),
             shrink: None,
             trace: None,
-        }),
+        })),
         Ok(()) => Verdict::Ended,
     }
 }

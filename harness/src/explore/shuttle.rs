@@ -265,7 +265,7 @@ impl ShuttleSearch {
                 Verdict::Failed(mut found) => {
                     found.executions = executions;
                     found.elapsed = self.run.elapsed + start.elapsed();
-                    self.run.finding = Some(found);
+                    self.run.finding = Some(*found);
                     break;
                 }
             }
@@ -340,7 +340,7 @@ pub(super) fn replay_recorded(
                         Some(Schedule::Shuttle(list)) => (list.clone(), finding.steps.unwrap_or(steps)),
                         _ => (actual, steps),
                     };
-                    return (ReplayOutcome::Failed(finding), schedule, steps);
+                    return (ReplayOutcome::Failed(*finding), schedule, steps);
                 }
                 Verdict::Ended => ReplayOutcome::Passed,
             }
