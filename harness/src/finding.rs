@@ -99,8 +99,8 @@ pub struct Shrink {
 #[derive(Clone, Debug, Serialize)]
 pub struct Attempt {
     pub backend: Backend,
-    /// The strategy with its settings, in words: `shuttle-pct d=3`, `loom`, `warm-up
-    /// (shuttle-random, shuttle-pct d=3, shuttle-urw taking turns)`.
+    /// The strategy with its settings, in words: `shuttle-pct d=3`, `loom`, `rotation:
+    /// shuttle-urw, shuttle-random, shuttle-urw, shuttle-pct d=3`.
     pub strategy: String,
     pub executions: u64,
     #[serde(serialize_with = "as_millis")]

@@ -146,3 +146,16 @@ fn a_parallel_report_counts_only_what_ended_before_the_winner_so_it_is_the_same_
         assert_eq!(again.executions, first.executions);
     }
 }
+
+#[test]
+fn tiny_budgets_end_and_stay_within_a_few_executions() {
+    for jobs in [1, 2, 3] {
+        for iterations in [1, 2, 5] {
+            let report = Check::new().backend(Backend::Auto).iterations(iterations).jobs(jobs).explore(locked_update);
+            assert!(report.passed(), "{jobs} jobs, {iterations} executions");
+            // Each lane runs at least one execution, so a budget smaller than the lanes is
+            // rounded up to one execution per lane.
+            assert!(report.executions <= iterations.max(jobs as u64), "{jobs} jobs: {}", report.executions);
+        }
+    }
+}

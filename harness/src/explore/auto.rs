@@ -52,6 +52,7 @@ fn rotation_search(config: &RunConfig, seat: &Seat) -> ShuttleSearch {
 fn loom_applies(seen: Concurrency) -> bool {
     seen.threads <= ::loom::MAX_THREADS
 }
+
 fn percent(total: u64, share: u64) -> u64 {
     total.saturating_mul(share) / 100
 }
@@ -114,8 +115,10 @@ fn lanes(config: &RunConfig) -> Vec<Lane> {
         // The rotation lanes share what loom does not take, and loom's share too when the
         // rotation's first execution saw more threads than loom models (then loom stops at its
         // first execution): the rotation's own count decides, never the loom lane's timing.
-        let share =
-            |loom_takes: u64| race::share(executions - loom_takes.min(executions - 1), rotation_lanes, lane);
+        let share = |loom_takes: u64| {
+            let left = executions.saturating_sub(loom_takes.min(executions.saturating_sub(1)));
+            race::share(left, rotation_lanes, lane)
+        };
         let budget = Budget { executions: share(loom_share).max(1), time: config.budget.time };
         let without_loom = Budget { executions: share(1).max(1), time: config.budget.time };
         vec![Member { strategy: Strategy::Rotation { without_loom }, seed, budget }]

@@ -52,8 +52,8 @@ struct EngineRun {
     unfair_cuts: u64,
     /// What the engine saw of the body's threads; `None` where it cannot tell (real threads).
     concurrency: Option<Concurrency>,
-    /// A warm-up's strategies, taking turns one execution each, as `Attempt::strategy` names
-    /// them: each ran an exact share of the executions.
+    /// A rotation's turns, one execution each, by strategy name (as `Attempt::strategy` names
+    /// them): each turn ran an exact share of the executions.
     rotation: Vec<String>,
 }
 
