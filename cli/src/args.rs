@@ -71,7 +71,7 @@ pub struct RunArgs {
     /// The variant to run; every variant of the scenario when omitted.
     #[arg(long)]
     pub variant: Option<String>,
-    /// The engine: auto, loom, shuttle-random, shuttle-pct, shuttle-dfs or stress.
+    /// The engine: auto, loom, shuttle-random, shuttle-pct, shuttle-urw, shuttle-dfs or stress.
     #[arg(long, default_value = "auto", value_parser = parse_backend)]
     pub backend: Backend,
     /// Seed of the randomized strategies; the same seed explores the same schedules.
@@ -93,6 +93,10 @@ pub struct RunArgs {
     /// seed and the job count, not on thread timing.
     #[arg(long, value_name = "N", value_parser = parse_jobs)]
     pub jobs: Option<usize>,
+    /// Treat a warning as a failure: `no-concurrency` (no execution ever had two threads that
+    /// could run at once, so nothing concurrent was tested).
+    #[arg(long, value_name = "WARNING", value_parser = ["no-concurrency"])]
+    pub deny: Vec<String>,
     /// Report the failing schedule as found, without shrinking it first.
     #[arg(long = "no-minimize")]
     pub no_minimize: bool,

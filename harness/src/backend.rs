@@ -15,6 +15,11 @@ pub enum Backend {
     ShuttleRandom,
     /// shuttle with probabilistic concurrency testing (PCT) of a given depth.
     ShuttlePct,
+    /// shuttle's selectively uniform random walk (URW, ASPLOS'25): each step runs a thread
+    /// with a probability in proportion to the steps it has left, estimated from a first
+    /// execution, so that every interleaving is about equally likely however many threads and
+    /// steps each has. Strong on bodies with many threads.
+    ShuttleUrw,
     /// shuttle's depth-first exhaustive search.
     ShuttleDfs,
     /// real threads, many iterations, hang detection.
@@ -24,11 +29,12 @@ pub enum Backend {
 }
 
 impl Backend {
-    pub const ALL: [Backend; 6] = [
+    pub const ALL: [Backend; 7] = [
         Backend::Auto,
         Backend::Loom,
         Backend::ShuttleRandom,
         Backend::ShuttlePct,
+        Backend::ShuttleUrw,
         Backend::ShuttleDfs,
         Backend::Stress,
     ];
@@ -38,6 +44,7 @@ impl Backend {
             Backend::Loom => "loom",
             Backend::ShuttleRandom => "shuttle-random",
             Backend::ShuttlePct => "shuttle-pct",
+            Backend::ShuttleUrw => "shuttle-urw",
             Backend::ShuttleDfs => "shuttle-dfs",
             Backend::Stress => "stress",
             Backend::Auto => "auto",
@@ -106,7 +113,9 @@ pub struct RunConfig {
     pub loom: LoomOptions,
     /// Depth of PCT: the number of priority change points plus one.
     pub pct_depth: usize,
-    /// Scheduling steps one shuttle execution may take before it is a step-limit finding.
+    /// Scheduling steps one shuttle execution may take. An execution that reaches it is
+    /// continued under a fair schedule for as many steps again: if it still does not end, it
+    /// is a livelock finding; if it ends, it was the strategy's unfairness and no finding.
     pub max_steps: usize,
     /// Under stress, an iteration that makes no progress this long is reported as a hang.
     pub hang_timeout: Duration,
@@ -116,6 +125,9 @@ pub struct RunConfig {
     /// the first finding stops the others. The outcome is the same for a given seed and job
     /// count however the threads are scheduled (see `explore::race`).
     pub jobs: usize,
+    /// A run in which no execution ever had two threads that could run at once fails
+    /// (`RunReport::succeeded`), instead of passing with a warning.
+    pub deny_no_concurrency: bool,
 }
 
 impl RunConfig {
@@ -137,6 +149,7 @@ impl Default for RunConfig {
             hang_timeout: Duration::from_secs(3),
             minimize: true,
             jobs: 1,
+            deny_no_concurrency: false,
         }
     }
 }

@@ -8,7 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Explores `body` with the backend and budget of the environment (see [`Check::from_env`])
-/// and panics with the finding, and how to replay it, if anything fails.
+/// and panics with the finding, and how to replay it, if anything fails. A body in which no
+/// two threads could ever run at once passes with a warning on stderr (which the test
+/// harness shows with the test's output), or fails if told to deny it
+/// ([`Check::deny_no_concurrency`], `LOCKHOUND_DENY=no-concurrency`).
 ///
 /// ```
 /// use lockhound::sync::{Arc, Mutex};
@@ -30,7 +33,8 @@ pub fn check<F: Fn() + Send + Sync + 'static>(body: F) {
 /// `LOCKHOUND_BACKEND` (auto, loom, shuttle-random, shuttle-pct, shuttle-dfs, stress),
 /// `LOCKHOUND_ITERATIONS`, `LOCKHOUND_TIME_LIMIT` (seconds), `LOCKHOUND_SEED`,
 /// `LOCKHOUND_PREEMPTION_BOUND` (a number, or `none`), `LOCKHOUND_JOBS` (threads exploring
-/// at once; 1 by default, since test harnesses already run tests in parallel), and
+/// at once; 1 by default, since test harnesses already run tests in parallel),
+/// `LOCKHOUND_DENY` (`no-concurrency`: fail a body that never ran two threads at once), and
 /// `LOCKHOUND_REPLAY` (a schedule printed by an earlier failure, replayed instead of
 /// exploring).
 #[derive(Clone, Debug, Default)]
@@ -81,6 +85,16 @@ impl Check {
             check.config.jobs =
                 usize::try_from(positive(&k, &v)?).map_err(|_| format!("{k}: '{v}' is too large"))?;
         }
+        if let Some((k, v)) = parse("LOCKHOUND_DENY") {
+            for warning in v.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+                match warning {
+                    "no-concurrency" => check.config.deny_no_concurrency = true,
+                    other => {
+                        return Err(format!("{k}: '{other}' is not a warning (expected no-concurrency)"))
+                    }
+                }
+            }
+        }
         if let Some((k, v)) = parse("LOCKHOUND_REPLAY") {
             check.replay = Some(v.parse().map_err(|e| format!("{k}: {e}"))?);
         }
@@ -119,13 +133,23 @@ impl Check {
         self
     }
 
+    /// Fails a body in which no execution ever had two threads that could run at once: its
+    /// test explored nothing concurrent, and passes only because every schedule is the same.
+    pub fn deny_no_concurrency(mut self) -> Self {
+        self.config.deny_no_concurrency = true;
+        self
+    }
+
     /// Explores (or replays) and returns the report without panicking.
     pub fn explore<F: Fn() + Send + Sync + 'static>(&self, body: F) -> RunReport {
         let body: Body = Arc::new(body);
         explore::run(&body, &self.config)
     }
 
-    /// Explores, or replays `LOCKHOUND_REPLAY`, and panics with the finding if anything fails.
+    /// Explores, or replays `LOCKHOUND_REPLAY`, and panics with the finding if anything fails,
+    /// or with a warning the check was told to deny. Other warnings go to stderr: this is the
+    /// one place the harness writes anything, since a test's author sees nothing else, and the
+    /// test harness captures it with the test's output.
     #[track_caller]
     pub fn run<F: Fn() + Send + Sync + 'static>(&self, body: F) {
         let body: Body = Arc::new(body);
@@ -140,6 +164,12 @@ impl Check {
         let report = explore::run(&body, &self.config);
         if let Some(finding) = &report.finding {
             panic!("{}", describe(finding));
+        }
+        for warning in &report.warnings {
+            if warning.denied {
+                panic!("lockhound: {} (denied: {})", warning.message, warning.kind.name());
+            }
+            eprintln!("lockhound: warning: {}", warning.message);
         }
     }
 }

@@ -19,8 +19,11 @@ pub enum FindingKind {
     DataRace,
     /// loom saw an object (an `Arc`, say) still alive at the end of an execution.
     Leak,
-    /// An execution took more steps than allowed: a livelock or an unbounded spin.
-    StepLimit,
+    /// Threads ran on without the execution ever ending, under a fair schedule too: an
+    /// execution reached the step limit, and continued with every runnable thread taking turns
+    /// it still did not end (see `explore::livelock`). A step limit that a fair schedule gets
+    /// past is the scheduler's unfairness, not the body's bug, and is no finding.
+    Livelock,
     /// A task of a [`crate::executor::Executor`] was ready but not polled for longer than
     /// the executor's bound, counted in work units: another task's poll ran too long.
     Starvation,
@@ -33,14 +36,16 @@ impl FindingKind {
             FindingKind::Deadlock => "deadlock",
             FindingKind::DataRace => "data-race",
             FindingKind::Leak => "leak",
-            FindingKind::StepLimit => "step-limit",
+            FindingKind::Livelock => "livelock",
             FindingKind::Starvation => "starvation",
         }
     }
 
     /// Classifies a panic raised inside a model checker by what the checker says in it. (A
-    /// finding the harness raised itself carries its kind in its panic record instead.)
-    pub(crate) fn of_panic_message(message: &str) -> FindingKind {
+    /// finding the harness raised itself carries its kind in its panic record instead.) Only
+    /// for panics raised in the checker's own code: a panic of the body is a `Panic` whatever
+    /// its words, and an engine's limits are never findings (they are typed, `EngineLimit`).
+    pub(crate) fn of_engine_message(message: &str) -> FindingKind {
         let lower = message.to_ascii_lowercase();
         if lower.contains("causality violation") {
             FindingKind::DataRace
@@ -48,8 +53,6 @@ impl FindingKind {
             FindingKind::Deadlock
         } else if lower.contains("leaked") {
             FindingKind::Leak
-        } else if lower.contains("maximum number of branches") || lower.contains("max_steps") {
-            FindingKind::StepLimit
         } else {
             FindingKind::Panic
         }
@@ -96,12 +99,189 @@ pub struct Shrink {
 #[derive(Clone, Debug, Serialize)]
 pub struct Attempt {
     pub backend: Backend,
+    /// The strategy with its settings, in words: `shuttle-pct d=3`, `loom`, `rotation:
+    /// shuttle-urw, shuttle-random, shuttle-urw, shuttle-pct d=3`.
+    pub strategy: String,
     pub executions: u64,
     #[serde(serialize_with = "as_millis")]
     pub elapsed: Duration,
     /// The engine explored every schedule within its bounds.
     pub exhaustive: bool,
     pub found: bool,
+    pub outcome: Outcome,
+    /// loom: the largest preemption bound whose every schedule it explored (the bound of a
+    /// proof, when the whole run passes), even if it stopped in a later round.
+    pub proved_within: Option<usize>,
+    /// The engine's own limit that ended the attempt, when it is `not-applicable` or
+    /// `inconclusive`.
+    pub limit: Option<EngineLimit>,
+    /// `limit` in words, for the report: "the body spawns 6 threads; loom explores at most 5".
+    pub reason: Option<String>,
+    /// shuttle: executions that reached the step limit and then ended under a fair schedule
+    /// (a thread spun while the one it waited for was not scheduled: the strategy's
+    /// unfairness, not a livelock). They count as executions; they end no attempt.
+    pub unfair_cuts: u64,
+}
+
+/// How an engine's attempt ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// It found the run's finding.
+    Found,
+    /// It explored every schedule within its bounds and found nothing.
+    Exhaustive,
+    /// It ran schedules until its share of the budget ran out, or another engine settled the
+    /// run, and found nothing.
+    Sampled,
+    /// The engine cannot run this body at all (loom and more threads than it models): it
+    /// says nothing about the body, and the rest of the portfolio goes on.
+    NotApplicable,
+    /// The engine stopped at a limit of its own before it could conclude (loom's branch
+    /// limit in a spin loop): what it ran before passed, but it proves nothing.
+    Inconclusive,
+}
+
+impl Outcome {
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Found => "found",
+            Outcome::Exhaustive => "exhaustive",
+            Outcome::Sampled => "sampled",
+            Outcome::NotApplicable => "not-applicable",
+            Outcome::Inconclusive => "inconclusive",
+        }
+    }
+}
+
+/// A limit of an engine, never a statement about the body. That an engine stopped at a limit
+/// is known from typed data (a count the facade keeps, an assertion raised in the engine's own
+/// bookkeeping code), never from the words of a panic message, which a body's own assertion
+/// could also use; only which of loom's bookkeeping assertions fired is read from loom's words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum EngineLimit {
+    /// loom models at most `max` threads per execution, the body's main thread included; the
+    /// body spawns `threads` (at least that many when `at_least`: loom stopped at the first
+    /// one too many, a shuttle run counts them all).
+    LoomThreads { threads: usize, max: usize, at_least: bool },
+    /// An execution made more branch points than loom allows (`max_branches`); `yields` is
+    /// how often its threads called `yield_now` in it. A spin or retry loop makes loom explore
+    /// ever longer executions where the awaited thread does not run.
+    LoomBranches { max_branches: usize, yields: u64 },
+    /// loom's search stopped in its own bookkeeping of the path it explores because the body
+    /// took another path on a schedule loom had run before: the body depends on something loom
+    /// does not control (time, randomness, a `std` atomic deciding what it does).
+    LoomDiverged,
+}
+
+impl EngineLimit {
+    /// What the limit means for the attempt.
+    pub fn outcome(self) -> Outcome {
+        match self {
+            EngineLimit::LoomThreads { .. } => Outcome::NotApplicable,
+            EngineLimit::LoomBranches { .. } | EngineLimit::LoomDiverged => Outcome::Inconclusive,
+        }
+    }
+
+    /// The limit in words, for a report line after "loom not applicable: ".
+    pub fn reason(self) -> String {
+        match self {
+            EngineLimit::LoomThreads { threads, max, at_least } => {
+                let n = if at_least { format!("at least {threads}") } else { threads.to_string() };
+                format!("the body spawns {n} threads (main included); loom explores at most {max}")
+            }
+            EngineLimit::LoomBranches { max_branches, yields } => {
+                let spin = if yields > 0 {
+                    format!(" and yielded {yields} times: a spin or retry loop, whose schedules loom cannot bound")
+                } else {
+                    String::new()
+                };
+                format!("an execution took more than loom's {max_branches} branch points{spin}")
+            }
+            EngineLimit::LoomDiverged => "the body took another path on a schedule loom had already run: it \
+                depends on something loom does not control (time, randomness, a std atomic)"
+                .to_string(),
+        }
+    }
+}
+
+/// What a run covered: the bounds of what was proved, the schedules sampled and by which
+/// strategies, and the engines that could not run or conclude. A pass means no more than this.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Coverage {
+    /// Every schedule within a bound was explored (loom, or shuttle-dfs's whole space).
+    pub proof: Option<Proof>,
+    /// Executions of the sampling strategies (shuttle-random, -pct, -urw, stress), by strategy.
+    pub sampled: Vec<Sampled>,
+    /// Engines that were not applicable or inconclusive, with the reason.
+    pub limited: Vec<Limited>,
+}
+
+/// An exhaustive search that finished.
+#[derive(Clone, Debug, Serialize)]
+pub struct Proof {
+    pub backend: Backend,
+    /// loom's preemption bound; `None` for the whole space (loom unbounded, shuttle-dfs).
+    pub preemption_bound: Option<usize>,
+    pub executions: u64,
+}
+
+/// Executions of one sampling strategy.
+#[derive(Clone, Debug, Serialize)]
+pub struct Sampled {
+    pub strategy: String,
+    pub executions: u64,
+}
+
+/// An engine that could not run the body, or could not conclude.
+#[derive(Clone, Debug, Serialize)]
+pub struct Limited {
+    pub backend: Backend,
+    pub outcome: Outcome,
+    pub reason: String,
+}
+
+impl Coverage {
+    /// Sampled executions in all.
+    pub fn sampled_executions(&self) -> u64 {
+        self.sampled.iter().map(|s| s.executions).sum()
+    }
+}
+
+/// How much concurrency the run saw.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Concurrency {
+    /// The most threads one execution had, the body's main thread included.
+    pub threads: usize,
+    /// Some execution reached a point where two threads could both run (under loom: its
+    /// search found more than one schedule). Without one, every schedule is the same and
+    /// nothing concurrent was tested.
+    pub interleaved: bool,
+}
+
+/// Something a passing run says about itself that its author should know.
+#[derive(Clone, Debug, Serialize)]
+pub struct Warning {
+    pub kind: WarningKind,
+    pub message: String,
+    /// The run was told to treat this warning as an error (`deny`): the run fails.
+    pub denied: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WarningKind {
+    /// No execution ever had two threads that could run at once.
+    NoConcurrency,
+}
+
+impl WarningKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            WarningKind::NoConcurrency => "no-concurrency",
+        }
+    }
 }
 
 /// The result of a run.
@@ -121,12 +301,37 @@ pub struct RunReport {
     /// The preemption bound of loom's exhaustive search, when loom ran.
     pub preemption_bound: Option<usize>,
     pub attempts: Vec<Attempt>,
+    /// What a pass covered (also filled in when a finding ends the run).
+    pub coverage: Coverage,
+    pub concurrency: Concurrency,
+    pub warnings: Vec<Warning>,
     pub finding: Option<Finding>,
 }
 
 impl RunReport {
+    /// Nothing was found.
     pub fn passed(&self) -> bool {
         self.finding.is_none()
+    }
+
+    /// Nothing was found and no warning the run was told to deny was raised: what a test or
+    /// a gate should require.
+    pub fn succeeded(&self) -> bool {
+        self.passed() && !self.warnings.iter().any(|w| w.denied)
+    }
+
+    /// Why no engine of the run could explore the body, when none could: nothing was proved
+    /// or sampled, and an engine's limit is why (`--backend loom` on a body with more threads
+    /// than loom models). Such a run says nothing about the body: no pass, no finding.
+    pub fn not_run(&self) -> Option<&Limited> {
+        let c = &self.coverage;
+        let nothing = self.finding.is_none() && c.proof.is_none() && c.sampled.is_empty();
+        c.limited.first().filter(|_| nothing)
+    }
+
+    /// The warning of `kind`, if the run raised it.
+    pub fn warning(&self, kind: WarningKind) -> Option<&Warning> {
+        self.warnings.iter().find(|w| w.kind == kind)
     }
 }
 

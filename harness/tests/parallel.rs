@@ -122,10 +122,41 @@ fn auto_finds_a_loom_only_bug_on_its_loom_lane_the_same_way_every_run() {
 
 #[test]
 fn a_lane_that_could_not_win_is_never_started() {
-    // Every execution fails: the warm-up's first execution (tick 4) finds it before loom's
-    // first execution could end (tick 20), so the loom lane never starts.
+    // Every execution fails: the shuttle rotation's first execution (tick 4) finds it before
+    // loom's first execution could end (tick 20), so the loom lane never starts.
     let report = Check::new().backend(Backend::Auto).jobs(2).explore(|| panic!("always"));
     assert_eq!(report.finding.as_ref().map(|f| f.executions), Some(1));
     let engines: Vec<Backend> = report.attempts.iter().map(|a| a.backend).collect();
-    assert_eq!(engines, [Backend::ShuttleRandom], "only the warm-up ran");
+    assert_eq!(engines, [Backend::ShuttleUrw], "only the rotation's first turn (URW) ran");
+}
+
+#[test]
+fn a_parallel_report_counts_only_what_ended_before_the_winner_so_it_is_the_same_every_run() {
+    // How far a lane runs past the winning event depends on thread timing; the report counts
+    // the executions that end before it, which do not.
+    let check = Check::new().backend(Backend::Auto).iterations(100_000).jobs(2);
+    let summary = |report: &RunReport| -> Vec<(String, u64, bool)> {
+        report.attempts.iter().map(|a| (a.strategy.clone(), a.executions, a.exhaustive)).collect()
+    };
+    let first = check.explore(locked_update);
+    assert!(first.exhaustive, "loom proves the body: {:?}", first.attempts);
+    for _ in 0..10 {
+        let again = check.explore(locked_update);
+        assert_eq!(summary(&again), summary(&first));
+        assert_eq!(again.executions, first.executions);
+    }
+}
+
+#[test]
+fn tiny_budgets_end_and_stay_within_a_few_executions() {
+    for jobs in [1, 2, 3] {
+        for iterations in [1, 2, 5] {
+            let report =
+                Check::new().backend(Backend::Auto).iterations(iterations).jobs(jobs).explore(locked_update);
+            assert!(report.passed(), "{jobs} jobs, {iterations} executions");
+            // Each lane runs at least one execution, so a budget smaller than the lanes is
+            // rounded up to one execution per lane.
+            assert!(report.executions <= iterations.max(jobs as u64), "{jobs} jobs: {}", report.executions);
+        }
+    }
 }

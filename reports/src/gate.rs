@@ -60,16 +60,10 @@ fn headline(r: &CaseResult) -> String {
         (Expect::Fail, None) => format!(
             "the known bug was NOT detected in {spent}: the checker has regressed or the budget is too small"
         ),
-        (Expect::Pass, None) => {
-            let mut line = format!("passed {spent}");
-            if r.exhaustive {
-                match r.report.as_ref().and_then(|rep| rep.preemption_bound) {
-                    Some(bound) => line.push_str(&format!(" (exhaustive within {bound} preemptions)")),
-                    None => line.push_str(" (exhaustive)"),
-                }
-            }
-            line
-        }
+        (Expect::Pass, None) => match &r.report {
+            Some(report) => format!("passed {spent}: {}", crate::run::coverage(&report.coverage)),
+            None => format!("passed {spent}"),
+        },
         (Expect::Pass, Some(f)) => {
             let first = f.message.lines().next().unwrap_or_default();
             match &r.source {
@@ -133,7 +127,8 @@ pub fn case_text(program: &str, r: &CaseResult) -> String {
 
 fn case_notes(r: &CaseResult) -> Vec<String> {
     let c = &r.corpus;
-    let mut notes = c.stale.clone();
+    let mut notes: Vec<String> = warnings(r).map(|w| format!("warning: {w}")).collect();
+    notes.extend(c.stale.iter().cloned());
     if c.replayed > 0 {
         notes.push(format!("corpus: {} replayed first, {} reproduced", c.replayed, c.reproduced));
     }
@@ -144,6 +139,14 @@ fn case_notes(r: &CaseResult) -> Vec<String> {
         notes.push(format!("could not save the schedule to the corpus: {e}"));
     }
     notes
+}
+
+/// The warnings of a case's run, in words.
+fn warnings(r: &CaseResult) -> impl Iterator<Item = String> + '_ {
+    r.report.iter().flat_map(|report| &report.warnings).map(|w| {
+        let denied = if w.denied { format!(" (denied: {})", w.kind.name()) } else { String::new() };
+        format!("{}{denied}", w.message)
+    })
 }
 
 /// The summary line, alone on its line: `N passed, M failed`.
@@ -205,6 +208,9 @@ fn case_json(program: &str, r: &CaseResult) -> Value {
         "elapsed_ms": r.elapsed.as_millis() as u64,
         "exhaustive": r.exhaustive,
         "skipped": r.skipped,
+        "coverage": r.report.as_ref().map(|report| &report.coverage),
+        "coverage_text": r.report.as_ref().map(|report| crate::run::coverage(&report.coverage)),
+        "warnings": r.report.as_ref().map_or(&[][..], |report| &report.warnings[..]),
         "source": match &r.source { Source::Explore => "explore", Source::Corpus(_) => "corpus" },
         "corpus": {
             "replayed": r.corpus.replayed,
@@ -265,7 +271,10 @@ pub fn junit(view: &GateView<'_>) -> String {
         let mut case = TestCase::new(format!("{} [{}]", r.variant, r.backend), status);
         case.set_classname(format!("lockhound.{}", r.scenario));
         case.set_time(r.elapsed);
-        let notes = case_notes(r);
+        let mut notes = case_notes(r);
+        if let Some(report) = &r.report {
+            notes.insert(0, format!("covered: {}", crate::run::coverage(&report.coverage)));
+        }
         if !notes.is_empty() {
             case.set_system_out(notes.join("\n"));
         }
@@ -296,4 +305,56 @@ pub fn junit(view: &GateView<'_>) -> String {
 /// Reads JUnit XML back (for tests and tools that check a report): errors in one line.
 pub fn parse_junit(xml: &str) -> Result<Report, String> {
     Report::deserialize_from_str(xml).map_err(|e| e.to_string().replace('\n', " "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lockhound::gate::CorpusReplay;
+    use lockhound::Check;
+
+    fn case(report: lockhound::RunReport) -> CaseResult {
+        CaseResult {
+            scenario: "s".into(),
+            variant: "fixed".into(),
+            backend: report.backend,
+            expect: Expect::Pass,
+            met: report.passed(),
+            executions: report.executions,
+            elapsed: report.elapsed,
+            exhaustive: report.exhaustive,
+            finding: report.finding.clone(),
+            report: Some(report),
+            source: Source::Explore,
+            corpus: CorpusReplay::default(),
+            skipped: None,
+        }
+    }
+
+    fn view(results: &[CaseResult]) -> GateView<'_> {
+        GateView { results, program: "lockhound", shard: None, config: None, corpus: None, notes: &[] }
+    }
+
+    #[test]
+    fn a_passing_case_says_what_it_covered_and_warns_when_nothing_was_explored() {
+        let results = [case(Check::new().explore(|| {
+            let m = lockhound::sync::Mutex::new(0);
+            *m.lock().unwrap() += 1;
+        }))];
+        let out = text(&view(&results));
+        assert!(out.contains("ok     s/fixed/auto: passed "), "{out}");
+        assert!(out.contains(": proved "), "the headline carries the coverage: {out}");
+        assert!(out.contains("note: warning: nothing concurrent was explored"), "{out}");
+        let doc = json(&view(&results));
+        assert!(doc["cases"][0]["coverage_text"].as_str().is_some_and(|c| c.starts_with("proved ")));
+        assert_eq!(doc["cases"][0]["warnings"][0]["kind"], "no-concurrency");
+        let xml = junit(&view(&results));
+        let report = parse_junit(&xml).unwrap();
+        let out = report.test_suites[0].test_cases[0]
+            .system_out
+            .as_ref()
+            .map(|o| o.to_string())
+            .unwrap_or_default();
+        assert!(out.contains("covered: proved ") && out.contains("warning: nothing concurrent"), "{out}");
+    }
 }

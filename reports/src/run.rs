@@ -2,6 +2,7 @@
 //! command-line contract.
 
 use crate::millis;
+use lockhound::finding::{Coverage, Outcome};
 use lockhound::{Finding, RunReport};
 use serde_json::{json, Value};
 
@@ -34,19 +35,18 @@ pub fn text(view: &RunView<'_>) -> String {
     let head = format!("{} ({})", view.scenario, view.variant);
     match &r.finding {
         None => {
+            let verdict = if r.succeeded() { "pass" } else { "FAIL" };
             out.push_str(&format!(
-                "{head}: pass — {} executions in {} under {}",
+                "{head}: {verdict} — {} executions in {} under {}\n",
                 r.executions,
                 millis(r.elapsed),
                 r.backend
             ));
-            if r.exhaustive {
-                match r.preemption_bound {
-                    Some(bound) => out.push_str(&format!(" (exhaustive within {bound} preemptions)")),
-                    None => out.push_str(" (exhaustive)"),
-                }
+            out.push_str(&format!("  covered: {}\n", coverage(&r.coverage)));
+            for w in &r.warnings {
+                let denied = if w.denied { format!(" (denied: {})", w.kind.name()) } else { String::new() };
+                out.push_str(&format!("  warning: {}{denied}\n", w.message));
             }
-            out.push('\n');
         }
         Some(f) => {
             out.push_str(&format!(
@@ -70,6 +70,9 @@ pub fn text(view: &RunView<'_>) -> String {
             }
             if let Some(location) = &f.location {
                 out.push_str(&format!("  at {location}\n"));
+            }
+            for limited in &r.coverage.limited {
+                out.push_str(&format!("  {}\n", limited_text(limited)));
             }
             if let Some(schedule) = &f.schedule {
                 let mut facts = Vec::new();
@@ -105,15 +108,66 @@ pub fn text(view: &RunView<'_>) -> String {
     out
 }
 
+/// What a run covered, in one line: "proved within 2 preemptions (loom, 14,924 executions);
+/// sampled 10,000 schedules (shuttle-pct d=3 5,000, shuttle-random 5,000); loom not
+/// applicable: ...".
+pub fn coverage(c: &Coverage) -> String {
+    let mut parts = Vec::new();
+    if let Some(p) = &c.proof {
+        let within = match p.preemption_bound {
+            Some(1) => "within 1 preemption".to_string(),
+            Some(b) => format!("within {b} preemptions"),
+            None => "every schedule".to_string(),
+        };
+        parts.push(format!("proved {within} ({}, {} executions)", p.backend, count(p.executions)));
+    }
+    if !c.sampled.is_empty() {
+        let by: Vec<String> =
+            c.sampled.iter().map(|s| format!("{} {}", s.strategy, count(s.executions))).collect();
+        let total = c.sampled_executions();
+        let noun = if total == 1 { "schedule" } else { "schedules" };
+        parts.push(format!("sampled {} {noun} ({})", count(total), by.join(", ")));
+    }
+    parts.extend(c.limited.iter().map(limited_text));
+    if parts.is_empty() {
+        "nothing was explored".to_string()
+    } else {
+        parts.join("; ")
+    }
+}
+
+/// "loom not applicable: the body spawns 6 threads (main included); loom explores at most 5"
+fn limited_text(l: &lockhound::finding::Limited) -> String {
+    let outcome = match l.outcome {
+        Outcome::NotApplicable => "not applicable",
+        _ => "inconclusive",
+    };
+    format!("{} {outcome}: {}", l.backend, l.reason)
+}
+
+/// A count as people read it: `14,924`.
+pub(crate) fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// The run document: scenario, variant, backend, outcome, executions, elapsed_ms, search_ms,
-/// exhaustive, and for a failure kind, message, schedule, preemptions, steps and trace.
+/// exhaustive, coverage, warnings, and for a failure kind, message, schedule, preemptions,
+/// steps and trace. `outcome` is "fail" for a finding and for a warning the run denied.
 pub fn json(view: &RunView<'_>) -> Value {
     let r = view.report;
     let mut doc = json!({
         "scenario": view.scenario,
         "variant": view.variant,
         "backend": r.backend,
-        "outcome": if r.passed() { "pass" } else { "fail" },
+        "outcome": if r.succeeded() { "pass" } else { "fail" },
         "executions": r.executions,
         "elapsed_ms": r.elapsed.as_millis() as u64,
         // The exploration alone (no minimization, no trace), to the microsecond: most finds
@@ -121,6 +175,11 @@ pub fn json(view: &RunView<'_>) -> Value {
         "search_ms": (r.search_elapsed.as_secs_f64() * 1e6).round() / 1e3,
         "exhaustive": r.exhaustive,
         "preemption_bound": r.preemption_bound,
+        "coverage": r.coverage,
+        "coverage_text": coverage(&r.coverage),
+        "concurrency": r.concurrency,
+        "no_concurrency": r.warning(lockhound::finding::WarningKind::NoConcurrency).is_some(),
+        "warnings": r.warnings,
         "attempts": r.attempts,
     });
     if let Some(f) = &r.finding {
@@ -200,4 +259,80 @@ pub fn replay_json(view: &ReplayView<'_>) -> Value {
         extend(&mut doc, json!({ "trace": crate::trace::json(trace) }));
     }
     doc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lockhound::sync::{Arc, Mutex};
+    use lockhound::{Backend, Check};
+
+    fn view(report: &RunReport) -> RunView<'_> {
+        RunView { scenario: "s", variant: "v", report, replay_command: None, out_dir: None }
+    }
+
+    fn no_threads() {
+        let m = Mutex::new(1);
+        *m.lock().unwrap() += 1;
+    }
+
+    fn two_threads() {
+        let n = Arc::new(Mutex::new(0));
+        let m = n.clone();
+        let t = lockhound::thread::spawn(move || *m.lock().unwrap() += 1);
+        *n.lock().unwrap() += 1;
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn a_pass_says_what_it_covered_in_text_and_json() {
+        let report = Check::new().explore(two_threads);
+        let out = text(&view(&report));
+        let covered = out.lines().find(|l| l.starts_with("  covered: ")).unwrap_or_else(|| panic!("{out}"));
+        assert!(covered.contains("proved within 2 preemptions (loom, "), "{covered}");
+        let doc = json(&view(&report));
+        assert_eq!(doc["coverage"]["proof"]["backend"], "loom");
+        assert_eq!(doc["coverage"]["proof"]["preemption_bound"], 2);
+        assert_eq!(doc["coverage_text"].as_str(), covered.strip_prefix("  covered: "));
+        assert_eq!(doc["no_concurrency"], false);
+        assert!(doc["attempts"][0]["outcome"].as_str().is_some());
+    }
+
+    #[test]
+    fn an_engine_that_cannot_run_the_body_is_named_with_its_reason() {
+        let report = Check::new().backend(Backend::Loom).explore(|| {
+            let threads: Vec<_> = (0..6).map(|_| lockhound::thread::spawn(|| ())).collect();
+            threads.into_iter().for_each(|t| t.join().unwrap());
+        });
+        let out = text(&view(&report));
+        assert!(out.contains("loom not applicable: the body spawns at least 6 threads"), "{out}");
+        let doc = json(&view(&report));
+        assert_eq!(doc["attempts"][0]["outcome"], "not-applicable");
+        assert_eq!(doc["attempts"][0]["limit"]["kind"], "loom-threads");
+    }
+
+    #[test]
+    fn nothing_explored_is_a_warning_line_and_a_json_field_and_fails_when_denied() {
+        let report = Check::new().explore(no_threads);
+        let out = text(&view(&report));
+        assert!(out.contains(": pass — "), "{out}");
+        assert!(out.contains("  warning: nothing concurrent was explored"), "{out}");
+        let doc = json(&view(&report));
+        assert_eq!(doc["outcome"], "pass");
+        assert_eq!(doc["no_concurrency"], true);
+        assert_eq!(doc["warnings"][0]["kind"], "no-concurrency");
+
+        let denied = Check::new().deny_no_concurrency().explore(no_threads);
+        let out = text(&view(&denied));
+        assert!(out.contains(": FAIL — ") && out.contains("(denied: no-concurrency)"), "{out}");
+        assert_eq!(json(&view(&denied))["outcome"], "fail");
+    }
+
+    #[test]
+    fn counts_read_in_thousands() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(14_924), "14,924");
+        assert_eq!(count(1_000_000), "1,000,000");
+    }
 }

@@ -10,6 +10,7 @@ pub mod idr_use_after_free;
 pub mod lock_order_inversion;
 pub mod routing_table_init;
 pub mod rwlock_timeout;
+pub mod suite;
 
 /// Every built-in scenario, in the order `lockhound list` shows them.
 pub fn catalog() -> Vec<Scenario> {

@@ -19,6 +19,7 @@ pub fn run(cx: &Context<'_>, args: RunArgs) -> Result<Outcome, UsageError> {
         pct_depth: args.pct_depth,
         minimize: !args.no_minimize,
         jobs: args.jobs.unwrap_or_else(RunConfig::available_jobs),
+        deny_no_concurrency: args.deny.iter().any(|w| w == "no-concurrency"),
         ..RunConfig::default()
     };
 
@@ -39,7 +40,13 @@ pub fn run(cx: &Context<'_>, args: RunArgs) -> Result<Outcome, UsageError> {
             continue;
         }
         let report = explore::run(&v.body(), &config);
-        found |= report.finding.is_some();
+        if let Some(limited) = report.not_run() {
+            return Err(UsageError(format!(
+                "{} cannot check {} ({}): {}",
+                limited.backend, scenario.name, v.name, limited.reason
+            )));
+        }
+        found |= !report.succeeded();
         let view = RunView {
             scenario: &scenario.name,
             variant: &v.name,

@@ -1,30 +1,36 @@
 //! The loom engine: exhaustive (optionally preemption-bounded) exploration with weak memory
 //! and data-race checks. A failure's schedule is loom's own exploration path, taken from
 //! loom's checkpoint file, which loom writes before every execution when asked to.
+//!
+//! `auto` with one job runs a search in slices between those of its shuttle members
+//! (`LoomSearch::resumable`): loom stops after a given number of executions, writing the path
+//! of the next one to its checkpoint file, and the next slice resumes from it. Alone, or on a
+//! lane of its own, loom runs its search in one go.
 
-use super::{finding_from_panic, Body, EngineRun, ReplayOutcome, Seat};
+use super::{
+    finding_from_panic, finding_from_record, first_panic, site, Body, EngineRun, ReplayOutcome, Seat,
+};
 use crate::backend::{Backend, Budget, RunConfig};
-use crate::rt::{self, Engine};
+use crate::finding::{Concurrency, EngineLimit};
+use crate::rt::{self, limit, panic, Engine};
 use crate::schedule::{LoomPath, Schedule};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A checkpoint file of this process, removed when dropped.
-struct Checkpoint(PathBuf);
+/// Where loom reads and writes an exploration path: a file in a temporary folder of its own,
+/// removed with it. loom loads the file if it exists, so it is created by loom, not here.
+struct Checkpoint(Option<tempfile::TempDir>);
 
 impl Checkpoint {
     fn new() -> Checkpoint {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        Checkpoint(std::env::temp_dir().join(format!("lockhound-loom-{}-{n}.json", std::process::id())))
+        Checkpoint(tempfile::Builder::new().prefix("lockhound-loom-").tempdir().ok())
     }
-}
 
-impl Drop for Checkpoint {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+    /// The file, when a temporary folder could be made.
+    fn file(&self) -> Option<PathBuf> {
+        self.0.as_ref().map(|dir| dir.path().join("path.json"))
     }
 }
 
@@ -64,12 +70,13 @@ pub(super) struct PathAt {
 pub(super) fn path_of(body: &Body, config: &RunConfig, at: &PathAt) -> Option<LoomPath> {
     let (bound, n) = (at.bound, at.execution);
     let checkpoint = Checkpoint::new();
+    let file = checkpoint.file()?;
     let n_usize = usize::try_from(n).ok()?;
     let mut b = builder(config, bound, n.saturating_add(1), Duration::from_secs(3600));
     b.checkpoint_interval = n_usize;
-    b.checkpoint_file = Some(checkpoint.0.clone());
+    b.checkpoint_file = Some(file.clone());
     check(b, body, None).result.err()?;
-    std::fs::read_to_string(&checkpoint.0).ok().map(|json| LoomPath { json })
+    std::fs::read_to_string(&file).ok().map(|json| LoomPath { json })
 }
 
 /// The payload that ends a loom search another lane has made pointless (loom has no other
@@ -91,14 +98,31 @@ struct Search {
 
 /// Runs loom's builder on `body`, counting executions.
 fn check(b: ::loom::model::Builder, body: &Body, may_start: Option<MayStart>) -> Search {
+    check_resumed(b, body, may_start, None)
+}
+
+/// `check`, where `loaded` is the checkpoint file loom resumes from: it is removed once loom
+/// has read it (when the first execution starts), so that after the search the file exists
+/// only if loom wrote the path of the execution it stopped before.
+fn check_resumed(
+    b: ::loom::model::Builder,
+    body: &Body,
+    may_start: Option<MayStart>,
+    loaded: Option<PathBuf>,
+) -> Search {
     let count = Arc::new(AtomicU64::new(0));
     let _scope = rt::enter(Engine::Loom);
     let _stacks = super::stacks::LoomRecycling::on();
+    let _counting = limit::search_starts();
     let (body, counter) = (body.clone(), count.clone());
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         b.check(move || {
             let _execution = rt::begin_execution();
+            limit::execution_starts();
             let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
+            if let (1, Some(file)) = (n, &loaded) {
+                let _ = std::fs::remove_file(file);
+            }
             if may_start.as_ref().is_some_and(|may_start| !may_start(n)) {
                 std::panic::resume_unwind(Box::new(Cancelled));
             }
@@ -124,46 +148,194 @@ fn bounds(limit: Option<usize>) -> Vec<Option<usize>> {
     }
 }
 
+/// The limit of loom's that ended a search, if one did: the facade's count of threads, or an
+/// assertion of loom's path bookkeeping (`site::in_loom_path`), never the body's panic.
+fn limit_of(record: &panic::PanicRecord, config: &RunConfig) -> Option<EngineLimit> {
+    let seen = limit::seen();
+    if seen.over_thread_limit {
+        let threads = ::loom::MAX_THREADS + 1;
+        return Some(EngineLimit::LoomThreads { threads, max: ::loom::MAX_THREADS, at_least: true });
+    }
+    if record.kind.is_some() || !record.location.as_deref().is_some_and(site::in_loom_path) {
+        return None;
+    }
+    // Which of loom's bookkeeping assertions it was, from loom's own words: the location
+    // already says it is loom's, not the body's.
+    Some(if record.message.contains("maximum number of branches") {
+        EngineLimit::LoomBranches { max_branches: config.loom.max_branches, yields: seen.yields }
+    } else {
+        EngineLimit::LoomDiverged
+    })
+}
+
 pub(super) fn explore(body: &Body, config: &RunConfig, budget: Budget, seat: &Seat) -> EngineRun {
-    let start = Instant::now();
-    let mut executions = 0;
-    let mut exhaustive = false;
-    let mut finding = None;
-    let mut loom_path = None;
-    for bound in bounds(config.loom.preemption_bound) {
-        let left = budget.executions.saturating_sub(executions);
-        let time_left = budget.time.saturating_sub(start.elapsed());
-        if left == 0 || time_left.is_zero() {
-            exhaustive = false;
-            break;
-        }
-        let may_start: Option<MayStart> = seat.clock.is_some().then(|| {
-            let (seat, before) = (seat.clone(), executions);
-            Box::new(move |n| seat.may_start(before + n)) as MayStart
-        });
-        let Search { executions: ran, result, cancelled } =
-            check(builder(config, bound, left, time_left), body, may_start);
-        executions += ran;
-        if let Err(payload) = result {
-            let mut found = finding_from_panic(Backend::Loom, payload, executions, start.elapsed(), None);
-            seat.post(executions);
-            loom_path = Some(PathAt { bound, execution: ran });
-            // Every schedule with fewer preemptions passed in the rounds before.
-            found.preemptions = bound;
-            finding = Some(found);
-            break;
-        }
-        // loom stopped on its own (neither budget ran out, no other lane settled the run): it
-        // explored every schedule.
-        exhaustive = ran < left && start.elapsed() < budget.time && !cancelled;
-        if !exhaustive {
-            break;
+    let mut search = LoomSearch::new(config);
+    search.run(body, config, budget.executions, budget.time, seat);
+    search.into_run()
+}
+
+/// A loom search with iterative preemption bounding that runs slice by slice.
+pub(super) struct LoomSearch {
+    bounds: Vec<Option<usize>>,
+    /// The bound being searched, as an index into `bounds`.
+    round: usize,
+    /// Executions of the current round so far.
+    in_round: u64,
+    /// Holds the path to resume the current round from, between slices, in a search that is
+    /// resumable.
+    checkpoint: Option<Checkpoint>,
+    suspended: bool,
+    run: EngineRun,
+    concurrency: Concurrency,
+}
+
+impl LoomSearch {
+    /// A search that runs once (`run` ends it when its budget does).
+    pub(super) fn new(config: &RunConfig) -> LoomSearch {
+        LoomSearch {
+            bounds: bounds(config.loom.preemption_bound),
+            round: 0,
+            in_round: 0,
+            checkpoint: None,
+            suspended: false,
+            run: EngineRun::new(Backend::Loom, "loom".to_string()),
+            concurrency: Concurrency::default(),
         }
     }
-    if exhaustive {
-        seat.post(executions);
+
+    /// loom's search of a body that another engine has already seen spawn `threads` threads,
+    /// more than loom models: done before it starts.
+    pub(super) fn not_applicable(config: &RunConfig, threads: usize) -> LoomSearch {
+        let mut search = LoomSearch::new(config);
+        search.run.limit =
+            Some(EngineLimit::LoomThreads { threads, max: ::loom::MAX_THREADS, at_least: false });
+        search
     }
-    EngineRun { backend: Backend::Loom, executions, elapsed: start.elapsed(), exhaustive, finding, loom_path }
+
+    /// A search that may run in slices: each `run` goes on where the last one stopped.
+    pub(super) fn resumable(config: &RunConfig) -> LoomSearch {
+        LoomSearch { checkpoint: Some(Checkpoint::new()), ..LoomSearch::new(config) }
+    }
+
+    /// Executions so far.
+    pub(super) fn executions(&self) -> u64 {
+        self.run.executions
+    }
+
+    /// Whether the search is over: a finding, a proof within every bound, a limit of loom's,
+    /// or another lane settled the run.
+    pub(super) fn done(&self) -> bool {
+        self.run.finding.is_some()
+            || self.run.exhaustive
+            || self.run.limit.is_some()
+            || self.round >= self.bounds.len()
+    }
+
+    /// Whether the search settled the run: a finding, or a proof within every bound.
+    pub(super) fn settled(&self) -> bool {
+        self.run.finding.is_some() || self.run.exhaustive
+    }
+
+    /// Runs up to `executions` more executions, within `time`.
+    pub(super) fn run(
+        &mut self,
+        body: &Body,
+        config: &RunConfig,
+        executions: u64,
+        time: Duration,
+        seat: &Seat,
+    ) {
+        let start = Instant::now();
+        let mut left = executions;
+        while !self.done() && left > 0 && start.elapsed() < time {
+            let bound = self.bounds[self.round];
+            let before = self.run.executions;
+            let may_start: Option<MayStart> = seat.clock.is_some().then(|| {
+                let seat = seat.clone();
+                Box::new(move |n| seat.may_start(before + n)) as MayStart
+            });
+            let file = self.checkpoint.as_ref().and_then(Checkpoint::file);
+            let mut b = builder(config, bound, left, time.saturating_sub(start.elapsed()));
+            if file.is_some() {
+                // loom stops before execution `left + 1`, writing its path: the next slice's
+                // start. (It checks the time budget only there too.)
+                b.checkpoint_file = file.clone();
+                b.checkpoint_interval = usize::try_from(left.saturating_add(1)).unwrap_or(usize::MAX);
+            }
+            let loaded = self.suspended.then(|| file.clone()).flatten();
+            let Search { executions: ran, result, cancelled } = check_resumed(b, body, may_start, loaded);
+            self.run.executions += ran;
+            self.in_round += ran;
+            left = left.saturating_sub(ran);
+            self.concurrency.threads = self.concurrency.threads.max(limit::seen().most_threads);
+            // More than one schedule: some point had two threads whose order mattered.
+            self.concurrency.interleaved |= self.in_round > 1;
+            match result {
+                Err(payload) => {
+                    let record = first_panic(&*payload);
+                    if let Some(reached) = limit_of(&record, config) {
+                        self.run.limit = Some(reached);
+                        break;
+                    }
+                    let elapsed = self.run.elapsed + start.elapsed();
+                    let mut found =
+                        finding_from_record(Backend::Loom, record, self.run.executions, elapsed, None);
+                    seat.post(self.run.executions);
+                    self.run.loom_path = Some(PathAt { bound, execution: self.in_round });
+                    // Every schedule with fewer preemptions passed in the rounds before.
+                    found.preemptions = bound;
+                    self.run.finding = Some(found);
+                    break;
+                }
+                // A body that caught the unwinding of one thread too many ran on without it.
+                Ok(()) if limit::seen().over_thread_limit => {
+                    self.run.limit = limit_of(&panic::PanicRecord::plain(String::new()), config);
+                    break;
+                }
+                Ok(()) => {}
+            }
+            if cancelled {
+                // Another lane settled the run: nothing this search does can matter now.
+                self.round = self.bounds.len();
+                break;
+            }
+            // loom stops at the slice's end by writing the next path (or, without a file to
+            // write to, by running out of the executions or the time it was given).
+            let stopped = match &file {
+                Some(file) => file.exists(),
+                None => left == 0 || start.elapsed() >= time,
+            };
+            if !stopped {
+                // loom went through every schedule of the round within the bound.
+                self.run.proved_within = bound;
+                self.run.proved_at = self.run.executions;
+                self.round += 1;
+                self.in_round = 0;
+                self.suspended = false;
+                if self.round == self.bounds.len() {
+                    self.run.exhaustive = true;
+                    seat.post(self.run.executions);
+                }
+            } else if file.is_some() {
+                self.suspended = true;
+            } else {
+                // The budget ran out in the middle of a round that cannot be resumed.
+                self.round = self.bounds.len();
+                break;
+            }
+        }
+        self.run.elapsed += start.elapsed();
+    }
+
+    /// What the search did, as an engine run of the portfolio.
+    pub(super) fn into_run(self) -> EngineRun {
+        let mut run = self.run;
+        // A search cut short by a limit saw the threads it saw, but not whether the rest would
+        // have interleaved.
+        let c = self.concurrency;
+        run.concurrency = (run.limit.is_none() || c.interleaved).then_some(c);
+        run
+    }
 }
 
 /// What loom says when a recorded path does not fit the body it is replayed on.
@@ -176,12 +348,15 @@ const LOOM_PATH_MISMATCH: [&str; 4] = [
 
 pub(super) fn replay(body: &Body, path: &LoomPath, config: &RunConfig) -> ReplayOutcome {
     let checkpoint = Checkpoint::new();
-    if let Err(e) = std::fs::write(&checkpoint.0, &path.json) {
+    let Some(file) = checkpoint.file() else {
+        return ReplayOutcome::NotApplicable("cannot stage the loom path: no temporary folder".to_string());
+    };
+    if let Err(e) = std::fs::write(&file, &path.json) {
         return ReplayOutcome::NotApplicable(format!("cannot stage the loom path: {e}"));
     }
     let start = Instant::now();
     let mut b = builder(config, config.loom.preemption_bound, 1, Duration::from_secs(3600));
-    b.checkpoint_file = Some(checkpoint.0.clone());
+    b.checkpoint_file = Some(file);
     // loom reads the path with `unwrap`: a path that is not loom's is a panic before any
     // execution started.
     let Search { executions, result, .. } = check(b, body, None);
@@ -199,6 +374,89 @@ pub(super) fn replay(body: &Body, path: &LoomPath, config: &RunConfig) -> Replay
                 );
             }
             ReplayOutcome::Failed(finding)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::atomic::{AtomicUsize, Ordering as Order};
+    use crate::sync::Arc as FacadeArc;
+
+    /// Three threads increment with a load and a store: the lost update needs a preemption.
+    fn lost_update() {
+        let n = FacadeArc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let n = n.clone();
+                crate::thread::spawn(move || {
+                    let v = n.load(Order::SeqCst);
+                    n.store(v + 1, Order::SeqCst);
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(n.load(Order::SeqCst), 2, "lost update");
+    }
+
+    fn correct() {
+        let n = FacadeArc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..3)
+            .map(|_| {
+                let n = n.clone();
+                crate::thread::spawn(move || {
+                    n.fetch_add(1, Order::SeqCst);
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(n.load(Order::SeqCst), 3);
+    }
+
+    /// Runs a resumable search in slices of `slice` executions to its end.
+    fn in_slices(body: fn(), slice: u64) -> EngineRun {
+        let config = RunConfig::default();
+        let body: Body = Arc::new(body);
+        let mut search = LoomSearch::resumable(&config);
+        // Bounded: a search that did not resume would start its round over forever.
+        for _ in 0..5_000 {
+            if search.done() {
+                break;
+            }
+            search.run(&body, &config, slice, Duration::from_secs(60), &Seat::alone(&config));
+        }
+        assert!(search.done(), "slices of {slice}: the search did not end");
+        search.into_run()
+    }
+
+    #[test]
+    fn a_search_in_slices_explores_what_one_search_does() {
+        let config = RunConfig::default();
+        let whole = explore(&(Arc::new(correct) as Body), &config, config.budget, &Seat::alone(&config));
+        assert!(whole.exhaustive && whole.executions > 20, "{} executions", whole.executions);
+        for slice in [1, 7, 1_000] {
+            let sliced = in_slices(correct, slice);
+            assert!(sliced.exhaustive, "slices of {slice}");
+            assert_eq!(sliced.executions, whole.executions, "slices of {slice}");
+        }
+        let whole = explore(&(Arc::new(lost_update) as Body), &config, config.budget, &Seat::alone(&config));
+        let found = whole.finding.expect("loom finds the lost update");
+        for slice in [1, 3, 1_000] {
+            let sliced = in_slices(lost_update, slice);
+            let again = sliced.finding.unwrap_or_else(|| panic!("slices of {slice}: no finding"));
+            assert_eq!(again.executions, found.executions, "slices of {slice}");
+            assert_eq!(again.message, found.message);
+            let (a, b) = (sliced.loom_path.unwrap(), whole.loom_path.unwrap());
+            assert_eq!(
+                (a.bound, a.execution),
+                (b.bound, b.execution),
+                "slices of {slice}: the same execution"
+            );
         }
     }
 }

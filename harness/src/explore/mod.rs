@@ -2,20 +2,25 @@
 //! Nothing here prints: a run returns a [`RunReport`], a replay a [`ReplayOutcome`].
 
 mod auto;
+mod livelock;
 mod loom;
 mod minimize;
 mod parallel;
 mod pool;
 mod race;
 mod shuttle;
+mod site;
 mod stacks;
 
 pub use stacks::loom_stacks_recycled;
 mod stress;
 
 use crate::backend::{Backend, Budget, RunConfig};
-use crate::finding::{Attempt, Finding, FindingKind, RunReport};
-use crate::rt::panic;
+use crate::finding::{
+    Attempt, Concurrency, Coverage, EngineLimit, Finding, FindingKind, Limited, Outcome, Proof, RunReport,
+    Sampled, Warning, WarningKind,
+};
+use crate::rt::panic::{self, PanicRecord};
 use crate::rt::record;
 use crate::schedule::Schedule;
 use crate::trace::{Trace, TraceFailure};
@@ -28,6 +33,8 @@ pub type Body = Arc<dyn Fn() + Send + Sync + 'static>;
 /// What one engine did with its share of a run.
 struct EngineRun {
     backend: Backend,
+    /// The strategy in words (`Attempt::strategy`).
+    strategy: String,
     executions: u64,
     elapsed: Duration,
     exhaustive: bool,
@@ -35,16 +42,62 @@ struct EngineRun {
     /// Which execution of loom's search the finding came from: its path is captured once the
     /// search is over, and only for the finding that wins (see `loom::path_of`).
     loom_path: Option<loom::PathAt>,
+    /// The engine's limit that ended the attempt without a conclusion.
+    limit: Option<EngineLimit>,
+    /// loom: the largest preemption bound whose search finished, and the executions of the
+    /// search by then.
+    proved_within: Option<usize>,
+    proved_at: u64,
+    /// shuttle: executions cut at the step limit that a fair schedule then ended.
+    unfair_cuts: u64,
+    /// What the engine saw of the body's threads; `None` where it cannot tell (real threads).
+    concurrency: Option<Concurrency>,
+    /// A rotation's turns, one execution each, by strategy name (as `Attempt::strategy` names
+    /// them): each turn ran an exact share of the executions.
+    rotation: Vec<String>,
 }
 
 impl EngineRun {
+    fn new(backend: Backend, strategy: String) -> EngineRun {
+        EngineRun {
+            backend,
+            strategy,
+            executions: 0,
+            elapsed: Duration::ZERO,
+            exhaustive: false,
+            finding: None,
+            loom_path: None,
+            limit: None,
+            proved_within: None,
+            proved_at: 0,
+            unfair_cuts: 0,
+            concurrency: None,
+            rotation: Vec::new(),
+        }
+    }
+
+    fn outcome(&self) -> Outcome {
+        match (&self.finding, self.limit) {
+            (Some(_), _) => Outcome::Found,
+            (None, Some(limit)) => limit.outcome(),
+            (None, None) if self.exhaustive => Outcome::Exhaustive,
+            (None, None) => Outcome::Sampled,
+        }
+    }
+
     fn attempt(&self) -> Attempt {
         Attempt {
             backend: self.backend,
+            strategy: self.strategy.clone(),
             executions: self.executions,
             elapsed: self.elapsed,
             exhaustive: self.exhaustive,
             found: self.finding.is_some(),
+            outcome: self.outcome(),
+            proved_within: self.proved_within,
+            limit: self.limit,
+            reason: self.limit.map(EngineLimit::reason),
+            unfair_cuts: self.unfair_cuts,
         }
     }
 }
@@ -61,23 +114,41 @@ pub fn run(body: &Body, config: &RunConfig) -> RunReport {
         backend => vec![explore_with(backend, body, config, config.budget, &Seat::alone(config))],
     };
     let search_elapsed = start.elapsed();
-    let loom_ran = runs.iter().any(|r| r.backend == Backend::Loom);
+    let loom_ran = runs.iter().any(|r| r.backend == Backend::Loom && r.limit.is_none());
     let executions = runs.iter().map(|r| r.executions).sum();
     let exhaustive = runs.iter().any(|r| r.exhaustive && r.finding.is_none());
     let attempts = runs.iter().map(EngineRun::attempt).collect();
+    let coverage = coverage_of(&runs, config);
+    let concurrency = concurrency_of(&runs);
     let finding =
         runs.into_iter().find_map(|r| r.finding.map(|f| (f, r.loom_path))).map(|(mut finding, at)| {
             if let Some(at) = at {
                 finding.schedule = loom::path_of(body, config, &at).map(Schedule::Loom);
             }
-            if config.minimize {
+            // A livelock's schedule is only a livelock together with the fair continuation
+            // that confirmed it: shrinking it replay by replay could trade it for an unfair
+            // schedule that merely runs out of steps. Its trace would be as long as the limit.
+            if config.minimize && finding.kind != FindingKind::Livelock {
                 minimize::minimize(body, &mut finding, config);
             }
-            if let Some(schedule) = finding.schedule.clone() {
+            if let Some(schedule) = finding.schedule.clone().filter(|_| finding.kind != FindingKind::Livelock)
+            {
                 finding.trace = Some(replay_traced(body, &schedule, config).1);
             }
             finding
         });
+    let mut warnings = Vec::new();
+    if let (None, Some(seen)) = (&finding, concurrency) {
+        if !seen.interleaved && executions > 0 {
+            warnings.push(Warning {
+                kind: WarningKind::NoConcurrency,
+                message: "nothing concurrent was explored: no execution ever had two threads that could \
+                          run at once, so every schedule was the same"
+                    .to_string(),
+                denied: config.deny_no_concurrency,
+            });
+        }
+    }
     RunReport {
         backend: config.backend,
         executions,
@@ -86,8 +157,70 @@ pub fn run(body: &Body, config: &RunConfig) -> RunReport {
         exhaustive,
         preemption_bound: if loom_ran { config.loom.preemption_bound } else { None },
         attempts,
+        coverage,
+        concurrency: concurrency.unwrap_or_default(),
+        warnings,
         finding,
     }
+}
+
+/// What the engines of a run covered (see `Coverage`).
+fn coverage_of(runs: &[EngineRun], config: &RunConfig) -> Coverage {
+    let mut coverage = Coverage::default();
+    for run in runs {
+        if let Some(limit) = run.limit {
+            coverage.limited.push(Limited {
+                backend: run.backend,
+                outcome: limit.outcome(),
+                reason: limit.reason(),
+            });
+        }
+        let proof = if run.exhaustive && run.finding.is_none() {
+            let bound = if run.backend == Backend::Loom { config.loom.preemption_bound } else { None };
+            Some(Proof { backend: run.backend, preemption_bound: bound, executions: run.executions })
+        } else {
+            run.proved_within.map(|bound| Proof {
+                backend: run.backend,
+                preemption_bound: Some(bound),
+                executions: run.executions,
+            })
+        };
+        match proof {
+            // The strongest proof: the whole space, or else the highest bound.
+            Some(p) => {
+                let rank = |p: &Proof| p.preemption_bound.map_or(usize::MAX, |b| b);
+                if coverage.proof.as_ref().is_none_or(|q| rank(&p) > rank(q)) {
+                    coverage.proof = Some(p);
+                }
+            }
+            // An attempt that stopped at a limit is in `limited`: what it ran is no sample.
+            None if run.limit.is_none() && run.executions > 0 => {
+                let turns = if run.rotation.is_empty() {
+                    std::slice::from_ref(&run.strategy)
+                } else {
+                    &run.rotation[..]
+                };
+                for (turn, strategy) in turns.iter().enumerate() {
+                    let executions = race::share(run.executions, turns.len(), turn);
+                    match coverage.sampled.iter_mut().find(|s| &s.strategy == strategy) {
+                        Some(s) => s.executions += executions,
+                        None => coverage.sampled.push(Sampled { strategy: strategy.clone(), executions }),
+                    }
+                }
+            }
+            None => {}
+        }
+    }
+    coverage
+}
+
+/// The most threads any engine saw, and whether any saw two that could run at once; `None`
+/// when no engine could tell (real threads only).
+fn concurrency_of(runs: &[EngineRun]) -> Option<Concurrency> {
+    runs.iter().filter_map(|r| r.concurrency).reduce(|a, b| Concurrency {
+        threads: a.threads.max(b.threads),
+        interleaved: a.interleaved || b.interleaved,
+    })
 }
 
 /// Where an engine runs: alone, or as one lane of a parallel run.
@@ -120,7 +253,7 @@ impl Seat {
 fn explore_with(backend: Backend, body: &Body, config: &RunConfig, budget: Budget, seat: &Seat) -> EngineRun {
     match backend {
         Backend::Loom => loom::explore(body, config, budget, seat),
-        Backend::ShuttleRandom | Backend::ShuttlePct | Backend::ShuttleDfs => {
+        Backend::ShuttleRandom | Backend::ShuttlePct | Backend::ShuttleUrw | Backend::ShuttleDfs => {
             shuttle::explore(backend, body, config, budget, seat)
         }
         Backend::Stress => stress::explore(body, config, budget),
@@ -136,7 +269,9 @@ fn explore_with(backend: Backend, body: &Body, config: &RunConfig, budget: Budge
 pub fn with_engine<R>(backend: Backend, f: impl FnOnce() -> R) -> R {
     let engine = match backend {
         Backend::Loom => crate::rt::Engine::Loom,
-        Backend::ShuttleRandom | Backend::ShuttlePct | Backend::ShuttleDfs => crate::rt::Engine::Shuttle,
+        Backend::ShuttleRandom | Backend::ShuttlePct | Backend::ShuttleUrw | Backend::ShuttleDfs => {
+            crate::rt::Engine::Shuttle
+        }
         other => panic!("with_engine: {other} is not a model checker; use explore::run"),
     };
     let _scope = crate::rt::enter(engine);
@@ -192,14 +327,37 @@ fn finding_from_panic(
     elapsed: Duration,
     schedule: Option<Schedule>,
 ) -> Finding {
-    let record = panic::failure(&*payload);
-    // A location inside loom or shuttle says nothing about the body: their messages name the
-    // body's own sites (a data race lists the conflicting accesses).
-    let location = record.location.filter(|l| !l.contains("/.cargo/registry/"));
+    finding_from_record(backend, first_panic(&*payload), executions, elapsed, schedule)
+}
+
+/// The first panic recorded in the failed execution, or failing that, its payload.
+fn first_panic(payload: &(dyn std::any::Any + Send)) -> PanicRecord {
+    panic::failure(payload)
+}
+
+fn finding_from_record(
+    backend: Backend,
+    record: PanicRecord,
+    executions: u64,
+    elapsed: Duration,
+    schedule: Option<Schedule>,
+) -> Finding {
+    // A panic raised inside loom or shuttle is the checker's own statement (a data race, a
+    // deadlock, a leak), classified by its words; its location says nothing about the body,
+    // since the message names the body's own sites. Any other panic is the body's.
+    // The hook records every panic a body raises, with its site: a payload that came without
+    // one is the engine's.
+    let by_engine = record.location.as_deref().is_none_or(site::raised_by_engine);
+    let location = record.location.filter(|_| !by_engine);
     let message = record.message.trim().to_string();
     let preemptions = schedule.as_ref().and_then(Schedule::preemptions);
+    let kind = match record.kind {
+        Some(kind) => kind,
+        None if by_engine => FindingKind::of_engine_message(&message),
+        None => FindingKind::Panic,
+    };
     Finding {
-        kind: record.kind.unwrap_or_else(|| FindingKind::of_panic_message(&message)),
+        kind,
         message,
         location,
         backend,

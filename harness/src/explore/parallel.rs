@@ -5,45 +5,48 @@
 //! other lane starts, on a thread of the `pool`, only when the calling thread's lane is about
 //! to start an execution that ends after that lane's first one, or when it stops: until then
 //! the lane could not post an event that wins. So a bug the first lane finds before any other
-//! lane's first execution could end (`auto`'s warm-up, most of the time) costs no thread at
+//! lane's first execution could end (`auto`'s rotation, most of the time) costs no thread at
 //! all, and the outcome is the same as if every lane had started at once.
 
 use super::pool::{self, Task};
 use super::race::{self, Clock, Mark, Race, Reach};
-use super::{explore_with, shuttle, Body, EngineRun, Seat};
+use super::{explore_with, Body, EngineRun, Seat};
 use crate::backend::{Backend, Budget, RunConfig};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// What a lane member runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum Strategy {
-    /// One backend's engine.
+    /// One backend's engine, with the run's settings.
     Engine(Backend),
-    /// `auto`'s warm-up: uniform random and PCT taking turns.
-    WarmUp,
+    /// `auto`'s shuttle rotation; with the budget `without_loom` when its first execution
+    /// saw more threads than loom models.
+    Rotation { without_loom: Budget },
 }
 
 impl Strategy {
     /// Virtual ticks per execution.
-    fn ticks(self) -> u64 {
+    fn ticks(&self) -> u64 {
         match self {
             Strategy::Engine(Backend::Loom) => race::LOOM_TICKS,
             _ => race::SHUTTLE_TICKS,
         }
     }
 
-    fn run(self, body: &Body, config: &RunConfig, budget: Budget, seat: &Seat) -> EngineRun {
+    fn run(&self, body: &Body, config: &RunConfig, budget: Budget, seat: &Seat) -> EngineRun {
         match self {
-            Strategy::Engine(backend) => explore_with(backend, body, config, budget, seat),
-            Strategy::WarmUp => shuttle::warm_up(body, config, budget, seat),
+            Strategy::Engine(backend) => explore_with(*backend, body, config, budget, seat),
+            Strategy::Rotation { without_loom } => {
+                super::auto::rotation_member(config, budget, *without_loom, seat, body)
+            }
         }
     }
 }
 
 /// One engine of a lane, with its seed and its share of the budget.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(super) struct Member {
     pub strategy: Strategy,
     pub seed: u64,
@@ -57,7 +60,7 @@ pub(super) type Lane = Vec<Member>;
 /// searches are single sequences that cannot be split from outside; stress already runs
 /// real threads.
 pub(super) fn splits(backend: Backend) -> bool {
-    matches!(backend, Backend::ShuttleRandom | Backend::ShuttlePct)
+    matches!(backend, Backend::ShuttleRandom | Backend::ShuttlePct | Backend::ShuttleUrw)
 }
 
 /// `config.jobs` lanes of `backend`, each with a seed of its own and a share of the
@@ -73,8 +76,9 @@ pub(super) fn seeds_of(backend: Backend, config: &RunConfig) -> Vec<Lane> {
         .collect()
 }
 
-/// What a lane did: each engine's run, with the event (finding or proof) it posted.
-type LaneRuns = Vec<(EngineRun, Option<Mark>)>;
+/// What a lane did: each engine's run, with the event (finding or proof) it posted and its
+/// clock.
+type LaneRuns = Vec<(EngineRun, Option<Mark>, Clock)>;
 
 /// Runs every lane (see the module's documentation); returns what each engine did, lane by
 /// lane, with only the winning event kept: a finding or a proof posted after the winner is
@@ -112,14 +116,38 @@ pub(super) fn explore(body: &Body, config: &RunConfig, lanes: Vec<Lane>) -> Vec<
     per_lane
         .into_iter()
         .flat_map(|(_, runs)| runs)
-        .map(|(mut run, event)| {
+        .filter_map(|(mut run, event, clock)| {
             if event.is_some() && event != winner {
                 run.finding = None;
                 run.exhaustive = false;
             }
-            run
+            if let Some(winner) = winner {
+                up_to(&mut run, &clock, winner)
+            }
+            (run.executions > 0 || run.limit.is_some() || run.finding.is_some()).then_some(run)
         })
         .collect()
+}
+
+/// Cuts `run` back to the executions that end before `winner` (or are the winner's own):
+/// how far a lane ran past the winner depends on thread timing, and reporting it would make
+/// the report depend on it too. What the run reached only in those executions (a limit, a
+/// round of loom's bounds) goes with them.
+fn up_to(run: &mut EngineRun, clock: &Clock, winner: Mark) {
+    let ends_in_time = |n: u64| clock.mark(n) <= winner;
+    if ends_in_time(run.executions) {
+        return;
+    }
+    // The executions ending in time: the largest `n` with `mark(n) <= winner`.
+    let mut n = winner.tick.saturating_sub(clock.offset) / clock.cost.max(1);
+    while n > 0 && !ends_in_time(n) {
+        n -= 1;
+    }
+    run.executions = n;
+    run.limit = None;
+    if run.proved_at > n {
+        run.proved_within = None;
+    }
 }
 
 /// A lane not started yet.
@@ -229,7 +257,7 @@ fn run_lane(
         let run = member.strategy.run(body, config, budget, &seat);
         let event = (run.finding.is_some() || run.exhaustive).then(|| clock.mark(run.executions));
         offset = clock.mark(run.executions).tick;
-        runs.push((run, event));
+        runs.push((run, event, clock));
         if event.is_some() {
             break;
         }

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 /// nothing for correctness: a wrong ratio makes a lane wait a little longer for the others to
 /// catch up to a winning tick, never changes which outcome wins for a given seed and job
 /// count. With recycled coroutine stacks a loom execution costs about 1.3-2.2 shuttle
-/// executions on the catalog; loom's 20 (5 shuttle executions) also lets `auto`'s warm-up run
+/// executions on the catalog; loom's 20 (5 shuttle executions) also lets `auto`'s rotation run
 /// its first 4 executions before the loom lane needs a thread. Measured on the catalog with
 /// 10, 20 and 30 (docs/performance.md): 10 made shuttle-found bugs wait for loom's lane (up
 /// to 2x slower), 30 delayed loom-found ones (about 1.4x slower).

@@ -1,29 +1,39 @@
-//! The shuttle engines: random, PCT and depth-first strategies, each wrapped in lockhound's
-//! recorder so that every failure comes with a lockhound schedule.
+//! The shuttle engines: random, PCT, URW and depth-first strategies, each wrapped in
+//! lockhound's recorder so that every failure comes with a lockhound schedule.
 
+use super::livelock::{self, Verdict};
 use super::{finding_from_panic, Body, EngineRun, ReplayOutcome, Seat};
 use crate::backend::{Backend, Budget, RunConfig};
+use crate::finding::Concurrency;
 use crate::rt::{self, Engine};
-use crate::schedule::alternate::Alternate;
-use crate::schedule::follow::{Follower, Progress, Recorder, Recording};
+use crate::schedule::follow::{FollowReport, Follower, Progress, Recorder, Recording};
 use crate::schedule::pct::Pct;
 use crate::schedule::random::Random;
+use crate::schedule::rotation::Rotation;
 use crate::schedule::{Schedule, SwitchList};
-use ::shuttle::scheduler::{DfsScheduler, Scheduler};
+use ::shuttle::scheduler::{DfsScheduler, Scheduler, UrwRandomScheduler};
 use ::shuttle::{Config, FailurePersistence, MaxSteps};
 use shuttle_engine::runtime::execution::Execution;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 fn shuttle_config(config: &RunConfig) -> Config {
     let mut c = Config::new();
     c.failure_persistence = FailurePersistence::None;
-    c.max_steps = MaxSteps::FailAfter(config.max_steps);
+    // A safety net only: lockhound's schedulers stop an execution at `max_steps` (and a
+    // livelock check's fair continuation at twice that) before shuttle's own bound, which
+    // still bounds destructors at the end of a stopped execution.
+    c.max_steps = MaxSteps::FailAfter(config.max_steps.saturating_mul(4).saturating_add(10_000));
     c.silence_warnings = true;
     c
 }
+
+/// A scheduler shared between the runs of one search: a search pauses at an execution cut at
+/// the step limit, and goes on with the same strategy state once it has been judged.
+type Shared = Rc<RefCell<dyn Scheduler>>;
 
 /// Runs `scheduler` over `body`, one execution after another until the scheduler stops;
 /// `Err` carries the failing execution's panic payload.
@@ -32,15 +42,14 @@ fn shuttle_config(config: &RunConfig) -> Config {
 /// the calling thread's continuation pool (see `stacks`): `Runner::run` would map the
 /// coroutine stacks of every run afresh.
 #[track_caller]
-fn run_under<S: Scheduler + 'static>(
-    scheduler: S,
+fn run_under(
+    scheduler: Shared,
     body: &Body,
     config: &RunConfig,
 ) -> Result<(), Box<dyn std::any::Any + Send>> {
     let _scope = rt::enter(Engine::Shuttle);
     let body = body.clone();
     let shuttle_config = shuttle_config(config);
-    let scheduler: Rc<RefCell<dyn Scheduler>> = Rc::new(RefCell::new(scheduler));
     let caller = std::panic::Location::caller();
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         super::stacks::with_kept_continuations(|| loop {
@@ -58,6 +67,54 @@ fn run_under<S: Scheduler + 'static>(
     }))
 }
 
+/// A shuttle strategy with its settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Sampler {
+    Random,
+    Pct { depth: usize },
+    Urw,
+    Dfs,
+}
+
+impl Sampler {
+    /// The strategy `backend` stands for, with `config`'s settings.
+    pub(super) fn of(backend: Backend, config: &RunConfig) -> Sampler {
+        match backend {
+            Backend::ShuttleRandom => Sampler::Random,
+            Backend::ShuttlePct => Sampler::Pct { depth: config.pct_depth },
+            Backend::ShuttleUrw => Sampler::Urw,
+            Backend::ShuttleDfs => Sampler::Dfs,
+            other => unreachable!("{other} is not a shuttle strategy"),
+        }
+    }
+
+    pub(super) fn backend(self) -> Backend {
+        match self {
+            Sampler::Random => Backend::ShuttleRandom,
+            Sampler::Pct { .. } => Backend::ShuttlePct,
+            Sampler::Urw => Backend::ShuttleUrw,
+            Sampler::Dfs => Backend::ShuttleDfs,
+        }
+    }
+
+    /// The strategy in words, as attempts and coverage name it.
+    pub(super) fn label(self) -> String {
+        match self {
+            Sampler::Pct { depth } => format!("shuttle-pct d={depth}"),
+            other => other.backend().name().to_string(),
+        }
+    }
+
+    fn scheduler(self, seed: u64) -> Box<dyn Scheduler + Send> {
+        match self {
+            Sampler::Random => Box::new(Random::new(seed)),
+            Sampler::Pct { depth } => Box::new(Pct::new(seed, depth)),
+            Sampler::Urw => Box::new(UrwRandomScheduler::new_from_seed(seed, usize::MAX)),
+            Sampler::Dfs => Box::new(DfsScheduler::new(None, false)),
+        }
+    }
+}
+
 pub(super) fn explore(
     backend: Backend,
     body: &Body,
@@ -65,73 +122,190 @@ pub(super) fn explore(
     budget: Budget,
     seat: &Seat,
 ) -> EngineRun {
-    let inner: Box<dyn Scheduler + Send> = match backend {
-        Backend::ShuttleRandom => Box::new(Random::new(seat.seed)),
-        Backend::ShuttlePct => Box::new(pct(seat.seed, config)),
-        Backend::ShuttleDfs => Box::new(DfsScheduler::new(None, false)),
-        other => unreachable!("{other} is not a shuttle strategy"),
-    };
-    explore_under(backend, inner, body, config, budget, seat)
+    sample(Sampler::of(backend, config), body, config, budget, seat)
 }
 
-fn pct(seed: u64, config: &RunConfig) -> Pct {
-    Pct::new(seed, config.pct_depth)
-}
-
-/// `auto`'s warm-up: uniform random and PCT taking turns, one execution each (see
-/// `schedule::alternate`); the finding names the one whose execution failed.
-pub(super) fn warm_up(body: &Body, config: &RunConfig, budget: Budget, seat: &Seat) -> EngineRun {
-    // Random first: a bug that almost any schedule hits is then found by the first execution.
-    let alternate = Alternate::new(Random::new(seat.seed), pct(seat.seed, config));
-    let turn = alternate.current.clone();
-    let mut run = explore_under(Backend::ShuttleRandom, Box::new(alternate), body, config, budget, seat);
-    if let Some(finding) = &mut run.finding {
-        if turn.load(Ordering::Relaxed) == 1 {
-            finding.backend = Backend::ShuttlePct;
-            run.backend = Backend::ShuttlePct;
-        }
-    }
-    run
+/// Runs one strategy for its share of a run.
+pub(super) fn sample(
+    sampler: Sampler,
+    body: &Body,
+    config: &RunConfig,
+    budget: Budget,
+    seat: &Seat,
+) -> EngineRun {
+    let inner = sampler.scheduler(seat.seed);
+    explore_under(sampler.backend(), sampler.label(), inner, body, config, budget, seat)
 }
 
 /// Runs `inner` (wrapped in the recorder) for `backend`'s share of a run.
 fn explore_under(
     backend: Backend,
+    strategy: String,
     inner: Box<dyn Scheduler + Send>,
     body: &Body,
     config: &RunConfig,
     budget: Budget,
     seat: &Seat,
 ) -> EngineRun {
-    let start = Instant::now();
-    let progress = Rc::new(Progress::default());
-    let recording = Rc::new(RefCell::new(Recording::default()));
-    let recorder = Recorder {
-        inner,
-        max_executions: budget.executions,
-        deadline: start + budget.time,
-        may_start: seat.clock.is_some().then(|| {
-            let seat = seat.clone();
-            Box::new(move |n| seat.may_start(n)) as Box<dyn Fn(u64) -> bool>
-        }),
-        progress: progress.clone(),
-        recording: recording.clone(),
-    };
-    let result = run_under(recorder, body, config);
-    let elapsed = start.elapsed();
-    let executions = progress.executions.get();
-    let finding = result.err().map(|payload| {
-        let recording = recording.borrow();
-        let schedule = Schedule::Shuttle(recording.schedule());
-        let mut finding = finding_from_panic(backend, payload, executions, elapsed, Some(schedule));
-        finding.steps = Some(recording.steps);
-        finding
-    });
-    let exhaustive = finding.is_none() && progress.exhausted.get();
-    if finding.is_some() || exhaustive {
-        seat.post(executions);
+    let mut search = ShuttleSearch::new(backend, strategy, inner, config, seat);
+    search.run(body, config, budget.executions, budget.time);
+    search.into_run()
+}
+
+/// A shuttle strategy's search, which may run slice by slice: the strategy keeps its state
+/// (PCT's learned length, URW's estimates, the random stream) from one slice to the next.
+/// An execution that reaches the step limit pauses the search while `livelock` judges it: a
+/// livelock (or a failure its fair continuation runs into) ends the search as a finding; a
+/// strategy's unfairness is counted and the search goes on.
+pub(super) struct ShuttleSearch {
+    recorder: Shared,
+    budget: Rc<Cell<(u64, Instant)>>,
+    progress: Rc<Progress>,
+    recording: Rc<RefCell<Recording>>,
+    seat: Seat,
+    run: EngineRun,
+    /// With strategies taking turns: each turn's backend, and whose turn it is.
+    turns: Option<(Vec<Backend>, Arc<AtomicUsize>)>,
+}
+
+impl ShuttleSearch {
+    pub(super) fn new(
+        backend: Backend,
+        strategy: String,
+        inner: Box<dyn Scheduler + Send>,
+        config: &RunConfig,
+        seat: &Seat,
+    ) -> Self {
+        let progress = Rc::new(Progress::default());
+        let recording = Rc::new(RefCell::new(Recording::default()));
+        let budget = Rc::new(Cell::new((0, Instant::now())));
+        let recorder: Shared = Rc::new(RefCell::new(Recorder {
+            inner,
+            budget: budget.clone(),
+            may_start: seat.clock.is_some().then(|| {
+                let seat = seat.clone();
+                Box::new(move |n| seat.may_start(n)) as Box<dyn Fn(u64) -> bool>
+            }),
+            progress: progress.clone(),
+            recording: recording.clone(),
+            step_limit: config.max_steps,
+        }));
+        ShuttleSearch {
+            recorder,
+            budget,
+            progress,
+            recording,
+            seat: seat.clone(),
+            run: EngineRun::new(backend, strategy),
+            turns: None,
+        }
     }
-    EngineRun { backend, executions, elapsed, exhaustive, finding, loom_path: None }
+
+    /// `samplers` taking `turns` (indices into `samplers`), one execution each (see
+    /// `schedule::rotation`), each with its own state seeded by the seat's seed; a finding
+    /// names the sampler whose turn it was.
+    pub(super) fn taking_turns(
+        strategy: String,
+        samplers: &[Sampler],
+        turns: &[usize],
+        config: &RunConfig,
+        seat: &Seat,
+    ) -> Self {
+        let members = samplers.iter().map(|s| s.scheduler(seat.seed)).collect();
+        let rotation = Rotation::new(members, turns.to_vec());
+        let turn = rotation.current.clone();
+        let first =
+            turns.first().and_then(|&t| samplers.get(t)).map_or(Backend::ShuttleRandom, |s| s.backend());
+        let mut search = ShuttleSearch::new(first, strategy, Box::new(rotation), config, seat);
+        search.run.rotation = turns.iter().map(|&t| samplers[t].label()).collect();
+        search.turns = Some((samplers.iter().map(|s| s.backend()).collect(), turn));
+        search
+    }
+
+    pub(super) fn executions(&self) -> u64 {
+        self.progress.executions.get()
+    }
+
+    /// A finding, or the strategy has no schedule left.
+    pub(super) fn done(&self) -> bool {
+        self.run.finding.is_some() || self.progress.exhausted.get()
+    }
+
+    /// What the executions so far showed of the body's threads.
+    pub(super) fn concurrency(&self) -> Concurrency {
+        Concurrency { threads: self.progress.threads.get(), interleaved: self.progress.interleaved.get() }
+    }
+
+    /// Runs up to `executions` more executions, within `time`.
+    pub(super) fn run(&mut self, body: &Body, config: &RunConfig, executions: u64, time: Duration) {
+        let start = Instant::now();
+        self.budget.set((self.executions().saturating_add(executions), start + time));
+        let backend = self.run.backend;
+        while !self.done() {
+            let result = run_under(self.recorder.clone(), body, config);
+            let executions = self.executions();
+            if let Err(payload) = result {
+                let recording = self.recording.borrow();
+                let schedule = Schedule::Shuttle(recording.schedule());
+                let elapsed = self.run.elapsed + start.elapsed();
+                let mut found = finding_from_panic(backend, payload, executions, elapsed, Some(schedule));
+                found.steps = Some(recording.steps);
+                self.run.finding = Some(found);
+                break;
+            }
+            if !self.recording.borrow().cut {
+                break;
+            }
+            let cut = self.recording.borrow().schedule();
+            match livelock::judge(body, config, &cut, backend) {
+                Verdict::Ended => {
+                    self.run.unfair_cuts += 1;
+                    self.recording.borrow_mut().cut = false;
+                }
+                Verdict::Failed(mut found) => {
+                    found.executions = executions;
+                    found.elapsed = self.run.elapsed + start.elapsed();
+                    self.run.finding = Some(*found);
+                    break;
+                }
+            }
+        }
+        self.run.elapsed += start.elapsed();
+        // A finding, or the end of the strategy's schedules, belongs to the sampler whose turn
+        // it was (PCT ends a rotation on a body with one schedule).
+        if let Some((backends, turn)) = &self.turns {
+            if let (Some(&backend), true) = (backends.get(turn.load(Ordering::Relaxed)), self.done()) {
+                self.run.backend = backend;
+                if let Some(finding) = &mut self.run.finding {
+                    finding.backend = backend;
+                }
+            }
+        }
+        if self.done() {
+            self.seat.post(self.executions());
+        }
+    }
+
+    /// What the search did, as an engine run of the portfolio.
+    pub(super) fn into_run(self) -> EngineRun {
+        let concurrency = self.concurrency();
+        let executions = self.executions();
+        let exhaustive = self.run.finding.is_none() && self.progress.exhausted.get();
+        EngineRun { executions, exhaustive, concurrency: Some(concurrency), ..self.run }
+    }
+}
+
+/// One execution that `follower` steers, and how it went.
+pub(super) struct Followed {
+    pub result: Result<(), Box<dyn std::any::Any + Send>>,
+    pub report: FollowReport,
+}
+
+pub(super) fn follow(follower: Follower, body: &Body, config: &RunConfig) -> Followed {
+    let report = follower.report.clone();
+    let result = run_under(Rc::new(RefCell::new(follower)), body, config);
+    let report = report.take();
+    Followed { result, report }
 }
 
 pub(super) fn replay(body: &Body, list: &SwitchList, config: &RunConfig) -> ReplayOutcome {
@@ -139,17 +313,16 @@ pub(super) fn replay(body: &Body, list: &SwitchList, config: &RunConfig) -> Repl
 }
 
 /// Replays `list` once; also returns the departures the replay really made (a switch that
-/// could not apply is not among them) and its step count.
+/// could not apply is not among them) and its step count. A replay that reaches the step
+/// limit is judged as an exploring run's execution would be: continued fairly, it is a
+/// livelock or it ends.
 pub(super) fn replay_recorded(
     body: &Body,
     list: &SwitchList,
     config: &RunConfig,
 ) -> (ReplayOutcome, SwitchList, usize) {
     let start = Instant::now();
-    let follower = Follower::new(list);
-    let report = follower.report.clone();
-    let result = run_under(follower, body, config);
-    let report = report.borrow();
+    let Followed { result, report } = follow(Follower::new(list, config.max_steps), body, config);
     let actual = report.recording.schedule();
     let steps = report.recording.steps;
     let outcome = match result {
@@ -159,6 +332,18 @@ pub(super) fn replay_recorded(
                 finding_from_panic(Backend::ShuttleRandom, payload, 1, start.elapsed(), Some(schedule));
             finding.steps = Some(steps);
             ReplayOutcome::Failed(finding)
+        }
+        Ok(()) if report.recording.cut => {
+            match livelock::continue_fairly(body, config, list, Backend::ShuttleRandom) {
+                Verdict::Failed(finding) => {
+                    let (schedule, steps) = match &finding.schedule {
+                        Some(Schedule::Shuttle(list)) => (list.clone(), finding.steps.unwrap_or(steps)),
+                        _ => (actual, steps),
+                    };
+                    return (ReplayOutcome::Failed(*finding), schedule, steps);
+                }
+                Verdict::Ended => ReplayOutcome::Passed,
+            }
         }
         Ok(()) => {
             if let Some(mismatch) = &report.mismatch {

@@ -23,10 +23,8 @@ pub(super) fn explore(body: &Body, config: &RunConfig, budget: Budget) -> Engine
             Ok(Iteration::Hung(None)) => {
                 let elapsed = start.elapsed();
                 return EngineRun {
-                    backend: Backend::Stress,
                     executions,
                     elapsed,
-                    exhaustive: false,
                     finding: Some(Finding {
                         kind: FindingKind::Deadlock,
                         message: format!(
@@ -44,7 +42,7 @@ pub(super) fn explore(body: &Body, config: &RunConfig, budget: Budget) -> Engine
                         shrink: None,
                         trace: None,
                     }),
-                    loom_path: None,
+                    ..EngineRun::new(Backend::Stress, Backend::Stress.name().to_string())
                 };
             }
         };
@@ -55,11 +53,8 @@ pub(super) fn explore(body: &Body, config: &RunConfig, budget: Budget) -> Engine
     }
     let elapsed = start.elapsed();
     EngineRun {
-        backend: Backend::Stress,
         executions,
         elapsed,
-        exhaustive: false,
-        loom_path: None,
         finding: finding.map(|record| Finding {
             kind: record.kind.unwrap_or(FindingKind::Panic),
             message: record.message,
@@ -73,5 +68,6 @@ pub(super) fn explore(body: &Body, config: &RunConfig, budget: Budget) -> Engine
             shrink: None,
             trace: None,
         }),
+        ..EngineRun::new(Backend::Stress, Backend::Stress.name().to_string())
     }
 }

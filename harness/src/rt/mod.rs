@@ -12,6 +12,7 @@
 //! operation, under every engine, instead of failing deep inside a model checker (loom) or
 //! passing silently with state from another execution (shuttle).
 
+pub(crate) mod limit;
 pub(crate) mod loom_lock;
 pub(crate) mod panic;
 pub(crate) mod per_execution;

@@ -12,10 +12,10 @@
 //! (what loom's checkpoint feature stores), compressed, so the replay runs loom's exact
 //! execution, weak-memory choices and data-race checks included.
 
-pub(crate) mod alternate;
 pub(crate) mod follow;
 pub(crate) mod pct;
 pub(crate) mod random;
+pub(crate) mod rotation;
 
 use crate::limits::shown;
 use base64::Engine as _;

@@ -146,6 +146,7 @@ impl Builder {
         let born = rt::execution();
         let imp = match rt::engine() {
             Engine::Loom => {
+                rt::limit::before_spawn();
                 let b = loom_builder(self.name, self.stack_size);
                 JoinImp::Loom(b.spawn(move || body_of(f))?)
             }
@@ -390,7 +391,10 @@ pub fn sleep(duration: Duration) {
 #[track_caller]
 pub fn yield_now() {
     match rt::engine() {
-        Engine::Loom => loom::thread::yield_now(),
+        Engine::Loom => {
+            rt::limit::yielded();
+            loom::thread::yield_now()
+        }
         Engine::Shuttle => shuttle::thread::yield_now(),
         Engine::Std => std::thread::yield_now(),
     }

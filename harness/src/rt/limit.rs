@@ -1,0 +1,111 @@
+//! Counts the facade keeps of a loom execution, so that a body loom cannot model ends loom's
+//! attempt with a typed reason instead of a panic that would read like the body's own.
+//!
+//! loom models at most `loom::MAX_THREADS` threads per execution (the main thread included)
+//! and asserts it when one too many is spawned. The facade counts the threads of the current
+//! execution and, at the spawn of one too many, notes the limit here and unwinds the execution
+//! with a payload of its own, before loom's assertion. It also counts `yield_now` calls: they
+//! say why an execution that ran past loom's branch limit was so long (a spin or retry loop).
+//!
+//! Every thread of a loom execution runs as a coroutine of the OS thread that runs the search,
+//! so one thread-local serves them all.
+
+use std::cell::Cell;
+
+#[derive(Clone, Copy, Default)]
+struct Counts {
+    /// A search of lockhound's loom engine is running on this thread. Outside one (a body
+    /// driven by `loom::model` itself through `explore::with_engine`) nothing is counted and
+    /// loom's limits are loom's own.
+    active: bool,
+    /// Threads of the current execution, main included.
+    threads: usize,
+    /// `yield_now` calls in the current execution.
+    yields: u64,
+    /// The most threads any execution of the search had.
+    most_threads: usize,
+    /// Some execution of the search tried to spawn more threads than loom models.
+    over_thread_limit: bool,
+}
+
+thread_local! {
+    static COUNTS: Cell<Counts> = const {
+        Cell::new(Counts { active: false, threads: 0, yields: 0, most_threads: 0, over_thread_limit: false })
+    };
+}
+
+fn update(f: impl FnOnce(&mut Counts)) {
+    COUNTS.with(|c| {
+        let mut counts = c.get();
+        f(&mut counts);
+        c.set(counts);
+    });
+}
+
+/// The payload that unwinds a loom execution at the spawn of one thread too many.
+pub(crate) struct OverThreadLimit;
+
+/// Counting on for a search of lockhound's loom engine, from zero, until the returned guard is
+/// dropped.
+pub(crate) fn search_starts() -> Counting {
+    COUNTS.with(|c| c.set(Counts { active: true, ..Counts::default() }));
+    Counting
+}
+
+/// Counting stops when dropped (the counts stay readable).
+pub(crate) struct Counting;
+
+impl Drop for Counting {
+    fn drop(&mut self) {
+        update(|c| c.active = false);
+    }
+}
+
+/// Called before each execution of a loom search.
+pub(crate) fn execution_starts() {
+    update(|c| {
+        c.threads = 1;
+        c.yields = 0;
+        c.most_threads = c.most_threads.max(1);
+    });
+}
+
+/// Called by the facade before it asks loom for a thread.
+#[track_caller]
+pub(crate) fn before_spawn() {
+    let mut over = false;
+    update(|c| {
+        if !c.active {
+            return;
+        }
+        if c.threads >= loom::MAX_THREADS {
+            c.over_thread_limit = true;
+            over = true;
+        } else {
+            c.threads += 1;
+            c.most_threads = c.most_threads.max(c.threads);
+        }
+    });
+    if over {
+        std::panic::panic_any(OverThreadLimit);
+    }
+}
+
+/// Called by the facade's `yield_now` under loom.
+pub(crate) fn yielded() {
+    update(|c| c.yields += u64::from(c.active));
+}
+
+/// What the search has counted so far.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Seen {
+    pub most_threads: usize,
+    /// Yields of the current (or last) execution.
+    pub yields: u64,
+    pub over_thread_limit: bool,
+}
+
+pub(crate) fn seen() -> Seen {
+    let c = COUNTS.with(Cell::get);
+    Seen { most_threads: c.most_threads, yields: c.yields, over_thread_limit: c.over_thread_limit }
+}
