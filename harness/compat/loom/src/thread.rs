@@ -15,7 +15,14 @@ use std::fmt;
 use std::marker::PhantomData;
 
 /// A handle to join a thread started by [`spawn`]. Like loom's, it stays on the thread of the
-/// model it was made in (it is neither `Send` nor `Sync`).
+/// model it was made in (it is neither `Send` nor `Sync`):
+///
+/// ```compile_fail
+/// fn leaves<T: Send>(_: T) {}
+/// fn to_a_real_thread(handle: lockhound_loom::thread::JoinHandle<()>) {
+///     leaves(handle);
+/// }
+/// ```
 pub struct JoinHandle<T> {
     inner: lockhound::thread::JoinHandle<SameOsThread<T>>,
     thread: Thread,
