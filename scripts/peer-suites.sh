@@ -4,6 +4,7 @@
 # them, and compared with the original verdicts.
 #
 #   scripts/peer-suites.sh [--suite loom|shuttle|all] [--timeout SECS] [--jobs N] [--check] [--keep]
+#                          [--compile-only]
 #
 # It fetches loom 0.7.3 and shuttle 0.9.9 into cargo's registry cache (a probe crate and
 # `cargo metadata`, as scripts/patched-generator.sh does), and builds, in a temporary folder
@@ -28,6 +29,8 @@
 #   --jobs N      tests run at once (default 2)
 #   --check       exit 1 if a target of issue 17 is missed (default: report only, exit 0)
 #   --keep        keep the temporary folder and print where it is
+#   --compile-only  build and report what compiles (every error of a file that does not), run
+#                 nothing
 # Environment:
 #   PEER_SUITES_TARGET_DIR   cargo's target folder for the build (default: inside the temporary
 #                            folder); point it at the workspace's target/ to reuse CI's build
@@ -40,7 +43,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 
-suite=all timeout=60 jobs=2 check=0 keep=0
+suite=all timeout=60 jobs=2 check=0 keep=0 compile_only=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --suite) suite="${2:?--suite needs loom, shuttle or all}"; shift 2 ;;
@@ -48,12 +51,17 @@ while [ $# -gt 0 ]; do
     --jobs) jobs="${2:?--jobs needs a number}"; shift 2 ;;
     --check) check=1; shift ;;
     --keep) keep=1; shift ;;
+    --compile-only) compile_only=1; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "peer-suites: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
 case "$suite" in loom|shuttle|all) ;; *) echo "peer-suites: --suite must be loom, shuttle or all, not '$suite'" >&2; exit 2 ;; esac
 case "$timeout$jobs" in *[!0-9]*) echo "peer-suites: --timeout and --jobs take whole numbers" >&2; exit 2 ;; esac
+if [ "$check" = 1 ] && [ "$compile_only" = 1 ]; then
+  echo "peer-suites: --check needs the tests run; it does not go with --compile-only" >&2
+  exit 2
+fi
 command -v python3 >/dev/null || { echo "peer-suites: needs python3" >&2; exit 2; }
 
 work="$(mktemp -d -t lockhound-peer-suites.XXXXXX)"
@@ -74,7 +82,7 @@ if ! cargo metadata --format-version 1 --manifest-path "$work/probe/Cargo.toml" 
   exit 2
 fi
 
-export PEER_REPO="$here" PEER_WORK="$work" PEER_SUITE="$suite" PEER_TIMEOUT="$timeout" PEER_JOBS="$jobs" PEER_CHECK="$check"
+export PEER_REPO="$here" PEER_WORK="$work" PEER_SUITE="$suite" PEER_TIMEOUT="$timeout" PEER_JOBS="$jobs" PEER_CHECK="$check" PEER_COMPILE_ONLY="$compile_only"
 status=0
 python3 - <<'PY' || status=$?
 import json, os, re, shutil, subprocess, sys, time
@@ -83,6 +91,7 @@ from concurrent.futures import ThreadPoolExecutor
 REPO, WORK = os.environ["PEER_REPO"], os.environ["PEER_WORK"]
 SUITE, TIMEOUT, JOBS = os.environ["PEER_SUITE"], int(os.environ["PEER_TIMEOUT"]), max(1, int(os.environ["PEER_JOBS"]))
 CHECK = os.environ["PEER_CHECK"] == "1"
+COMPILE_ONLY = os.environ["PEER_COMPILE_ONLY"] == "1"
 SUITES = {"loom": ("loom", "0.7.3", ["."]), "shuttle": ("shuttle", "0.9.9", ["basic", "demo"])}
 # What a compat crate says when it refuses to do what a test asks (not a finding about the test).
 REFUSALS = ("lockhound-loom: ", "lockhound-shuttle: ", "lockhound facade used outside a run")
@@ -354,7 +363,7 @@ def read_scope():
     return scope, imports
 
 
-def prepare(name, rel, src, entries, imports):
+def prepare(name, src, entries, imports):
     """The file as compiled (out-of-scope and blocked items cfg'd out, their imports dropped)
     and what was taken out, with the test count of every item."""
     toks, fns, others, invocations = scan(src)
@@ -392,7 +401,7 @@ def prepare(name, rel, src, entries, imports):
     prefixes = [p for s, p in imports if s == suite]
 
     def dropped(leaf):
-        path = "::".join(leaf)
+        path = "::".join(leaf).split(" as ")[0]
         return any(path == p or path.startswith(p if p.endswith("::") else p + "::") for p in prefixes)
 
     def render(leaf):
@@ -436,7 +445,7 @@ def build_crate(files, scope, imports):
         name = f"{suite}/{rel}"
         src = open(os.path.join(root, rel)).read()
         entries = [e for e in scope if e["file"] == name]
-        out, tests, removed = prepare(name, rel, src, entries, imports)
+        out, tests, removed = prepare(name, src, entries, imports)
         target = re.sub(r"[^A-Za-z0-9]+", "-", f"{suite}-{rel[:-3]}").strip("-")
         if out is not None:
             open(os.path.join(crate, "tests", target + ".rs"), "w").write(out)
@@ -603,6 +612,8 @@ def main():
         if not r["exe"]:
             continue
         for name, ignored in list_tests(r["exe"]):
+            if COMPILE_ONLY:
+                continue
             if ignored:
                 r["ignored_run"] += 1
             else:
@@ -620,34 +631,44 @@ def main():
         out_n = sum(n for e, n, _ in r["removed"] if e["kind"] == "internals")
         blocked_n = sum(n for e, n, _ in r["removed"] if e["kind"] == "blocked")
         total = sum(t["count"] for t in r["tests"])
+        # Ignored by the original suite itself, and not already taken out.
         ignored = sum(t["count"] for t in r["tests"] if t["ignored"]) - sum(
-            1 for e, n, inner in r["removed"] for t in inner if t["ignored"])
+            t["count"] for e, n, inner in r["removed"] for t in inner if t["ignored"])
         ran = len(r["results"])
         passed = sum(1 for _, _, d, _ in r["results"] if d.startswith("passed"))
         agreed = sum(1 for _, v, _, _ in r["results"] if v == "agree")
         in_scope = total - out_n - max(ignored, 0)
+        r["in_scope"] = in_scope
         if not r["built"]:
             status = "out"
         elif r["exe"]:
             status = "yes"
         else:
             status = "NO"
-        t = totals.setdefault(r["suite"], dict(tests=0, out=0, ignored=0, scope=0, ran=0, passed=0, agreed=0, blocked=0))
-        for k, v in dict(tests=total, out=out_n, ignored=max(ignored, 0), scope=in_scope, ran=ran, passed=passed,
-                         agreed=agreed, blocked=blocked_n).items():
+        t = totals.setdefault(
+            r["suite"], dict(tests=0, out=0, ignored=0, scope=0, compiled=0, ran=0, passed=0, agreed=0, blocked=0))
+        compiled = in_scope - blocked_n if r["exe"] else 0
+        for k, v in dict(tests=total, out=out_n, ignored=max(ignored, 0), scope=in_scope, compiled=compiled, ran=ran,
+                         passed=passed, agreed=agreed, blocked=blocked_n).items():
             t[k] += v
         print(f"{r['name']:44} {status:9} {total:5} {out_n:4} {max(ignored, 0):4} {ran:4} {passed:6} {agreed:6}")
         if r["built"] and not r["exe"]:
-            for why in why_not_compiled(r["errors"])[:3]:
+            for why in why_not_compiled(r["errors"])[: None if COMPILE_ONLY else 3]:
                 print(f"    not compiled: {why[:150]}")
         missing = in_scope - blocked_n - ran
-        if r["exe"] and missing > 0:
+        if r["exe"] and missing > 0 and not COMPILE_ONLY:
             print(f"    {missing} test(s) not in the build (cfg'd out, e.g. by a feature of the original crate)")
 
     print()
     targets_met = True
     for suite, t in totals.items():
         version = SUITES[suite][1]
+        if COMPILE_ONLY:
+            share = 100.0 * t["compiled"] / t["scope"] if t["scope"] else 0.0
+            print(f"{suite} {version}: {t['tests']} tests; {t['out']} out of scope (engine internals), {t['ignored']} "
+                  f"ignored by {suite} itself; of the {t['scope']} others, {t['compiled']} in files that compile "
+                  f"({share:.1f} %), {t['blocked']} taken out as blocked (nothing was run)")
+            continue
         compiled = 100.0 * t["ran"] / t["scope"] if t["scope"] else 0.0
         agreed = 100.0 * t["agreed"] / t["scope"] if t["scope"] else 0.0
         print(
@@ -663,6 +684,12 @@ def main():
             print(f"  target (issue 17): at least 90 % compile, run and agree: {'met' if met else 'MISSED'}")
         targets_met &= met
 
+    disagreed = [(r["name"], res[0], res[2]) for r in records for res in r["results"] if res[1] != "agree"]
+    if disagreed:
+        print("\ndisagreements:")
+        for file, name, detail in disagreed:
+            print(f"  {file} {name}: {detail}")
+
     timed = sorted(((res[3], r["name"], res[0]) for r in records for res in r["results"]), reverse=True)
     if timed:
         slowest = ", ".join(f"{f} {n} {t:.0f} s" for t, f, n in timed[:3])
@@ -677,7 +704,7 @@ def main():
                 what += f" ({n} tests: {', '.join(sorted({t['fn']['name'] for t in inner}))})"
             print(f"  {label} {r['name']} {what}: {e['reason']}")
         if r["built"] and not r["exe"]:
-            print(f"  nocomp   {r['name']}: {sum(t['count'] for t in r['tests'])} tests")
+            print(f"  nocomp   {r['name']}: its {r['in_scope']} tests in scope did not compile")
         for name, verdict, detail, seconds in sorted(r["results"]):
             print(f"  {verdict:8} {r['name']} {name}: {detail} ({seconds:.1f} s)")
     sys.exit(1 if CHECK and not targets_met else 0)

@@ -45,6 +45,8 @@
 // path); these need a line here once the facade has them (scripts/peer-suites.sh shows what
 // each blocks):
 // - `hint` (facade-data adds `lockhound::hint`): `pub use lockhound::hint;`
+// - `lazy_static::initialize` (facade-threads adds `lockhound::sync::lazy_static`):
+//   `pub use lockhound::sync::lazy_static;`
 
 pub mod sync;
 pub mod thread;
