@@ -40,3 +40,10 @@ pub use schedule::Schedule;
 pub fn is_model_checked() -> bool {
     matches!(rt::engine(), rt::Engine::Loom | rt::Engine::Shuttle)
 }
+
+/// Whether the calling thread runs inside a loom execution. loom-only requests (lockhound-loom's
+/// `explore`, `skip_branch` and `stop_exploring`) go to loom there and have no meaning under
+/// the other engines. Unlike [`is_model_checked`], false (not a panic) outside a run.
+pub fn is_loom_execution() -> bool {
+    matches!(rt::model_engine(), Some(rt::Engine::Loom))
+}

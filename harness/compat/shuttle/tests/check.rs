@@ -1,0 +1,192 @@
+//! lockhound-shuttle's entries: each strategy finds what it should, a failure is lockhound's
+//! report with a replay line, and `replay` replays lockhound's schedules and only those.
+//!
+//! The crate is used under the name a switched crate gives it.
+
+use lockhound_shuttle as shuttle;
+use shuttle::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use shuttle::sync::{Arc, Mutex};
+use shuttle::thread;
+use std::process::Command;
+use std::sync::atomic::Ordering::Relaxed;
+
+/// The panic message of `f`, which must panic.
+fn panic_text(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
+    let payload = std::panic::catch_unwind(f).expect_err("the check should fail");
+    match payload.downcast::<String>() {
+        Ok(s) => *s,
+        Err(p) => p.downcast_ref::<&str>().map(|s| s.to_string()).unwrap_or_default(),
+    }
+}
+
+/// Two threads incrementing through a load and a store: loses an update.
+fn lost_update() {
+    let n = Arc::new(AtomicUsize::new(0));
+    let n2 = n.clone();
+    let t = thread::spawn(move || {
+        let v = n2.load(SeqCst);
+        n2.store(v + 1, SeqCst);
+    });
+    let v = n.load(SeqCst);
+    n.store(v + 1, SeqCst);
+    t.join().unwrap();
+    assert_eq!(n.load(SeqCst), 2, "an increment was lost");
+}
+
+/// Correct: the increments are under a lock.
+fn locked_increments() {
+    let n = Arc::new(Mutex::new(0));
+    let ts: Vec<_> = (0..2)
+        .map(|_| {
+            let n = n.clone();
+            thread::spawn(move || *n.lock().unwrap() += 1)
+        })
+        .collect();
+    for t in ts {
+        t.join().unwrap();
+    }
+    assert_eq!(*n.lock().unwrap(), 2);
+}
+
+#[test]
+fn correct_bodies_pass_under_every_entry() {
+    shuttle::check_random(locked_increments, 100);
+    shuttle::check_random_with_seed(locked_increments, 9, 100);
+    shuttle::check_urw(locked_increments, 100);
+    shuttle::check_pct(locked_increments, 100, 3);
+    shuttle::check_dfs(locked_increments, None);
+    shuttle::check(locked_increments);
+}
+
+#[test]
+fn each_strategy_finds_the_lost_update_and_says_which_it_was() {
+    for (entry, found_by, text) in [
+        ("shuttle::check_random", "shuttle-random", panic_text(|| shuttle::check_random(lost_update, 1000))),
+        ("shuttle::check_urw", "shuttle-random", panic_text(|| shuttle::check_urw(lost_update, 1000))),
+        ("shuttle::check_pct", "shuttle-pct", panic_text(|| shuttle::check_pct(lost_update, 1000, 2))),
+        ("shuttle::check_dfs", "shuttle-dfs", panic_text(|| shuttle::check_dfs(lost_update, None))),
+    ] {
+        let heading =
+            format!("each_strategy_finds_the_lost_update_and_says_which_it_was ({entry}): FAIL — panic found by {found_by}");
+        assert!(text.starts_with(&heading), "{text}");
+        assert!(text.contains("an increment was lost"), "{text}");
+        // Minimized, with the trace and a replay line for this test.
+        assert!(text.contains("schedule (minimized: "), "{text}");
+        assert!(text.contains("   FAIL   t"), "{text}");
+        assert!(
+            text.contains(
+                " cargo test -p lockhound-shuttle --test check -- --exact \
+                 each_strategy_finds_the_lost_update_and_says_which_it_was\n"
+            ),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn the_budget_is_the_iterations_asked_for() {
+    let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = runs.clone();
+    shuttle::check_random(
+        move || {
+            counted.fetch_add(1, Relaxed);
+        },
+        37,
+    );
+    assert_eq!(runs.load(Relaxed), 37);
+
+    let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = runs.clone();
+    shuttle::check_dfs(
+        move || {
+            counted.fetch_add(1, Relaxed);
+        },
+        Some(3),
+    );
+    // A body with no concurrency has one schedule, and the search ends with it.
+    assert_eq!(runs.load(Relaxed), 1);
+
+    let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = runs.clone();
+    shuttle::check(move || {
+        counted.fetch_add(1, Relaxed);
+        locked_increments();
+    });
+    assert_eq!(runs.load(Relaxed), 1);
+}
+
+#[test]
+fn check_dfs_without_a_bound_runs_every_schedule() {
+    // A failure that only one interleaving of many shows: the second thread must run entirely
+    // between the first thread's two steps. The depth-first search reaches it.
+    let text = panic_text(|| {
+        shuttle::check_dfs(
+            || {
+                let n = Arc::new(AtomicUsize::new(0));
+                let n2 = n.clone();
+                let t = thread::spawn(move || {
+                    n2.fetch_add(1, SeqCst);
+                    n2.fetch_add(1, SeqCst);
+                    n2.fetch_add(1, SeqCst);
+                });
+                let a = n.load(SeqCst);
+                let b = n.load(SeqCst);
+                t.join().unwrap();
+                assert!(b - a != 3, "the whole thread ran in between");
+            },
+            None,
+        )
+    });
+    assert!(text.contains("FAIL — panic found by shuttle-dfs"), "{text}");
+}
+
+/// The schedule in a report's replay line.
+fn schedule_of(text: &str) -> String {
+    text.split("LOCKHOUND_REPLAY=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("a replay line")
+        .trim_matches('\'')
+        .to_string()
+}
+
+#[test]
+fn replay_replays_a_lockhound_schedule() {
+    let schedule = schedule_of(&panic_text(|| shuttle::check_pct(lost_update, 1000, 2)));
+    let text = panic_text(|| shuttle::replay(lost_update, &schedule));
+    assert!(text.contains("(shuttle::replay): FAIL — panic reproduced under shuttle"), "{text}");
+    assert!(text.contains("an increment was lost"), "{text}");
+    // The same schedule on a correct body runs to its end.
+    shuttle::replay(locked_increments, &schedule);
+}
+
+#[test]
+fn replay_refuses_shuttle_s_own_schedules() {
+    let text = panic_text(|| shuttle::replay(lost_update, "91021000904092940400"));
+    assert!(text.starts_with("lockhound-shuttle: replay takes a schedule lockhound printed"), "{text}");
+}
+
+/// Run only by `the_replay_line_replays_the_failure`, in a child process, under the replay
+/// line's `LOCKHOUND_REPLAY`.
+#[test]
+#[ignore = "run by the_replay_line_replays_the_failure"]
+fn replayed_child() {
+    shuttle::check_random(lost_update, 1000);
+}
+
+#[test]
+fn the_replay_line_replays_the_failure() {
+    let schedule = schedule_of(&panic_text(|| shuttle::check_random(lost_update, 1000)));
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "replayed_child", "--ignored", "--nocapture", "--test-threads=1"])
+        .env("LOCKHOUND_REPLAY", &schedule)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&child.stderr);
+    assert!(!child.status.success(), "the replay should fail the test: {stderr}");
+    assert!(
+        stderr.contains("replayed_child (shuttle::check_random): FAIL — panic reproduced under shuttle"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("   FAIL   t"), "the replay shows its trace: {stderr}");
+}
