@@ -416,3 +416,39 @@ fn a_hostile_corpus_is_skipped_in_short_notes_and_never_hangs() {
 }
 
 const CORPUS: &str = lockhound_cli::gate::CORPUS_HEADER;
+
+fn six_threads() {
+    let n = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..5)
+        .map(|_| {
+            let n = n.clone();
+            lockhound::thread::spawn(move || {
+                n.fetch_add(1, Ordering::SeqCst);
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(n.load(Ordering::SeqCst), 5);
+}
+
+#[test]
+fn a_case_its_backend_cannot_run_is_skipped_with_the_reason_never_passed_or_failed() {
+    let catalog = [Scenario::new("crowd")
+        .summary("six threads, one more than loom models")
+        .with(Variant::must_pass("fixed", six_threads).description("fetch_add from five threads"))];
+    let overrides = Settings { iterations: Some(200), ..Settings::default() };
+    let cases = gate::plan(&catalog, &GateConfig::default(), &overrides, None);
+    let results: Vec<_> = cases.iter().map(|c| gate::run_case(c, None)).collect();
+    let loom = results.iter().find(|r| r.backend == Backend::Loom).expect("a loom case");
+    let why = loom.skipped.as_deref().expect("loom cannot run six threads: skipped");
+    assert!(why.contains("loom") && why.contains("thread"), "the reason names loom's thread limit: {why}");
+    assert!(loom.finding.is_none(), "an engine limit is no finding: {:?}", loom.finding);
+    let pct = results.iter().find(|r| r.backend == Backend::ShuttlePct).expect("a shuttle-pct case");
+    assert!(pct.met && pct.skipped.is_none() && pct.executions == 200, "shuttle explores it");
+    let summary = lockhound_reports::gate::summary_line(&results);
+    assert_eq!(summary, "2 passed (1 of them skipped), 0 failed");
+    let text = lockhound_reports::gate::case_text("lockhound", loom);
+    assert!(text.starts_with("skip   crowd/fixed/loom: skipped: loom: "), "{text}");
+}

@@ -69,8 +69,14 @@ pub fn case_id(scenario: &str, variant: &str, backend: Backend) -> String {
     format!("{scenario}/{variant}/{backend}")
 }
 
-/// Cases whose expectation held, and cases whose expectation was missed.
+/// Cases whose expectation held, and cases whose expectation was missed. A skipped case
+/// counts as held (its backend cannot check it, which says nothing about the code).
 pub fn tally(results: &[CaseResult]) -> (usize, usize) {
     let passed = results.iter().filter(|r| r.met).count();
     (passed, results.len() - passed)
+}
+
+/// Cases skipped because their backend cannot check them (counted among the held ones).
+pub fn skipped(results: &[CaseResult]) -> usize {
+    results.iter().filter(|r| r.skipped.is_some()).count()
 }

@@ -149,10 +149,14 @@ fn warnings(r: &CaseResult) -> impl Iterator<Item = String> + '_ {
     })
 }
 
-/// The summary line, alone on its line: `N passed, M failed`.
+/// The summary line, alone on its line: `N passed, M failed`, and `(K of them skipped)`
+/// when a backend could not check some cases.
 pub fn summary_line(results: &[CaseResult]) -> String {
     let (passed, failed) = lockhound::gate::tally(results);
-    format!("{passed} passed, {failed} failed")
+    match lockhound::gate::skipped(results) {
+        0 => format!("{passed} passed, {failed} failed"),
+        skipped => format!("{passed} passed ({skipped} of them skipped), {failed} failed"),
+    }
 }
 
 /// The text before the cases: what runs, and notes that belong to no case.
@@ -186,6 +190,7 @@ pub fn json(view: &GateView<'_>) -> Value {
     let cases: Vec<Value> = view.results.iter().map(|r| case_json(view.program, r)).collect();
     json!({
         "passed": passed,
+        "skipped": lockhound::gate::skipped(view.results),
         "failed": failed,
         "ok": failed == 0,
         "shard": view.shard,

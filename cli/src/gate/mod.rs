@@ -171,14 +171,16 @@ pub fn run_case(case: &Case<'_>, corpus: Option<&Corpus>) -> CaseResult {
             Err(e) => replay.save_error = Some(e.to_string()),
         }
     }
-    // A pass needs a run that explored the body: one no engine could run (`backend = "loom"`
-    // on a body with more threads than loom models) proved nothing, and a warning the
-    // configuration denies fails it as well.
-    let explored_cleanly = report.as_ref().is_none_or(|r| r.succeeded() && r.not_run().is_none());
-    let met = match expect {
-        Expect::Pass => finding.is_none() && explored_cleanly,
-        Expect::Fail => finding.is_some(),
-    };
+    // A case its backend could not run at all (`backend = "loom"` on a body with more threads
+    // than loom models, or a spin loop loom cannot bound) proved nothing and says nothing
+    // about the code: it is skipped, with the engine's reason, like a weak-memory bug under
+    // shuttle. A warning the configuration denies fails a pass.
+    let skipped = report.as_ref().and_then(|r| r.not_run()).map(|l| format!("{}: {}", l.backend, l.reason));
+    let met = skipped.is_some()
+        || match expect {
+            Expect::Pass => finding.is_none() && report.as_ref().is_none_or(|r| r.succeeded()),
+            Expect::Fail => finding.is_some(),
+        };
     CaseResult {
         scenario: case.scenario.name.to_string(),
         variant: case.variant.name.to_string(),
@@ -192,7 +194,7 @@ pub fn run_case(case: &Case<'_>, corpus: Option<&Corpus>) -> CaseResult {
         source,
         elapsed: start.elapsed(),
         corpus: replay,
-        skipped: None,
+        skipped,
     }
 }
 
