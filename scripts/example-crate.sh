@@ -13,8 +13,10 @@ trap 'rm -rf "$work"' EXIT
 fail() { echo "example-crate: $*" >&2; exit 1; }
 
 echo "== building cargo-lockhound"
-(cd "$repo" && cargo build --release -q -p lockhound-cli)
-export PATH="$repo/target/release:$PATH"
+# The dev profile the README's commands build (its dependencies are optimized): no second
+# build of the workspace.
+(cd "$repo" && cargo build -q -p lockhound-cli)
+export PATH="$repo/target/debug:$PATH"
 cd "$example"
 
 expect_exit() { # STATUS COMMAND...: runs it, output to $work/out, fails unless it exits STATUS
