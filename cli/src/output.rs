@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 pub use lockhound::limits::shown;
-pub use progress::Progress;
+pub use progress::{ExplorationProgress, Progress};
 pub use report_dir::ReportDir;
 
 /// Prints `text` on stdout. A reader that has gone away (`lockhound list | head -1`) ends the

@@ -268,6 +268,29 @@ fn progress_is_drawn_on_a_terminal_only_and_never_in_json_output() {
 }
 
 #[test]
+fn a_long_run_and_track_show_their_executions_on_a_terminal_but_never_in_json_output() {
+    // A fixed variant under a 1 s budget with no execution bound: it runs the whole second.
+    let run =
+        "run rwlock-timeout --variant fixed --backend shuttle-random --iterations 100000000 --time-limit 1";
+    let (stdout, terminal) = on_a_terminal(run);
+    assert!(
+        terminal.contains("rwlock-timeout (fixed): ") && terminal.contains(" executions ("),
+        "{terminal}"
+    );
+    assert!(!stdout.contains(" executions ("), "progress reached stdout: {stdout}");
+    assert!(stdout.contains("pass"), "{stdout}");
+
+    let (stdout, terminal) = on_a_terminal(&format!("{run} --json"));
+    assert!(!terminal.contains(" executions ("), "progress drawn under --json: {terminal}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is one JSON document");
+    assert!(doc["executions"].as_u64().is_some_and(|n| n > 0), "{doc}");
+
+    let (_, terminal) =
+        on_a_terminal("track rwlock-timeout --variant fixed --iterations 100000000 --time-limit 1");
+    assert!(terminal.contains("on real threads: ") && terminal.contains(" executions ("), "{terminal}");
+}
+
+#[test]
 fn completions_are_printed_for_each_shell_and_a_bad_shell_is_bad_usage() {
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
         let o = lockhound(&["completions", shell]);

@@ -18,6 +18,7 @@ pub mod gate;
 pub mod guard;
 pub mod hint;
 pub mod limits;
+pub mod progress;
 mod rt;
 pub mod scenario;
 pub mod schedule;

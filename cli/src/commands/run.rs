@@ -39,7 +39,17 @@ pub fn run(cx: &Context<'_>, args: RunArgs) -> Result<Outcome, UsageError> {
             }
             continue;
         }
-        let report = explore::run(&v.body(), &config);
+        let report = {
+            let shown = cx.verbosity.progress() && !args.json;
+            let what = format!("{} ({})", scenario.name, v.name);
+            let _progress = output::ExplorationProgress::start(
+                shown,
+                &what,
+                config.budget.executions,
+                config.budget.time,
+            );
+            explore::run(&v.body(), &config)
+        };
         if let Some(limited) = report.not_run() {
             return Err(UsageError(format!(
                 "{} cannot check {} ({}): {}",

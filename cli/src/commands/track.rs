@@ -22,7 +22,13 @@ pub fn track(cx: &Context<'_>, args: TrackArgs) -> Result<Outcome, UsageError> {
     let mut documents = Vec::new();
     let mut files = Vec::new();
     for v in &variants {
-        let report = track_body(&v.body(), options.clone());
+        let report = {
+            let shown = cx.verbosity.progress() && !args.json;
+            let what = format!("{} ({}) on real threads", scenario.name, v.name);
+            let _progress =
+                output::ExplorationProgress::start(shown, &what, options.iterations, options.time_limit);
+            track_body(&v.body(), options.clone())
+        };
         let problems = !report.potential_deadlocks.is_empty()
             || !report.watchdog.is_empty()
             || report.hung

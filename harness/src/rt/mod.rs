@@ -53,6 +53,12 @@ thread_local! {
 /// OS thread exploring at the same time) is as foreign as one from an earlier execution.
 static NEXT_EXECUTION: AtomicU32 = AtomicU32::new(1);
 
+/// Executions begun in this process so far, under every engine, modulo 2^32: what
+/// [`crate::progress`] counts (it needs no counter of its own on the hot path).
+pub(crate) fn executions_begun() -> u32 {
+    NEXT_EXECUTION.load(Ordering::Relaxed).wrapping_sub(1)
+}
+
 /// The engine of the run this thread is in. Outside any run (a program's own code, an
 /// ordinary test) facade objects are real ones: tracked locks and std's threads, as on the
 /// real-thread engine, so a library built on the facade works everywhere, and is explored
