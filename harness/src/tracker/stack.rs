@@ -115,6 +115,28 @@ pub(crate) fn is_noise(function: &str) -> bool {
     owners.iter().all(|c| MACHINERY.contains(c))
 }
 
+/// Whether a frame's source file is machinery: std's (`/rustc/<hash>/library/...`), a
+/// [`MACHINERY`] crate's folder (`backtrace-0.3.75/src/...`), or lockhound's own sources.
+/// Needed because names are not always paths: debug info of `debug = "line-tables-only"`
+/// names a frame `lock<u64>`, not `lockhound::sync::Mutex<T>::lock`.
+pub(crate) fn is_machinery_file(path: &str) -> bool {
+    let path = path.replace('\\', "/");
+    if path.starts_with("/rustc/") && path.contains("/library/") {
+        return true;
+    }
+    let own = concat!(env!("CARGO_MANIFEST_DIR"), "/src/").replace('\\', "/");
+    if path.starts_with(&own) {
+        return true;
+    }
+    // A registry or vendored crate folder, `<name>-<version>/src/`.
+    path.split('/').collect::<Vec<_>>().windows(2).any(|w| {
+        w[1] == "src"
+            && w[0].rsplit_once('-').is_some_and(|(name, version)| {
+                version.starts_with(|c: char| c.is_ascii_digit()) && MACHINERY.contains(&name)
+            })
+    })
+}
+
 /// `<Type as Trait>::...` split into `Type` and `Trait`; `<Type>::...` into `Type` alone.
 fn qualified_self(function: &str) -> Option<(&str, Option<&str>)> {
     let rest = function.strip_prefix('<')?;
@@ -173,12 +195,13 @@ pub(crate) fn symbolize(ids: &[StackId]) -> HashMap<StackId, Vec<Frame>> {
             for sym in frame.symbols() {
                 let Some(name) = sym.name() else { continue };
                 let function = format!("{name:#}");
-                if is_noise(&function) {
+                let path = sym.filename().map(|p| p.to_string_lossy().into_owned());
+                if is_noise(&function) || path.as_deref().is_some_and(is_machinery_file) {
                     continue;
                 }
                 frames.push(Frame {
                     function,
-                    file: sym.filename().map(|p| crate::source_path::shorten(&p.to_string_lossy())),
+                    file: path.map(|p| crate::source_path::shorten(&p)),
                     line: sym.lineno(),
                 });
             }
@@ -225,6 +248,27 @@ mod tests {
             "my_c_callback",
         ] {
             assert!(!is_noise(f), "{f} dropped");
+        }
+    }
+
+    #[test]
+    fn machinery_files_are_told_by_their_folder_whatever_the_names_say() {
+        let own = concat!(env!("CARGO_MANIFEST_DIR"), "/src/tracker/mutex.rs");
+        for f in [
+            "/rustc/59807616e1fa2540724bfbac14d7976d7e4a3860/library/std/src/thread/mod.rs",
+            "/home/u/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/backtrace-0.3.75/src/backtrace/mod.rs",
+            "/usr/local/cargo/registry/src/x/lockhound-0.1.0/src/sync/mutex.rs",
+            own,
+        ] {
+            assert!(super::is_machinery_file(f), "{f} kept");
+        }
+        for f in [
+            "/home/u/myapp/src/pool.rs",
+            "/home/u/myapp/src/lockhound.rs",
+            "/home/u/.cargo/registry/src/x/lockhound-scenarios-0.1.0/src/bounded_cache.rs",
+            "/home/u/.cargo/registry/src/x/parking_lot-0.12.4/src/raw_mutex.rs",
+        ] {
+            assert!(!super::is_machinery_file(f), "{f} dropped");
         }
     }
 }
