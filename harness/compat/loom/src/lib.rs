@@ -38,18 +38,14 @@
 //! [`model`] never runs on real threads (it refuses `LOCKHOUND_BACKEND=stress` with a message),
 //! and [`thread::spawn`] refuses to run anywhere else.
 //!
-//! # Not provided yet
-//! What lockhound's facade does not offer yet is not here either; the compiler says which
-//! item a test needs, and `scripts/peer-suites.sh` counts what each blocks in loom's own
-//! test suite (docs/compat.md). Notably `hint` (`loom::hint::spin_loop`), which the facade
-//! adds as `lockhound::hint`: re-export it here (`pub use lockhound::hint;`) when it lands.
-//! Not planned: `loom::alloc` and `loom::future` (lockhound's executor is its own API).
-
-// MISSING: what lockhound's facade does not have on this branch. Everything else the facade
-// adds arrives by itself (the glob re-exports of `sync`, `thread`, `cell`; the macros forward by
-// path); these need a line here once the facade has them (scripts/peer-suites.sh shows what
-// each blocks):
-// - `hint` (facade-data adds `lockhound::hint`): `pub use lockhound::hint;`
+//! - [`hint`]: lockhound's, whose `spin_loop` yields to the other threads under the model
+//!   checkers.
+//!
+//! # Not provided
+//! What lockhound's facade does not offer is not here either; the compiler says which item a
+//! test needs, and `scripts/peer-suites.sh` counts what each blocks in loom's own test suite
+//! (docs/compat.md). Not planned: `loom::alloc` and `loom::future` (lockhound's executor is
+//! its own API).
 
 pub mod cell;
 mod exploration;
@@ -58,6 +54,9 @@ pub mod sync;
 pub mod thread;
 
 pub use exploration::{explore, skip_branch, stop_exploring};
+/// `loom::hint`: lockhound's, whose `spin_loop` yields to the other threads under the model
+/// checkers, as loom's does.
+pub use lockhound::hint;
 pub use model::model;
 
 /// loom's limit on threads in one model, which lockhound's loom engine keeps.
