@@ -391,3 +391,30 @@ fn exploration_requests_do_nothing_under_shuttle() {
     });
     assert_eq!((plain, requested), (200, 200));
 }
+
+/// As in loom: the body's own thread has no name, under every model checker, and a named
+/// thread keeps its name.
+#[test]
+fn the_body_s_own_thread_is_unnamed_as_in_loom() {
+    fn names() {
+        assert_eq!(thread::current().name(), None);
+        let main = thread::current().id();
+        let t = thread::spawn(move || {
+            assert_ne!(thread::current().id(), main);
+            thread::current().name().map(str::to_string)
+        });
+        assert_eq!(t.thread().name(), None);
+        assert_eq!(t.join().unwrap(), None);
+        let named = thread::Builder::new()
+            .name("worker".into())
+            .spawn(|| thread::current().name().map(str::to_string));
+        let named = named.unwrap();
+        assert_eq!(named.thread().name(), Some("worker"));
+        assert_eq!(named.join().unwrap().as_deref(), Some("worker"));
+    }
+    for backend in ["loom", "shuttle-random", "shuttle-pct", "shuttle-dfs"] {
+        let verdict = Builder::new()
+            .verdict(names, &vars(&[("LOCKHOUND_BACKEND", backend), ("LOCKHOUND_ITERATIONS", "50")]));
+        assert_eq!(verdict, Verdict::Passed, "{backend}");
+    }
+}
