@@ -7,7 +7,7 @@
 //! really moves to another OS thread. This `spawn` has loom's bound and runs only where that
 //! is sound: under lockhound's model checkers (loom and shuttle), which run every simulated
 //! thread of an execution as a coroutine on the OS thread of that execution, one at a time.
-//! On real threads it refuses with a message saying so, and [`crate::model`] never picks them.
+//! On real threads it refuses with a message saying so, and [`crate::model()`] never picks them.
 
 pub use lockhound::thread::*;
 
