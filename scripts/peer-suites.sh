@@ -460,11 +460,15 @@ def build_crate(files, scope, imports):
     targets = "".join(
         f'\n[[test]]\nname = "{r["target"]}"\npath = "tests/{r["target"]}.rs"\n' for r in records if r["built"]
     )
-    # The workspace's profile, so that the model checkers run as fast as under `cargo test` there.
+    # The workspace's profile, so that the model checkers run as fast as under `cargo test` there
+    # and a shared target folder reuses the workspace's build of lockhound. The peer crate's own
+    # test targets (rebuilt on every run: the crate is in a new folder each time) go without
+    # debug info, which halves their link time; panic locations do not need it.
     open(os.path.join(crate, "Cargo.toml"), "w").write(
         '[package]\nname = "peer-suites"\nversion = "0.0.0"\nedition = "2021"\npublish = false\n'
         "autotests = false\n\n[dev-dependencies]\n" + "\n".join(deps) + "\n" + targets +
-        '\n[profile.dev]\nopt-level = 1\n\n[profile.dev.package."*"]\nopt-level = 2\n\n[workspace]\n'
+        '\n[profile.dev]\nopt-level = 1\n\n[profile.dev.package."*"]\nopt-level = 2\n\n'
+        '[profile.dev.package.peer-suites]\ndebug = 0\n\n[workspace]\n'
     )
     os.makedirs(os.path.join(crate, "src"))
     open(os.path.join(crate, "src", "lib.rs"), "w").write("")

@@ -82,3 +82,6 @@ impl fmt::Debug for Barrier {
         f.write_str("Barrier { .. }")
     }
 }
+
+// As std's `Barrier` (a mutex and a condvar, both unwind safe): it holds no user data.
+impl std::panic::RefUnwindSafe for Barrier {}

@@ -336,3 +336,6 @@ impl std::fmt::Debug for Condvar {
         f.write_str("Condvar { .. }")
     }
 }
+
+// As std's `Condvar`: it holds no user data, only its waiters, which a panic leaves consistent.
+impl std::panic::RefUnwindSafe for Condvar {}

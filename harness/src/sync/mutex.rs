@@ -273,3 +273,8 @@ impl<T: fmt::Display> fmt::Display for MutexGuard<'_, T> {
         fmt::Display::fmt(&**self, f)
     }
 }
+
+// As std's `Mutex`: a panic while the lock is held poisons it (`PoisonOnPanic`), so code that
+// catches the panic sees the broken invariant through the `PoisonError` and not silently.
+impl<T> std::panic::UnwindSafe for Mutex<T> {}
+impl<T> std::panic::RefUnwindSafe for Mutex<T> {}

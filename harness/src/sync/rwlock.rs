@@ -335,3 +335,8 @@ impl<T> DerefMut for RwLockWriteGuard<'_, T> {
         }
     }
 }
+
+// As std's `RwLock`: a panic while the write lock is held poisons it, so a caught panic cannot
+// leave a broken value behind unnoticed.
+impl<T> std::panic::UnwindSafe for RwLock<T> {}
+impl<T> std::panic::RefUnwindSafe for RwLock<T> {}

@@ -104,6 +104,18 @@ impl Entry {
 
     fn explore(&self, body: &Body, config: &RunConfig, test: Option<&TestName>) -> Verdict {
         let report = explore::run(body, config);
+        // No engine could explore the body (loom's branch limit, more threads than loom
+        // models): the test did not pass, and nothing was found in the user's code either.
+        if let Some(limited) = report.not_run() {
+            return Verdict::Refused(format!(
+                "{}: {} could not check {} ({}): {}",
+                self.origin,
+                limited.backend,
+                heading(test),
+                self.name,
+                limited.reason
+            ));
+        }
         let Some(finding) = &report.finding else { return Verdict::Passed };
         let replay_command = match &finding.schedule {
             Some(schedule) => test_name::replay_command(&schedule.to_string(), test),

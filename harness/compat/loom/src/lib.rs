@@ -16,7 +16,7 @@
 //! ```
 //!
 //! # What maps to what
-//! - [`model`] and [`model::Builder::check`]: lockhound's `loom` backend; every `Builder`
+//! - [`model()`] and [`model::Builder::check`]: lockhound's `loom` backend; every `Builder`
 //!   field is mapped or ignored as its documentation says (`max_permutations` and
 //!   `max_duration` are the budget, `preemption_bound` and `max_branches` loom's bounds; the
 //!   checkpoint, logging and location fields and `max_threads` are ignored). The `LOOM_*`
@@ -25,6 +25,8 @@
 //! - [`sync`], [`cell`], [`thread`]: lockhound's facade (`lockhound::sync`, `::cell`,
 //!   `::thread`), which has loom's API, plus loom's own [`sync::Notify`].
 //! - [`thread::spawn`] takes closures that are not `Send`, as loom's does: see below.
+//! - [`thread::current`] and [`thread::JoinHandle::thread`] give loom's [`thread::Thread`]:
+//!   lockhound's, except that the body's own thread has no name, as in loom.
 //! - [`thread_local!`] and [`lazy_static!`]: lockhound's, per simulated thread and per
 //!   execution under the model checkers, as loom's are.
 //! - [`explore`], [`stop_exploring`], [`skip_branch`]: loom's, under the loom engine; nothing
@@ -35,21 +37,17 @@
 //! thread. lockhound's does, because its stress engine runs real threads. This crate's
 //! [`thread::spawn`] keeps loom's bound and is sound only under lockhound's model checkers,
 //! which run every simulated thread of an execution on the OS thread of that execution: so
-//! [`model`] never runs on real threads (it refuses `LOCKHOUND_BACKEND=stress` with a message),
+//! [`model()`] never runs on real threads (it refuses `LOCKHOUND_BACKEND=stress` with a message),
 //! and [`thread::spawn`] refuses to run anywhere else.
 //!
-//! # Not provided yet
-//! What lockhound's facade does not offer yet is not here either; the compiler says which
-//! item a test needs, and `scripts/peer-suites.sh` counts what each blocks in loom's own
-//! test suite (docs/compat.md). Notably `hint` (`loom::hint::spin_loop`), which the facade
-//! adds as `lockhound::hint`: re-export it here (`pub use lockhound::hint;`) when it lands.
-//! Not planned: `loom::alloc` and `loom::future` (lockhound's executor is its own API).
-
-// MISSING: what lockhound's facade does not have on this branch. Everything else the facade
-// adds arrives by itself (the glob re-exports of `sync`, `thread`, `cell`; the macros forward by
-// path); these need a line here once the facade has them (scripts/peer-suites.sh shows what
-// each blocks):
-// - `hint` (facade-data adds `lockhound::hint`): `pub use lockhound::hint;`
+//! - [`hint`]: lockhound's, whose `spin_loop` yields to the other threads under the model
+//!   checkers.
+//!
+//! # Not provided
+//! What lockhound's facade does not offer is not here either; the compiler says which item a
+//! test needs, and `scripts/peer-suites.sh` counts what each blocks in loom's own test suite
+//! (docs/compat.md). Not planned: `loom::alloc` and `loom::future` (lockhound's executor is
+//! its own API).
 
 pub mod cell;
 mod exploration;
@@ -58,6 +56,9 @@ pub mod sync;
 pub mod thread;
 
 pub use exploration::{explore, skip_branch, stop_exploring};
+/// `loom::hint`: lockhound's, whose `spin_loop` yields to the other threads under the model
+/// checkers, as loom's does.
+pub use lockhound::hint;
 pub use model::model;
 
 /// loom's limit on threads in one model, which lockhound's loom engine keeps.

@@ -141,6 +141,7 @@ impl Builder {
     {
         let body = move || {
             crate::exploration::begin_execution();
+            crate::thread::begin_execution();
             f()
         };
         self.entry().verdict(body, var)

@@ -7,12 +7,64 @@
 //! really moves to another OS thread. This `spawn` has loom's bound and runs only where that
 //! is sound: under lockhound's model checkers (loom and shuttle), which run every simulated
 //! thread of an execution as a coroutine on the OS thread of that execution, one at a time.
-//! On real threads it refuses with a message saying so, and [`crate::model`] never picks them.
+//! On real threads it refuses with a message saying so, and [`crate::model()`] never picks them.
 
 pub use lockhound::thread::*;
 
+use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
+
+std::thread_local! {
+    // The body's own thread in the current execution, noted as the execution begins. One per
+    // OS thread: every simulated thread of an execution runs on the OS thread of the execution.
+    static MAIN: Cell<Option<ThreadId>> = const { Cell::new(None) };
+}
+
+/// Notes the calling thread as the body's own thread of the execution that begins.
+pub(crate) fn begin_execution() {
+    MAIN.with(|m| m.set(Some(lockhound::thread::current().id())));
+}
+
+/// A handle to a thread, like loom's: as lockhound's, except that the body's own thread has no
+/// name, as in loom (lockhound calls it `"main"` under every engine, as std does).
+#[derive(Clone)]
+pub struct Thread {
+    inner: lockhound::thread::Thread,
+}
+
+impl Thread {
+    /// The thread's identity.
+    pub fn id(&self) -> ThreadId {
+        self.inner.id()
+    }
+
+    /// The name given to `Builder::name`; `None` for unnamed threads and the body's own.
+    pub fn name(&self) -> Option<&str> {
+        if MAIN.with(Cell::get) == Some(self.inner.id()) {
+            return None;
+        }
+        self.inner.name()
+    }
+
+    /// Makes the thread's park token available, waking it if it is parked.
+    #[track_caller]
+    pub fn unpark(&self) {
+        self.inner.unpark()
+    }
+}
+
+impl fmt::Debug for Thread {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Thread").field("id", &self.id()).field("name", &self.name()).finish_non_exhaustive()
+    }
+}
+
+/// The handle of the calling thread, as loom's [`Thread`].
+#[track_caller]
+pub fn current() -> Thread {
+    Thread { inner: lockhound::thread::current() }
+}
 
 /// A handle to join a thread started by [`spawn`]. Like loom's, it stays on the thread of the
 /// model it was made in (it is neither `Send` nor `Sync`):
@@ -74,7 +126,7 @@ where
         let f = f.into_inner();
         SameOsThread(f())
     });
-    let thread = inner.thread();
+    let thread = Thread { inner: inner.thread() };
     JoinHandle { inner, thread, _stays: PhantomData }
 }
 

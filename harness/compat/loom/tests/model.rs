@@ -83,41 +83,93 @@ fn a_failing_model_panics_with_lockhound_s_report_and_a_replay_line_naming_the_t
     assert!(!text.contains("LOOM_CHECKPOINT_FILE"), "{text}");
 }
 
-/// Run only by `the_replay_line_replays_the_failure`, in a child process, under the replay
-/// line's `LOCKHOUND_REPLAY`.
+/// Run only by `a_failing_test_prints_a_replay_line_that_replays_it`, in child processes.
 #[test]
-#[ignore = "run by the_replay_line_replays_the_failure"]
+#[ignore = "run by a_failing_test_prints_a_replay_line_that_replays_it"]
 fn replayed_child() {
     loom::model(lost_update);
 }
 
-#[test]
-fn the_replay_line_replays_the_failure() {
-    let text = panic_text(|| loom::model(lost_update));
-    let schedule = text
-        .split("LOCKHOUND_REPLAY=")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .expect("a replay line")
-        .trim_matches('\'')
-        .to_string();
-    let child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "replayed_child", "--ignored", "--nocapture", "--test-threads=1"])
-        .env("LOCKHOUND_REPLAY", &schedule)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&child.stderr);
-    assert!(!child.status.success(), "the replay should fail the test: {stderr}");
-    assert!(stderr.contains("replayed_child (loom::model): FAIL — panic reproduced under loom"), "{stderr}");
-    assert!(stderr.contains("an increment was lost"), "{stderr}");
-    assert!(stderr.contains("   FAIL   t0:"), "the replay shows its trace: {stderr}");
+/// The words of a shell command as lockhound prints it: bare words and single-quoted ones.
+fn shell_words(line: &str) -> Vec<String> {
+    let (mut words, mut word, mut quoted, mut any) = (Vec::new(), String::new(), false, false);
+    for c in line.chars() {
+        match c {
+            '\'' => (quoted, any) = (!quoted, true),
+            c if c.is_whitespace() && !quoted => {
+                if any {
+                    words.push(std::mem::take(&mut word));
+                }
+                any = false;
+            }
+            c => (word, any) = (word + &c.to_string(), true),
+        }
+    }
+    assert!(!quoted, "an unclosed quote in {line}");
+    if any {
+        words.push(word);
+    }
+    words
 }
 
+/// Runs this test binary as `cargo test` would run one test of it, with `env`.
+fn run_child(args: &[String], env: Option<(&str, &str)>) -> (bool, String) {
+    let mut child = Command::new(std::env::current_exe().unwrap());
+    // The test is ignored in this suite, so that only this test runs it.
+    child.args(args).args(["--ignored", "--test-threads=1"]).env_remove("LOCKHOUND_REPLAY");
+    if let Some((key, value)) = env {
+        child.env(key, value);
+    }
+    let out = child.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// What a user sees: the failing test, run as `cargo test` runs it, prints lockhound's report
+/// and a replay line; the command on that line, run as printed, replays the failure.
 #[test]
-fn builder_fields_reach_the_search() {
-    // loom's own test double_panic_in_drop: two branches are not enough for three yields.
+fn a_failing_test_prints_a_replay_line_that_replays_it() {
+    let (passed, output) = run_child(&["--exact".into(), "replayed_child".into()], None);
+    assert!(!passed, "the model should fail: {output}");
+    assert!(output.contains("replayed_child (loom::model): FAIL — panic found by loom"), "{output}");
+    assert!(output.contains("an increment was lost"), "{output}");
+    assert!(output.contains("   FAIL   t0:"), "the report shows the trace: {output}");
+    assert!(!output.contains("LOOM_CHECKPOINT_FILE"), "not loom's own output: {output}");
+    let line = output
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("replay: "))
+        .unwrap_or_else(|| panic!("a replay line: {output}"));
+    let words = shell_words(line);
+    let (assignment, command) = words.split_first().expect("a command");
+    let schedule = assignment.strip_prefix("LOCKHOUND_REPLAY=").expect("the schedule first");
+    assert!(schedule.starts_with("lh1:loom:"), "{line}");
+    let dashes = command.iter().position(|w| w == "--").expect("the test's own arguments");
+    assert_eq!(command[..dashes], ["cargo", "test", "-p", "lockhound-loom", "--test", "model"], "{line}");
+    assert_eq!(command[dashes + 1..], ["--exact", "replayed_child"], "{line}");
+
+    let (passed, replayed) = run_child(&command[dashes + 1..], Some(("LOCKHOUND_REPLAY", schedule)));
+    assert!(!passed, "the replay should fail the test: {replayed}");
+    assert!(
+        replayed.contains("replayed_child (loom::model): FAIL — panic reproduced under loom"),
+        "{replayed}"
+    );
+    assert!(replayed.contains("an increment was lost"), "{replayed}");
+    assert!(replayed.contains("   FAIL   t0:"), "the replay shows its trace: {replayed}");
+    assert!(
+        !replayed.contains("found by loom"),
+        "a replay runs the schedule, it does not search: {replayed}"
+    );
+}
+
+/// A model that loom's search cannot explore within the test's own bound fails the test, as
+/// loom's does, with the limit named and no finding claimed about the code (loom's own test
+/// double_panic_in_drop: two branches are not enough for three yields).
+#[test]
+fn a_model_beyond_loom_s_branch_limit_fails_without_a_finding() {
     let text = panic_text(|| {
-        let mut builder = loom::model::Builder::new();
+        let mut builder = Builder::new();
         builder.max_branches = 2;
         builder.check(|| {
             let _arc = Arc::new(());
@@ -126,7 +178,14 @@ fn builder_fields_reach_the_search() {
             thread::yield_now();
         });
     });
-    assert!(text.contains("FAIL — step-limit found by loom"), "{text}");
+    assert!(text.starts_with("lockhound-loom: loom could not check"), "{text}");
+    assert!(text.contains("(loom::model): an execution took more than loom's 2 branch points"), "{text}");
+    assert!(!text.contains("FAIL"), "not a finding: {text}");
+}
+
+#[test]
+fn builder_fields_reach_the_search() {
+    // `max_branches`: see a_model_beyond_loom_s_branch_limit_fails_without_a_finding.
 
     // A lost update under a lock needs a preemption between the two critical sections: a
     // bound of 0 cannot see it, a bound of 1 can.
@@ -331,4 +390,31 @@ fn exploration_requests_do_nothing_under_shuttle() {
         three_racing_increments();
     });
     assert_eq!((plain, requested), (200, 200));
+}
+
+/// As in loom: the body's own thread has no name, under every model checker, and a named
+/// thread keeps its name.
+#[test]
+fn the_body_s_own_thread_is_unnamed_as_in_loom() {
+    fn names() {
+        assert_eq!(thread::current().name(), None);
+        let main = thread::current().id();
+        let t = thread::spawn(move || {
+            assert_ne!(thread::current().id(), main);
+            thread::current().name().map(str::to_string)
+        });
+        assert_eq!(t.thread().name(), None);
+        assert_eq!(t.join().unwrap(), None);
+        let named = thread::Builder::new()
+            .name("worker".into())
+            .spawn(|| thread::current().name().map(str::to_string));
+        let named = named.unwrap();
+        assert_eq!(named.thread().name(), Some("worker"));
+        assert_eq!(named.join().unwrap().as_deref(), Some("worker"));
+    }
+    for backend in ["loom", "shuttle-random", "shuttle-pct", "shuttle-dfs"] {
+        let verdict = Builder::new()
+            .verdict(names, &vars(&[("LOCKHOUND_BACKEND", backend), ("LOCKHOUND_ITERATIONS", "50")]));
+        assert_eq!(verdict, Verdict::Passed, "{backend}");
+    }
 }

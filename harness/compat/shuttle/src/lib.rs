@@ -35,21 +35,19 @@
 //! # Not provided
 //! shuttle's engine internals have no counterpart: `scheduler`, `Runner`, `PortfolioRunner`,
 //! `Config`, `current` (task labels, vector clocks), `annotations`, `replay_from_file`,
-//! `check_uncontrolled_nondeterminism`. Not yet: `hint` (the facade adds `lockhound::hint`:
-//! re-export it here, `pub use lockhound::hint;`, when it lands), `rand` and `future`
-//! (async). `scripts/peer-suites.sh` counts what each blocks in shuttle's own test suite
+//! `check_uncontrolled_nondeterminism`. Not yet: `rand` and `future` (async).
+//! `scripts/peer-suites.sh` counts what each blocks in shuttle's own test suite
 //! (docs/compat.md).
-
-// MISSING: what lockhound's facade does not have on this branch. Everything else the facade
-// adds arrives by itself (the glob re-exports of `sync`, `thread`, `cell`; the macros forward by
-// path); these need a line here once the facade has them (scripts/peer-suites.sh shows what
-// each blocks):
-// - `hint` (facade-data adds `lockhound::hint`): `pub use lockhound::hint;`
-// - `lazy_static::initialize` (facade-threads adds `lockhound::sync::lazy_static`):
-//   `pub use lockhound::sync::lazy_static;`
 
 pub mod sync;
 pub mod thread;
+
+/// `shuttle::hint`: lockhound's, whose `spin_loop` yields to the other threads under the
+/// model checkers, as shuttle's does.
+pub use lockhound::hint;
+/// `shuttle::lazy_static::initialize` (the module beside the [`lazy_static!`] macro, as in
+/// shuttle).
+pub use lockhound::sync::lazy_static;
 
 use lockhound::{Backend, Budget, RunConfig, Schedule};
 use lockhound_compat::{Entry, Verdict, UNBOUNDED_EXECUTIONS, UNBOUNDED_TIME};

@@ -166,27 +166,82 @@ fn replay_refuses_shuttle_s_own_schedules() {
     assert!(text.starts_with("lockhound-shuttle: replay takes a schedule lockhound printed"), "{text}");
 }
 
-/// Run only by `the_replay_line_replays_the_failure`, in a child process, under the replay
-/// line's `LOCKHOUND_REPLAY`.
+/// Run only by `a_failing_test_prints_a_replay_line_that_replays_it`, in child processes.
 #[test]
-#[ignore = "run by the_replay_line_replays_the_failure"]
+#[ignore = "run by a_failing_test_prints_a_replay_line_that_replays_it"]
 fn replayed_child() {
     shuttle::check_random(lost_update, 1000);
 }
 
+/// The words of a shell command as lockhound prints it: bare words and single-quoted ones.
+fn shell_words(line: &str) -> Vec<String> {
+    let (mut words, mut word, mut quoted, mut any) = (Vec::new(), String::new(), false, false);
+    for c in line.chars() {
+        match c {
+            '\'' => (quoted, any) = (!quoted, true),
+            c if c.is_whitespace() && !quoted => {
+                if any {
+                    words.push(std::mem::take(&mut word));
+                }
+                any = false;
+            }
+            c => (word, any) = (word + &c.to_string(), true),
+        }
+    }
+    assert!(!quoted, "an unclosed quote in {line}");
+    if any {
+        words.push(word);
+    }
+    words
+}
+
+/// Runs this test binary as `cargo test` would run one test of it, with `env`.
+fn run_child(args: &[String], env: Option<(&str, &str)>) -> (bool, String) {
+    let mut child = Command::new(std::env::current_exe().unwrap());
+    // The test is ignored in this suite, so that only this test runs it.
+    child.args(args).args(["--ignored", "--test-threads=1"]).env_remove("LOCKHOUND_REPLAY");
+    if let Some((key, value)) = env {
+        child.env(key, value);
+    }
+    let out = child.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// What a user sees: the failing test, run as `cargo test` runs it, prints lockhound's report
+/// and a replay line; the command on that line, run as printed, replays the failure.
 #[test]
-fn the_replay_line_replays_the_failure() {
-    let schedule = schedule_of(&panic_text(|| shuttle::check_random(lost_update, 1000)));
-    let child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "replayed_child", "--ignored", "--nocapture", "--test-threads=1"])
-        .env("LOCKHOUND_REPLAY", &schedule)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&child.stderr);
-    assert!(!child.status.success(), "the replay should fail the test: {stderr}");
+fn a_failing_test_prints_a_replay_line_that_replays_it() {
+    let (passed, output) = run_child(&["--exact".into(), "replayed_child".into()], None);
+    assert!(!passed, "the test should fail: {output}");
     assert!(
-        stderr.contains("replayed_child (shuttle::check_random): FAIL — panic reproduced under shuttle"),
-        "{stderr}"
+        output.contains("replayed_child (shuttle::check_random): FAIL — panic found by shuttle-random"),
+        "{output}"
     );
-    assert!(stderr.contains("   FAIL   t"), "the replay shows its trace: {stderr}");
+    assert!(output.contains("an increment was lost"), "{output}");
+    assert!(output.contains("   FAIL   t"), "the report shows the trace: {output}");
+    assert!(!output.contains("failing schedule"), "not shuttle's own output: {output}");
+    let line = output
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("replay: "))
+        .unwrap_or_else(|| panic!("a replay line: {output}"));
+    let words = shell_words(line);
+    let (assignment, command) = words.split_first().expect("a command");
+    let schedule = assignment.strip_prefix("LOCKHOUND_REPLAY=").expect("the schedule first");
+    assert!(schedule.starts_with("lh1:shuttle"), "{line}");
+    let dashes = command.iter().position(|w| w == "--").expect("the test's own arguments");
+    assert_eq!(command[..dashes], ["cargo", "test", "-p", "lockhound-shuttle", "--test", "check"], "{line}");
+    assert_eq!(command[dashes + 1..], ["--exact", "replayed_child"], "{line}");
+
+    let (passed, replayed) = run_child(&command[dashes + 1..], Some(("LOCKHOUND_REPLAY", schedule)));
+    assert!(!passed, "the replay should fail the test: {replayed}");
+    assert!(
+        replayed.contains("replayed_child (shuttle::check_random): FAIL — panic reproduced under shuttle"),
+        "{replayed}"
+    );
+    assert!(replayed.contains("an increment was lost"), "{replayed}");
+    assert!(replayed.contains("   FAIL   t"), "the replay shows its trace: {replayed}");
+    assert!(!replayed.contains("found by"), "a replay runs the schedule, it does not search: {replayed}");
 }
