@@ -1,5 +1,6 @@
 //! The exploration engines a run can use, and how each is configured.
 
+use crate::limits;
 use serde::Serialize;
 use std::fmt;
 use std::str::FromStr;
@@ -131,6 +132,19 @@ pub struct RunConfig {
 }
 
 impl RunConfig {
+    /// The settings a run honours. The command line, `lockhound.toml` and the environment
+    /// refuse what is out of range (`limits`); a configuration built through the API gets it
+    /// brought within range here, the one place every run goes through: a preemption bound
+    /// past [`limits::MAX_PREEMPTION_BOUND`] is searched as the full space (which holds every
+    /// schedule the bound allows), and job counts and PCT depths are clamped.
+    pub fn effective(&self) -> RunConfig {
+        let mut c = self.clone();
+        c.loom.preemption_bound = limits::clamped_preemption_bound(c.loom.preemption_bound);
+        c.jobs = c.jobs.clamp(1, limits::MAX_JOBS);
+        c.pct_depth = c.pct_depth.clamp(1, limits::MAX_PCT_DEPTH);
+        c
+    }
+
     /// The cores this machine offers: the command line's default job count.
     pub fn available_jobs() -> usize {
         std::thread::available_parallelism().map_or(1, usize::from)

@@ -21,11 +21,21 @@ use std::time::{Duration, Instant};
 
 /// Where loom reads and writes an exploration path: a file in a temporary folder of its own,
 /// removed with it. loom loads the file if it exists, so it is created by loom, not here.
+/// The folder has a random name, is created anew (never an existing one, nor one a planted
+/// symlink points to) and only its owner may enter it: loom writes its file with
+/// `std::fs::write`, which would follow a symlink planted in a shared folder.
 struct Checkpoint(Option<tempfile::TempDir>);
 
 impl Checkpoint {
     fn new() -> Checkpoint {
-        Checkpoint(tempfile::Builder::new().prefix("lockhound-loom-").tempdir().ok())
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("lockhound-loom-");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o700));
+        }
+        Checkpoint(builder.tempdir().ok())
     }
 
     /// The file, when a temporary folder could be made.
@@ -72,7 +82,8 @@ pub(super) fn path_of(body: &Body, config: &RunConfig, at: &PathAt) -> Option<Lo
     let checkpoint = Checkpoint::new();
     let file = checkpoint.file()?;
     let n_usize = usize::try_from(n).ok()?;
-    let mut b = builder(config, bound, n.saturating_add(1), Duration::from_secs(3600));
+    // Within the run's time budget: the search got to execution `n` within it once.
+    let mut b = builder(config, bound, n.saturating_add(1), config.budget.time);
     b.checkpoint_interval = n_usize;
     b.checkpoint_file = Some(file.clone());
     check(b, body, None).result.err()?;
@@ -114,10 +125,12 @@ fn check_resumed(
     let _scope = rt::enter(Engine::Loom);
     let _stacks = super::stacks::LoomRecycling::on();
     let _counting = limit::search_starts();
+    super::watchdog::searching(Backend::Loom);
     let (body, counter) = (body.clone(), count.clone());
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         b.check(move || {
             let _execution = rt::begin_execution();
+            super::watchdog::execution_starts();
             limit::execution_starts();
             let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
             if let (1, Some(file)) = (n, &loaded) {
@@ -355,7 +368,7 @@ pub(super) fn replay(body: &Body, path: &LoomPath, config: &RunConfig) -> Replay
         return ReplayOutcome::NotApplicable(format!("cannot stage the loom path: {e}"));
     }
     let start = Instant::now();
-    let mut b = builder(config, config.loom.preemption_bound, 1, Duration::from_secs(3600));
+    let mut b = builder(config, config.loom.preemption_bound, 1, config.budget.time);
     b.checkpoint_file = Some(file);
     // loom reads the path with `unwrap`: a path that is not loom's is a panic before any
     // execution started.
