@@ -141,12 +141,11 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let _ = at;
         note("spawn");
         let born = rt::execution();
         let imp = match rt::engine() {
             Engine::Loom => {
-                rt::limit::before_spawn();
+                rt::limit::before_spawn(at);
                 let b = loom_builder(self.name, self.stack_size);
                 JoinImp::Loom(b.spawn(move || body_of(f))?)
             }
