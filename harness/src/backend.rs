@@ -124,7 +124,9 @@ pub struct RunConfig {
     pub minimize: bool,
     /// Threads exploring at once: shuttle seeds and portfolio members run side by side, and
     /// the first finding stops the others. The outcome is the same for a given seed and job
-    /// count however the threads are scheduled (see `explore::race`).
+    /// count however the threads are scheduled (see `explore::race`), as long as the time
+    /// budget does not end the run: a binding time budget ends it after however many
+    /// executions the machine managed (docs/guide.md, "What is deterministic").
     pub jobs: usize,
     /// A run in which no execution ever had two threads that could run at once fails
     /// (`RunReport::succeeded`), instead of passing with a warning.

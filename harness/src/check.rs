@@ -124,8 +124,9 @@ impl Check {
         self
     }
 
-    /// Threads exploring at once (at least 1). The outcome depends on the seed and the job
-    /// count, never on how the threads happen to be scheduled.
+    /// Threads exploring at once (1 to `limits::MAX_JOBS`). The outcome depends on the seed
+    /// and the job count, never on how the threads happen to be scheduled, unless the time
+    /// limit ends the run.
     pub fn jobs(mut self, jobs: usize) -> Self {
         self.config.jobs = jobs.max(1);
         self
