@@ -338,21 +338,25 @@ pub(super) fn guarded<T: Send + 'static>(
         let _entered = enter(watched);
         let _ = done.send(panic::catch_unwind(AssertUnwindSafe(job)));
     });
-    let sent = COMPANION.with(|c| {
+    // The job waits here until the companion takes it: one that never does (a companion
+    // that could not start, or that does not exist in a process forked since) is taken back.
+    let pending = Arc::new(Mutex::new(Some(job)));
+    let taken = pending.clone();
+    let handoff: Job = Box::new(move || {
+        let job = lock(&taken).take();
+        if let Some(job) = job {
+            job();
+        }
+    });
+    COMPANION.with(|c| {
         let mut c = c.borrow_mut();
         if c.is_none() {
             *c = Companion::start();
         }
-        match c.as_ref() {
-            Some(companion) => companion.jobs.send(job).map_err(|e| e.0),
-            None => Err(job),
+        if let Some(companion) = c.as_ref() {
+            let _ = companion.jobs.send(handoff);
         }
     });
-    if let Err(job) = sent {
-        // No companion could be started: the run goes unwatched rather than not at all.
-        COMPANION.with(|c| c.borrow_mut().take());
-        job();
-    }
     let start = Instant::now();
     let (mut last_beats, mut last_change) = (watch.look().0, Instant::now());
     loop {
@@ -376,6 +380,15 @@ pub(super) fn guarded<T: Send + 'static>(
             Some(Ok(value)) => return Ok(value),
             Some(Err(payload)) => panic::resume_unwind(payload),
             None => {}
+        }
+        if start.elapsed() >= MIN_WINDOW || COMPANION.with(|c| c.borrow().is_none()) {
+            let job = lock(&pending).take();
+            if let Some(job) = job {
+                // No companion took it: the run goes unwatched rather than not at all.
+                abandon();
+                job();
+                continue;
+            }
         }
         let (beats, suspect, executions) = watch.look();
         match suspect {
