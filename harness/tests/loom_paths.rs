@@ -109,3 +109,30 @@ fn old_loom_schedules_stay_readable() {
         other => panic!("an lh1 schedule on its body: {other:?}"),
     }
 }
+
+/// The facade numbers loom's threads itself, in the order they are spawned (main 0), as loom
+/// does: a trace names the thread that failed by that number.
+#[test]
+fn a_loom_trace_numbers_threads_in_spawn_order() {
+    let body: Body = std::sync::Arc::new(|| {
+        let n = Arc::new(AtomicUsize::new(0));
+        let (a, b) = (n.clone(), n.clone());
+        let first = thread::spawn(move || {
+            a.fetch_add(1, Ordering::SeqCst);
+        });
+        let second = thread::spawn(move || {
+            b.load(Ordering::SeqCst);
+            panic!("the second thread fails");
+        });
+        first.join().unwrap();
+        let _ = second.join();
+    });
+    let report = explore::run(&body, &config());
+    let finding = report.finding.expect("the second thread's panic");
+    let trace = finding.trace.expect("a loom finding's trace");
+    assert_eq!(trace.failure.as_ref().map(|f| f.thread), Some(2), "{:?}", trace.failure);
+    let threads: std::collections::BTreeSet<usize> = trace.events.iter().map(|e| e.thread).collect();
+    assert_eq!(threads, [0, 1, 2].into_iter().collect(), "{:?}", trace.events);
+    let load = trace.events.iter().find(|e| e.op.contains("load")).expect("the second thread's load");
+    assert_eq!(load.thread, 2, "{load:?}");
+}

@@ -117,10 +117,13 @@ pub(crate) fn execution_starts() {
     });
 }
 
-/// Called by the facade before it asks loom for a thread, which the body spawns `at`.
+/// Called by the facade before it asks loom for a thread, which the body spawns `at`; returns
+/// the new thread's number in the execution (loom numbers its threads in the order they are
+/// created, main 0), inside a search of lockhound's loom engine.
 #[track_caller]
-pub(crate) fn before_spawn(at: &'static std::panic::Location<'static>) {
+pub(crate) fn before_spawn(at: &'static std::panic::Location<'static>) -> Option<usize> {
     let mut over = false;
+    let mut number = None;
     update(|c| {
         if !c.active {
             return;
@@ -130,6 +133,7 @@ pub(crate) fn before_spawn(at: &'static std::panic::Location<'static>) {
             c.over_thread_limit = true;
             over = true;
         } else {
+            number = Some(c.threads);
             c.threads += 1;
             c.most_threads = c.most_threads.max(c.threads);
         }
@@ -137,6 +141,7 @@ pub(crate) fn before_spawn(at: &'static std::panic::Location<'static>) {
     if over {
         std::panic::panic_any(OverThreadLimit);
     }
+    number
 }
 
 /// Called by the facade's `yield_now` under loom.
