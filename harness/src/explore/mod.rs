@@ -459,10 +459,25 @@ fn finding_from_panic(
     finding_from_record(backend, first_panic(&*payload), executions, elapsed, schedule)
 }
 
-/// The first panic recorded in the failed execution, or failing that, its payload.
+/// The first panic recorded in the failed execution, or failing that, its payload. A loom
+/// thread that overflowed its stack comes out as the coroutine library's typed error (its
+/// guard page turned into `generator::Error::StackErr`), not as a panic of the body: it is
+/// said in words here, whatever was recorded before.
 fn first_panic(payload: &(dyn std::any::Any + Send)) -> PanicRecord {
+    if payload.downcast_ref::<generator::Error>() == Some(&generator::Error::StackErr) {
+        return PanicRecord {
+            message: STACK_OVERFLOW.to_string(),
+            location: None,
+            kind: Some(FindingKind::Panic),
+        };
+    }
     panic::failure(payload)
 }
+
+/// A stack overflow in a model-checked thread, in words.
+const STACK_OVERFLOW: &str = "stack overflow in a loom thread: the body recursed too deep, or keeps \
+                              too large values on the stack, for the thread's coroutine stack (loom's \
+                              default; lockhound::thread::Builder::stack_size sets a spawned thread's)";
 
 fn finding_from_record(
     backend: Backend,
