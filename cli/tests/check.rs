@@ -327,7 +327,8 @@ fn a_fixed_variant_that_fails_misses_its_expectation_with_a_replay_command() {
         assert_eq!(command, "lockhound replay counter --variant fixed");
         // Quoted for the shell when it needs it (a shuttle schedule has '>').
         let schedule = schedule.trim_matches('\'');
-        assert!(schedule.starts_with("lh1:"), "{replay}");
+        // lh1 for shuttle, lh2 for loom (with its spawn sites).
+        assert!(schedule.starts_with("lh1:shuttle:") || schedule.starts_with("lh2:loom:"), "{replay}");
         // The schedule in the command replays the failure.
         let schedule = schedule.parse().unwrap();
         let outcome =

@@ -1,5 +1,6 @@
 //! The exploration engines a run can use, and how each is configured.
 
+use crate::limits;
 use serde::Serialize;
 use std::fmt;
 use std::str::FromStr;
@@ -123,7 +124,9 @@ pub struct RunConfig {
     pub minimize: bool,
     /// Threads exploring at once: shuttle seeds and portfolio members run side by side, and
     /// the first finding stops the others. The outcome is the same for a given seed and job
-    /// count however the threads are scheduled (see `explore::race`).
+    /// count however the threads are scheduled (see `explore::race`), as long as the time
+    /// budget does not end the run: a binding time budget ends it after however many
+    /// executions the machine managed (docs/guide.md, "What is deterministic").
     pub jobs: usize,
     /// A run in which no execution ever had two threads that could run at once fails
     /// (`RunReport::succeeded`), instead of passing with a warning.
@@ -131,6 +134,19 @@ pub struct RunConfig {
 }
 
 impl RunConfig {
+    /// The settings a run honours. The command line, `lockhound.toml` and the environment
+    /// refuse what is out of range (`limits`); a configuration built through the API gets it
+    /// brought within range here, the one place every run goes through: a preemption bound
+    /// past [`limits::MAX_PREEMPTION_BOUND`] is searched as the full space (which holds every
+    /// schedule the bound allows), and job counts and PCT depths are clamped.
+    pub fn effective(&self) -> RunConfig {
+        let mut c = self.clone();
+        c.loom.preemption_bound = limits::clamped_preemption_bound(c.loom.preemption_bound);
+        c.jobs = c.jobs.clamp(1, limits::MAX_JOBS);
+        c.pct_depth = c.pct_depth.clamp(1, limits::MAX_PCT_DEPTH);
+        c
+    }
+
     /// The cores this machine offers: the command line's default job count.
     pub fn available_jobs() -> usize {
         std::thread::available_parallelism().map_or(1, usize::from)

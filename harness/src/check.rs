@@ -3,6 +3,7 @@
 use crate::backend::{Backend, RunConfig};
 use crate::explore::{self, Body, ReplayOutcome};
 use crate::finding::{Finding, RunReport};
+use crate::limits;
 use crate::schedule::Schedule;
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,23 +68,20 @@ impl Check {
             check.config.backend = v.parse().map_err(|e| format!("LOCKHOUND_BACKEND: {e}"))?;
         }
         if let Some((k, v)) = parse("LOCKHOUND_ITERATIONS") {
-            check.config.budget.executions = positive(&k, &v)?;
+            check.config.budget.executions = limits::count(&v).map_err(|e| format!("{k}: {e}"))?;
         }
         if let Some((k, v)) = parse("LOCKHOUND_TIME_LIMIT") {
-            check.config.budget.time = Duration::from_secs(positive(&k, &v)?);
+            check.config.budget.time = limits::seconds(&v).map_err(|e| format!("{k}: {e}"))?;
         }
         if let Some((k, v)) = parse("LOCKHOUND_SEED") {
-            check.config.seed = v.parse().map_err(|_| format!("{k}: '{v}' is not a number"))?;
+            check.config.seed = limits::seed(&v).map_err(|e| format!("{k}: {e}"))?;
         }
         if let Some((k, v)) = parse("LOCKHOUND_PREEMPTION_BOUND") {
-            check.config.loom.preemption_bound = match v.as_str() {
-                "none" => None,
-                n => Some(n.parse().map_err(|_| format!("{k}: '{v}' is not a number or 'none'"))?),
-            };
+            check.config.loom.preemption_bound =
+                limits::preemption_bound(&v).map_err(|e| format!("{k}: {e}"))?;
         }
         if let Some((k, v)) = parse("LOCKHOUND_JOBS") {
-            check.config.jobs =
-                usize::try_from(positive(&k, &v)?).map_err(|_| format!("{k}: '{v}' is too large"))?;
+            check.config.jobs = limits::jobs(&v).map_err(|e| format!("{k}: {e}"))?;
         }
         if let Some((k, v)) = parse("LOCKHOUND_DENY") {
             for warning in v.split(',').map(str::trim).filter(|w| !w.is_empty()) {
@@ -126,8 +124,9 @@ impl Check {
         self
     }
 
-    /// Threads exploring at once (at least 1). The outcome depends on the seed and the job
-    /// count, never on how the threads happen to be scheduled.
+    /// Threads exploring at once (1 to `limits::MAX_JOBS`). The outcome depends on the seed
+    /// and the job count, never on how the threads happen to be scheduled, unless the time
+    /// limit ends the run.
     pub fn jobs(mut self, jobs: usize) -> Self {
         self.config.jobs = jobs.max(1);
         self
@@ -194,12 +193,4 @@ fn describe(f: &Finding) -> String {
         ),
     }
     text
-}
-
-fn positive(key: &str, value: &str) -> Result<u64, String> {
-    match value.parse::<u64>() {
-        Ok(0) => Err(format!("{key}: must be at least 1")),
-        Ok(n) => Ok(n),
-        Err(_) => Err(format!("{key}: '{value}' is not a number")),
-    }
 }

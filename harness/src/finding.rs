@@ -27,6 +27,11 @@ pub enum FindingKind {
     /// A task of a [`crate::executor::Executor`] was ready but not polled for longer than
     /// the executor's bound, counted in work units: another task's poll ran too long.
     Starvation,
+    /// An execution reached no scheduling point (no facade call) for the watchdog's window,
+    /// the run's time budget: a thread in a loop that never yields, or in a long computation.
+    /// A model checker switches threads only at scheduling points, so the run ended there, its
+    /// thread abandoned (see `explore::watchdog`).
+    Hang,
 }
 
 impl FindingKind {
@@ -38,6 +43,7 @@ impl FindingKind {
             FindingKind::Leak => "leak",
             FindingKind::Livelock => "livelock",
             FindingKind::Starvation => "starvation",
+            FindingKind::Hang => "hang",
         }
     }
 
@@ -274,12 +280,16 @@ pub struct Warning {
 pub enum WarningKind {
     /// No execution ever had two threads that could run at once.
     NoConcurrency,
+    /// The budget allowed no execution (`iterations(0)`, a time limit of zero), or none ran:
+    /// the run checked nothing, which is never a pass. Always denied.
+    NothingChecked,
 }
 
 impl WarningKind {
     pub fn name(self) -> &'static str {
         match self {
             WarningKind::NoConcurrency => "no-concurrency",
+            WarningKind::NothingChecked => "nothing-checked",
         }
     }
 }

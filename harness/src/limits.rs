@@ -3,7 +3,7 @@
 //! naming the value (escaped and shortened, so a hostile value cannot fill a terminal), and
 //! refuses what no run can honour, so nothing downstream overflows.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The longest time budget accepted: a year. More cannot be told from "no limit", and a
 /// deadline beyond it risks overflowing the clock.
@@ -18,6 +18,12 @@ pub const MAX_JOBS: usize = 256;
 
 /// The deepest PCT accepted (the number of priority change points plus one).
 pub const MAX_PCT_DEPTH: usize = 64;
+
+/// The moment a budget of `budget` from `start` runs out, saturating: a budget too long for
+/// the clock (`Duration::MAX`, through the API) ends a year on, which no run reaches.
+pub fn deadline(start: Instant, budget: Duration) -> Instant {
+    start.checked_add(budget).or_else(|| start.checked_add(Duration::from_secs(MAX_SECONDS))).unwrap_or(start)
+}
 
 /// A count of at least 1 (executions, iterations).
 pub fn count(value: &str) -> Result<u64, String> {
@@ -60,6 +66,13 @@ pub fn preemption_bound_from(n: usize) -> Result<usize, String> {
         return Err(format!("at most {MAX_PREEMPTION_BOUND} preemptions; use 'none' for the full space"));
     }
     Ok(n)
+}
+
+/// A preemption bound set through the API, brought within range: past
+/// [`MAX_PREEMPTION_BOUND`] (loom takes at most 255, and searches every bound up to it in
+/// turn) it is the full space, `None`, which holds every schedule the bound allows.
+pub fn clamped_preemption_bound(bound: Option<usize>) -> Option<usize> {
+    bound.filter(|&b| b <= MAX_PREEMPTION_BOUND)
 }
 
 /// A job count, 1 to [`MAX_JOBS`].

@@ -96,7 +96,8 @@ fn schedules_round_trip() {
         let s: Schedule = text.parse().unwrap();
         assert_eq!(s.to_string(), text);
     }
-    let loom = Schedule::Loom(lockhound::schedule::LoomPath { json: "{\"branches\":[1,2,3]}".into() });
+    let loom =
+        Schedule::Loom(lockhound::schedule::LoomPath { json: "{\"branches\":[1,2,3]}".into(), spawns: None });
     assert_eq!(loom.to_string().parse::<Schedule>().unwrap(), loom);
     assert!("lh1:loom:AAAA".parse::<Schedule>().is_err());
 }

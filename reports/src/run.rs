@@ -237,7 +237,8 @@ pub fn replay_text(view: &ReplayView<'_>) -> String {
 }
 
 fn schedule_engine(schedule: &str) -> &'static str {
-    if schedule.starts_with("lh1:loom:") {
+    // `lh1:loom:...`, or `lh2:loom:<spawn sites>:...`
+    if schedule.split(':').nth(1) == Some("loom") {
         "loom"
     } else {
         "shuttle"

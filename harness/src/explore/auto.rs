@@ -109,7 +109,8 @@ pub(super) fn explore(body: &Body, config: &RunConfig) -> Vec<EngineRun> {
 /// thread); the rotation with seeds of their own on the other lanes.
 fn lanes(config: &RunConfig) -> Vec<Lane> {
     let executions = config.budget.executions;
-    let loom_share = percent(executions, LOOM_SHARE).max(1);
+    // Exactly the budget: with a single execution, the rotation's lane runs it alone.
+    let loom_share = percent(executions, LOOM_SHARE);
     let rotation_lanes = config.jobs - 1;
     let rotation = |lane: usize, seed: u64| {
         // The rotation lanes share what loom does not take, and loom's share too when the
@@ -119,8 +120,8 @@ fn lanes(config: &RunConfig) -> Vec<Lane> {
             let left = executions.saturating_sub(loom_takes.min(executions.saturating_sub(1)));
             race::share(left, rotation_lanes, lane)
         };
-        let budget = Budget { executions: share(loom_share).max(1), time: config.budget.time };
-        let without_loom = Budget { executions: share(1).max(1), time: config.budget.time };
+        let budget = Budget { executions: share(loom_share), time: config.budget.time };
+        let without_loom = Budget { executions: share(loom_share.min(1)), time: config.budget.time };
         vec![Member { strategy: Strategy::Rotation { without_loom }, seed, budget }]
     };
     let loom = Member {
@@ -146,7 +147,7 @@ pub(super) fn rotation_member(
 ) -> EngineRun {
     let start = Instant::now();
     let mut search = rotation_search(config, seat);
-    search.run(body, config, 1, budget.time);
+    search.run(body, config, budget.executions.min(1), budget.time);
     let executions =
         if loom_applies(search.concurrency()) { budget.executions } else { without_loom.executions };
     search.run(body, config, executions.saturating_sub(1), budget.time.saturating_sub(start.elapsed()));

@@ -7,9 +7,7 @@
 //! of the next one to its checkpoint file, and the next slice resumes from it. Alone, or on a
 //! lane of its own, loom runs its search in one go.
 
-use super::{
-    finding_from_panic, finding_from_record, first_panic, site, Body, EngineRun, ReplayOutcome, Seat,
-};
+use super::{finding_from_record, first_panic, site, Body, EngineRun, ReplayOutcome, Seat};
 use crate::backend::{Backend, Budget, RunConfig};
 use crate::finding::{Concurrency, EngineLimit};
 use crate::rt::{self, limit, panic, Engine};
@@ -21,11 +19,21 @@ use std::time::{Duration, Instant};
 
 /// Where loom reads and writes an exploration path: a file in a temporary folder of its own,
 /// removed with it. loom loads the file if it exists, so it is created by loom, not here.
+/// The folder has a random name, is created anew (never an existing one, nor one a planted
+/// symlink points to) and only its owner may enter it: loom writes its file with
+/// `std::fs::write`, which would follow a symlink planted in a shared folder.
 struct Checkpoint(Option<tempfile::TempDir>);
 
 impl Checkpoint {
     fn new() -> Checkpoint {
-        Checkpoint(tempfile::Builder::new().prefix("lockhound-loom-").tempdir().ok())
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("lockhound-loom-");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o700));
+        }
+        Checkpoint(builder.tempdir().ok())
     }
 
     /// The file, when a temporary folder could be made.
@@ -72,11 +80,14 @@ pub(super) fn path_of(body: &Body, config: &RunConfig, at: &PathAt) -> Option<Lo
     let checkpoint = Checkpoint::new();
     let file = checkpoint.file()?;
     let n_usize = usize::try_from(n).ok()?;
-    let mut b = builder(config, bound, n.saturating_add(1), Duration::from_secs(3600));
+    // Within the run's time budget: the search got to execution `n` within it once.
+    let mut b = builder(config, bound, n.saturating_add(1), config.budget.time);
     b.checkpoint_interval = n_usize;
     b.checkpoint_file = Some(file.clone());
     check(b, body, None).result.err()?;
-    std::fs::read_to_string(&file).ok().map(|json| LoomPath { json })
+    // The search stopped at the failing execution: the sites are that execution's.
+    let spawns = limit::seen().spawns.as_slice().to_vec();
+    std::fs::read_to_string(&file).ok().map(|json| LoomPath { json, spawns: Some(spawns) })
 }
 
 /// The payload that ends a loom search another lane has made pointless (loom has no other
@@ -114,10 +125,12 @@ fn check_resumed(
     let _scope = rt::enter(Engine::Loom);
     let _stacks = super::stacks::LoomRecycling::on();
     let _counting = limit::search_starts();
+    super::watchdog::searching(Backend::Loom);
     let (body, counter) = (body.clone(), count.clone());
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         b.check(move || {
             let _execution = rt::begin_execution();
+            super::watchdog::execution_starts();
             limit::execution_starts();
             let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
             if let (1, Some(file)) = (n, &loaded) {
@@ -338,15 +351,32 @@ impl LoomSearch {
     }
 }
 
-/// What loom says when a recorded path does not fit the body it is replayed on.
-const LOOM_PATH_MISMATCH: [&str; 4] = [
-    "Reached unexpected exploration state",
-    "[loom internal bug]",
-    "not in exploring state",
-    "not in critical state",
-];
+/// Why a recorded path cannot be trusted before it is followed: loom reads it with `unwrap`
+/// and indexes with it, so a path that is not one loom wrote (edited, crafted) is refused
+/// here. A path loom writes starts its execution at the beginning (`pos` 0).
+fn unfit_path(path: &LoomPath) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(&path.json).ok()?;
+    match value.get("pos").map(serde_json::Value::as_u64) {
+        Some(Some(0)) => None,
+        _ => Some("the loom path was not written by loom: it does not start at its beginning".to_string()),
+    }
+}
+
+/// Whether the spawn sites of a replayed execution agree with those recorded with its path:
+/// one list is the start of the other (a replay that fails earlier, or a fixed body that runs
+/// on past where the recorded execution failed, spawns fewer or more).
+fn same_spawns(recorded: &[u32], replayed: &[u32]) -> bool {
+    let n = recorded.len().min(replayed.len());
+    recorded[..n] == replayed[..n]
+}
+
+const ANOTHER_BODY: &str = "the loom schedule was recorded on another body: its threads were spawned at \
+                            other places (another scenario, or the code changed since)";
 
 pub(super) fn replay(body: &Body, path: &LoomPath, config: &RunConfig) -> ReplayOutcome {
+    if let Some(why) = unfit_path(path) {
+        return ReplayOutcome::NotApplicable(why);
+    }
     let checkpoint = Checkpoint::new();
     let Some(file) = checkpoint.file() else {
         return ReplayOutcome::NotApplicable("cannot stage the loom path: no temporary folder".to_string());
@@ -355,25 +385,34 @@ pub(super) fn replay(body: &Body, path: &LoomPath, config: &RunConfig) -> Replay
         return ReplayOutcome::NotApplicable(format!("cannot stage the loom path: {e}"));
     }
     let start = Instant::now();
-    let mut b = builder(config, config.loom.preemption_bound, 1, Duration::from_secs(3600));
+    let mut b = builder(config, config.loom.preemption_bound, 1, config.budget.time);
     b.checkpoint_file = Some(file);
     // loom reads the path with `unwrap`: a path that is not loom's is a panic before any
     // execution started.
     let Search { executions, result, .. } = check(b, body, None);
+    let fits =
+        path.spawns.as_deref().is_none_or(|recorded| same_spawns(recorded, limit::seen().spawns.as_slice()));
     match result {
+        Ok(()) if !fits => ReplayOutcome::NotApplicable(ANOTHER_BODY.to_string()),
         Ok(()) => ReplayOutcome::Passed,
         Err(_) if executions == 0 => {
             ReplayOutcome::NotApplicable("the loom path does not fit this body".to_string())
         }
         Err(payload) => {
-            let schedule = Some(Schedule::Loom(path.clone()));
-            let finding = finding_from_panic(Backend::Loom, payload, 1, start.elapsed(), schedule);
-            if LOOM_PATH_MISMATCH.iter().any(|m| finding.message.contains(m)) {
-                return ReplayOutcome::NotApplicable(
-                    "the loom schedule no longer applies: the body takes another path than when it was recorded".to_string(),
-                );
+            let record = first_panic(&*payload);
+            // A failure of loom's own path bookkeeping (its assertions, an index the path
+            // holds) says the path does not fit the body, never that the body is wrong: known
+            // by where it was raised, whatever it says.
+            if record.kind.is_none() && record.location.as_deref().is_some_and(site::in_loom_path_following) {
+                let why = if fits {
+                    "the loom schedule no longer applies: the body takes another path than when it was recorded"
+                } else {
+                    ANOTHER_BODY
+                };
+                return ReplayOutcome::NotApplicable(why.to_string());
             }
-            ReplayOutcome::Failed(finding)
+            let schedule = Some(Schedule::Loom(path.clone()));
+            ReplayOutcome::Failed(finding_from_record(Backend::Loom, record, 1, start.elapsed(), schedule))
         }
     }
 }

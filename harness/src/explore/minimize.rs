@@ -35,7 +35,9 @@ pub(super) fn minimize(body: &Body, finding: &mut Finding, config: &RunConfig) {
     let before_preemptions = start_list.preemptions();
     let mut best = (start_list, before_steps, finding.clone());
     let mut replays = 0;
-    let out_of_budget = |replays: usize| replays >= MAX_REPLAYS || started.elapsed() > MAX_TIME;
+    // Within the run's time budget too, however short.
+    let max_time = MAX_TIME.min(config.budget.time);
+    let out_of_budget = |replays: usize| replays >= MAX_REPLAYS || started.elapsed() > max_time;
     // Replays `candidate`; keeps it if it fails the same way with a smaller schedule.
     let try_candidate =
         |candidate: &SwitchList, best: &mut (SwitchList, usize, Finding), replays: &mut usize| {

@@ -14,6 +14,7 @@ mod stacks;
 
 pub use stacks::loom_stacks_recycled;
 mod stress;
+pub(crate) mod watchdog;
 
 use crate::backend::{Backend, Budget, RunConfig};
 use crate::finding::{
@@ -103,16 +104,93 @@ impl EngineRun {
 }
 
 /// Explores `body` as `config` says and reports the first finding, minimized unless
-/// `config.minimize` is off.
+/// `config.minimize` is off. A run whose execution reaches no scheduling point for its time
+/// budget (a thread in a loop without a facade call) ends with a `hang` finding instead of
+/// hanging (see `watchdog`).
 pub fn run(body: &Body, config: &RunConfig) -> RunReport {
     let start = Instant::now();
-    let runs = match config.backend {
+    let config = &config.effective();
+    let (watched, settings) = (body.clone(), config.clone());
+    match watchdog::guarded(watchdog::window(config), move || run_here(&watched, &settings)) {
+        Ok(report) => report,
+        Err(stall) => stalled(config, stall, start.elapsed()),
+    }
+}
+
+/// The report of a run the watchdog gave up on.
+fn stalled(config: &RunConfig, stall: watchdog::Stall, elapsed: Duration) -> RunReport {
+    let finding = stall_finding(config, &stall, elapsed);
+    let attempt = Attempt {
+        backend: finding.backend,
+        strategy: finding.backend.name().to_string(),
+        executions: stall.executions,
+        elapsed,
+        exhaustive: false,
+        found: true,
+        outcome: Outcome::Found,
+        proved_within: None,
+        limit: None,
+        reason: None,
+        unfair_cuts: 0,
+    };
+    RunReport {
+        backend: config.backend,
+        executions: stall.executions,
+        elapsed,
+        search_elapsed: elapsed,
+        exhaustive: false,
+        preemption_bound: None,
+        attempts: vec![attempt],
+        coverage: Coverage::default(),
+        concurrency: Concurrency::default(),
+        warnings: Vec::new(),
+        finding: Some(finding),
+    }
+}
+
+fn stall_finding(config: &RunConfig, stall: &watchdog::Stall, elapsed: Duration) -> Finding {
+    // The engine that was exploring; `auto` itself is none.
+    let backend = stall.backend.unwrap_or(match config.backend {
+        Backend::Auto => Backend::ShuttleRandom,
+        backend => backend,
+    });
+    Finding {
+        kind: FindingKind::Hang,
+        message: stall.message(),
+        location: None,
+        backend,
+        executions: stall.executions,
+        elapsed,
+        // The schedule so far is in the stuck thread's hands.
+        schedule: None,
+        steps: None,
+        preemptions: None,
+        shrink: None,
+        trace: None,
+    }
+}
+
+fn run_here(body: &Body, config: &RunConfig) -> RunReport {
+    let start = Instant::now();
+    let budget = config.budget;
+    // A budget that allows no execution runs none (an engine would otherwise start one).
+    let runs =
+        if budget.executions == 0 || budget.time.is_zero() { Vec::new() } else { explore_all(body, config) };
+    report_of(body, config, runs, start)
+}
+
+fn explore_all(body: &Body, config: &RunConfig) -> Vec<EngineRun> {
+    match config.backend {
         Backend::Auto => auto::explore(body, config),
         backend if config.jobs > 1 && parallel::splits(backend) => {
             parallel::explore(body, config, parallel::seeds_of(backend, config))
         }
         backend => vec![explore_with(backend, body, config, config.budget, &Seat::alone(config))],
-    };
+    }
+}
+
+/// The report of `runs`, with the finding minimized and traced.
+fn report_of(body: &Body, config: &RunConfig, runs: Vec<EngineRun>, start: Instant) -> RunReport {
     let search_elapsed = start.elapsed();
     let loom_ran = runs.iter().any(|r| r.backend == Backend::Loom && r.limit.is_none());
     let executions = runs.iter().map(|r| r.executions).sum();
@@ -149,6 +227,13 @@ pub fn run(body: &Body, config: &RunConfig) -> RunReport {
             });
         }
     }
+    if finding.is_none() && executions == 0 && coverage.limited.is_empty() {
+        warnings.push(Warning {
+            kind: WarningKind::NothingChecked,
+            message: nothing_checked(config),
+            denied: true,
+        });
+    }
     RunReport {
         backend: config.backend,
         executions,
@@ -162,6 +247,19 @@ pub fn run(body: &Body, config: &RunConfig) -> RunReport {
         warnings,
         finding,
     }
+}
+
+/// Why a run that ran no execution checked nothing, in words.
+fn nothing_checked(config: &RunConfig) -> String {
+    let budget = config.budget;
+    let why = if budget.executions == 0 {
+        "the budget allows 0 executions".to_string()
+    } else if budget.time.is_zero() {
+        "the time limit is 0".to_string()
+    } else {
+        format!("no execution started within {:?}", budget.time)
+    };
+    format!("nothing checked: {why}, so this run says nothing about the body")
 }
 
 /// What the engines of a run covered (see `Coverage`).
@@ -292,8 +390,19 @@ pub enum ReplayOutcome {
     NotApplicable(String),
 }
 
-/// Replays `schedule` once.
+/// Replays `schedule` once; a replay that reaches no scheduling point for the run's time
+/// budget fails with a `hang` finding (see `watchdog`).
 pub fn replay(body: &Body, schedule: &Schedule, config: &RunConfig) -> ReplayOutcome {
+    let start = Instant::now();
+    let config = &config.effective();
+    let (watched, settings, followed) = (body.clone(), config.clone(), schedule.clone());
+    match watchdog::guarded(watchdog::window(config), move || replay_here(&watched, &followed, &settings)) {
+        Ok(outcome) => outcome,
+        Err(stall) => ReplayOutcome::Failed(stall_finding(config, &stall, start.elapsed())),
+    }
+}
+
+fn replay_here(body: &Body, schedule: &Schedule, config: &RunConfig) -> ReplayOutcome {
     match schedule {
         Schedule::Shuttle(list) => shuttle::replay(body, list, config),
         Schedule::Loom(path) => loom::replay(body, path, config),
@@ -303,6 +412,26 @@ pub fn replay(body: &Body, schedule: &Schedule, config: &RunConfig) -> ReplayOut
 /// Replays `schedule` once with the facade recording every operation, and returns the trace
 /// with the failure, if the replay failed, as its last entry.
 pub fn replay_traced(body: &Body, schedule: &Schedule, config: &RunConfig) -> (ReplayOutcome, Trace) {
+    let start = Instant::now();
+    let config = &config.effective();
+    let (watched, settings, followed) = (body.clone(), config.clone(), schedule.clone());
+    match watchdog::guarded(watchdog::window(config), move || {
+        replay_traced_here(&watched, &followed, &settings)
+    }) {
+        Ok(replayed) => replayed,
+        Err(stall) => {
+            let finding = stall_finding(config, &stall, start.elapsed());
+            let failure = TraceFailure {
+                thread: stall.thread.unwrap_or(0),
+                message: finding.message.clone(),
+                location: None,
+            };
+            (ReplayOutcome::Failed(finding), Trace { threads: 0, events: Vec::new(), failure: Some(failure) })
+        }
+    }
+}
+
+fn replay_traced_here(body: &Body, schedule: &Schedule, config: &RunConfig) -> (ReplayOutcome, Trace) {
     record::begin();
     let outcome = replay(body, schedule, config);
     let (events, threads) = record::end();
@@ -330,10 +459,25 @@ fn finding_from_panic(
     finding_from_record(backend, first_panic(&*payload), executions, elapsed, schedule)
 }
 
-/// The first panic recorded in the failed execution, or failing that, its payload.
+/// The first panic recorded in the failed execution, or failing that, its payload. A loom
+/// thread that overflowed its stack comes out as the coroutine library's typed error (its
+/// guard page turned into `generator::Error::StackErr`), not as a panic of the body: it is
+/// said in words here, whatever was recorded before.
 fn first_panic(payload: &(dyn std::any::Any + Send)) -> PanicRecord {
+    if payload.downcast_ref::<generator::Error>() == Some(&generator::Error::StackErr) {
+        return PanicRecord {
+            message: STACK_OVERFLOW.to_string(),
+            location: None,
+            kind: Some(FindingKind::Panic),
+        };
+    }
     panic::failure(payload)
 }
+
+/// A stack overflow in a model-checked thread, in words.
+const STACK_OVERFLOW: &str = "stack overflow in a loom thread: the body recursed too deep, or keeps \
+                              too large values on the stack, for the thread's coroutine stack (loom's \
+                              default; lockhound::thread::Builder::stack_size sets a spawned thread's)";
 
 fn finding_from_record(
     backend: Backend,

@@ -135,7 +135,12 @@ fn spawn_on<T: Send + 'static>(pool: &'static Pool, job: impl FnOnce() -> T + Se
         done: Condvar::new(),
     });
     let queued = shared.clone();
-    pool.submit(Box::new(move || queued.run()));
+    // A lane of a watched run is watched with it.
+    let watch = super::watchdog::current();
+    pool.submit(Box::new(move || {
+        let _watched = watch.map(super::watchdog::enter);
+        queued.run()
+    }));
     Task { shared }
 }
 
@@ -145,6 +150,8 @@ impl<T> Task<T> {
     /// in the job is resumed here.
     pub(super) fn join(self) -> T {
         self.shared.run();
+        // Blocked on another lane, which the watchdog watches instead.
+        let _waiting = super::watchdog::waiting();
         let mut result = lock(&self.shared.result);
         loop {
             match result.take() {

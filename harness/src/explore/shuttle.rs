@@ -43,11 +43,13 @@ type Shared = Rc<RefCell<dyn Scheduler>>;
 /// coroutine stacks of every run afresh.
 #[track_caller]
 fn run_under(
+    backend: Backend,
     scheduler: Shared,
     body: &Body,
     config: &RunConfig,
 ) -> Result<(), Box<dyn std::any::Any + Send>> {
     let _scope = rt::enter(Engine::Shuttle);
+    super::watchdog::searching(backend);
     let body = body.clone();
     let shuttle_config = shuttle_config(config);
     let caller = std::panic::Location::caller();
@@ -59,6 +61,7 @@ fn run_under(
                 &shuttle_config,
                 move || {
                     let _execution = rt::begin_execution();
+                    super::watchdog::execution_starts();
                     body()
                 },
                 caller,
@@ -239,10 +242,10 @@ impl ShuttleSearch {
     /// Runs up to `executions` more executions, within `time`.
     pub(super) fn run(&mut self, body: &Body, config: &RunConfig, executions: u64, time: Duration) {
         let start = Instant::now();
-        self.budget.set((self.executions().saturating_add(executions), start + time));
+        self.budget.set((self.executions().saturating_add(executions), crate::limits::deadline(start, time)));
         let backend = self.run.backend;
         while !self.done() {
-            let result = run_under(self.recorder.clone(), body, config);
+            let result = run_under(backend, self.recorder.clone(), body, config);
             let executions = self.executions();
             if let Err(payload) = result {
                 let recording = self.recording.borrow();
@@ -303,7 +306,7 @@ pub(super) struct Followed {
 
 pub(super) fn follow(follower: Follower, body: &Body, config: &RunConfig) -> Followed {
     let report = follower.report.clone();
-    let result = run_under(Rc::new(RefCell::new(follower)), body, config);
+    let result = run_under(Backend::ShuttleRandom, Rc::new(RefCell::new(follower)), body, config);
     let report = report.take();
     Followed { result, report }
 }

@@ -50,6 +50,14 @@ pub(crate) fn in_loom_path(location: &str) -> bool {
     engine_file(location) == Some((EngineCrate::Loom, "rt/path.rs"))
 }
 
+/// Whether `location` is in the parts of loom that follow an exploration path: its path
+/// (`rt/path.rs`) and the object store the path indexes into (`rt/object.rs`). A replayed path
+/// that does not fit the body fails there (an assertion, an index out of bounds); loom's
+/// findings (deadlocks, data races, leaks) are raised elsewhere.
+pub(crate) fn in_loom_path_following(location: &str) -> bool {
+    matches!(engine_file(location), Some((EngineCrate::Loom, "rt/path.rs" | "rt/object.rs")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

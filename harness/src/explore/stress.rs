@@ -11,11 +11,18 @@ use std::time::Instant;
 
 pub(super) fn explore(body: &Body, config: &RunConfig, budget: Budget) -> EngineRun {
     let start = Instant::now();
+    super::watchdog::searching(Backend::Stress);
     let mut executions = 0;
     let mut finding = None;
     while executions < budget.executions && start.elapsed() < budget.time {
         executions += 1;
-        let failure = match std_run::run_iteration(body, config.hang_timeout, || {}) {
+        super::watchdog::execution_starts();
+        // The iteration's real threads detect a hang themselves (`hang_timeout`).
+        let iteration = {
+            let _waiting = super::watchdog::waiting();
+            std_run::run_iteration(body, config.hang_timeout, || {})
+        };
+        let failure = match iteration {
             Err(e) => Some(PanicRecord::plain(format!("cannot start a thread: {e}"))),
             Ok(Iteration::Finished(failure)) => failure,
             // A thread that panicked first is the cause; the hang is its effect.

@@ -106,6 +106,7 @@ pub(crate) fn execution() -> u32 {
 #[track_caller]
 #[inline]
 pub(crate) fn expect_engine(expected: Engine) {
+    crate::explore::watchdog::facade_call(std::panic::Location::caller());
     if CONTEXT.with(Cell::get).engine != Some(expected) {
         used_elsewhere(expected);
     }
@@ -116,6 +117,8 @@ pub(crate) fn expect_engine(expected: Engine) {
 #[track_caller]
 #[inline]
 pub(crate) fn expect(expected: Engine, born: u32) {
+    // A scheduling point for the watchdog (a beat while a run is watched, else nothing).
+    crate::explore::watchdog::facade_call(std::panic::Location::caller());
     if CONTEXT.with(Cell::get) != (Context { engine: Some(expected), execution: born, set_aside: false }) {
         expect_slowly(expected, born);
     }

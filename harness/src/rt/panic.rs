@@ -197,9 +197,13 @@ fn print_before_abort() {
 /// of the body's main thread, is unwinding): the first escape of an execution is its failure.
 /// `payload` names the panic when the hook saw none (a payload re-raised with `resume_unwind`).
 pub(crate) fn escaped_with(payload: Option<&(dyn std::any::Any + Send)>) {
+    // Unseen by the hook, it is still the body's: the engines raise their verdicts with
+    // `panic!`, which the hook sees, so the words of this one are never an engine's.
+    let body_s =
+        |record: PanicRecord| PanicRecord { kind: record.kind.or(Some(FindingKind::Panic)), ..record };
     let record = LATEST.with(|l| l.borrow().clone()).unwrap_or_else(|| match payload {
-        Some(p) => PanicRecord { kind: payload_kind(p), ..PanicRecord::plain(payload_message(p)) },
-        None => PanicRecord::plain("a panic escaped the body".to_string()),
+        Some(p) => body_s(PanicRecord { kind: payload_kind(p), ..PanicRecord::plain(payload_message(p)) }),
+        None => body_s(PanicRecord::plain(ESCAPED_UNSEEN.to_string())),
     });
     super::std_run::record_escape(&record);
     ESCAPED.with(|e| {
@@ -209,6 +213,9 @@ pub(crate) fn escaped_with(payload: Option<&(dyn std::any::Any + Send)>) {
         }
     });
 }
+
+/// What an escape noted without its payload says, until the payload tells more.
+const ESCAPED_UNSEEN: &str = "a panic escaped the body";
 
 /// [`escaped_with`] without the payload at hand.
 pub(crate) fn escaped() {
@@ -231,6 +238,10 @@ pub(crate) fn clear() {
 pub(crate) fn failure(payload: &(dyn std::any::Any + Send)) -> PanicRecord {
     let latest = LATEST.with(|l| l.borrow_mut().take());
     if let Some(escaped) = ESCAPED.with(|e| e.borrow_mut().take()) {
+        // Noted where the payload was not at hand: the payload says what it was.
+        if escaped.location.is_none() && escaped.message == ESCAPED_UNSEEN {
+            return PanicRecord { message: payload_message(payload), ..escaped };
+        }
         return escaped;
     }
     let raised = PanicRecord { kind: payload_kind(payload), ..PanicRecord::plain(payload_message(payload)) };

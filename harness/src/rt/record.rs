@@ -95,15 +95,26 @@ pub(crate) fn end() -> (Vec<Event>, usize) {
     })
 }
 
-/// The simulated thread running now: shuttle's task id, or loom's thread id.
+loom::thread_local! {
+    /// The facade's number of the loom thread running now, set when it starts (`None` on the
+    /// main thread, 0).
+    static LOOM_THREAD: Cell<Option<usize>> = Cell::new(None);
+}
+
+/// A loom thread the facade spawned starts: `number` is its number in the execution, the one
+/// loom gives it too (`rt::limit::before_spawn`), when lockhound's loom engine counts.
+pub(crate) fn loom_thread_is(number: Option<usize>) {
+    if number.is_some() {
+        LOOM_THREAD.with(|t| t.set(number));
+    }
+}
+
+/// The simulated thread running now: shuttle's task id, or the facade's number of the loom
+/// thread (loom's `ThreadId` has no accessor, and its `Debug` text is no interface).
 fn current_thread(engine: Engine) -> usize {
     match engine {
         Engine::Shuttle => shuttle::current::get_current_task().map(usize::from).unwrap_or(0),
-        Engine::Loom => {
-            // loom's ThreadId has no accessor; its Debug form is `ThreadId(n)`.
-            let text = format!("{:?}", loom::thread::current().id());
-            text.trim_start_matches("ThreadId(").trim_end_matches(')').parse().unwrap_or(0)
-        }
+        Engine::Loom => LOOM_THREAD.with(Cell::get).unwrap_or(0),
         Engine::Std => 0,
     }
 }

@@ -198,6 +198,7 @@ impl<S: Scheduler> Scheduler for Recorder<S> {
             return None;
         }
         let chosen = self.inner.next_task(runnable, current, yielding)?;
+        crate::explore::watchdog::scheduled(usize::from(chosen));
         self.progress.saw(runnable, usize::from(chosen));
         let current = current.map(usize::from);
         let mut rec = self.recording.borrow_mut();
@@ -293,6 +294,7 @@ impl Scheduler for Follower {
             _ => unplanned,
         };
         report.recording.note(anchor, choices.current_runs, chosen, default);
+        crate::explore::watchdog::scheduled(chosen);
         Some(TaskId::from(chosen))
     }
 

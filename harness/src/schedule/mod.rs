@@ -26,6 +26,10 @@ use std::str::FromStr;
 
 const VERSION: &str = "lh1";
 
+/// The version of a loom schedule that carries its spawn sites (`LoomPath::spawns`); lh1 ones
+/// stay readable.
+const LOOM_SITES_VERSION: &str = "lh2";
+
 /// A schedule that replays one execution.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Schedule {
@@ -58,6 +62,11 @@ pub struct Switch {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoomPath {
     pub json: String,
+    /// Where the recorded execution spawned its threads, in order (a digest of each spawn's
+    /// source location): a replay on a body that spawns elsewhere, another scenario's, is not
+    /// applicable. `None` in a schedule from before they were recorded (`lh1:loom:`), which is
+    /// replayed unchecked. Written as `lh2:loom:<sites>:<path>`.
+    pub spawns: Option<Vec<u32>>,
 }
 
 impl SwitchList {
@@ -94,7 +103,13 @@ impl fmt::Display for Schedule {
                 z.write_all(path.json.as_bytes()).map_err(|_| fmt::Error)?;
                 let bytes = z.finish().map_err(|_| fmt::Error)?;
                 let text = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-                write!(f, "{VERSION}:loom:{text}")
+                match &path.spawns {
+                    None => write!(f, "{VERSION}:loom:{text}"),
+                    Some(sites) => {
+                        let sites: Vec<String> = sites.iter().map(|s| format!("{s:08x}")).collect();
+                        write!(f, "{LOOM_SITES_VERSION}:loom:{}:{text}", sites.join("."))
+                    }
+                }
             }
         }
     }
@@ -123,10 +138,16 @@ impl FromStr for Schedule {
         let text = text.trim();
         let mut parts = text.splitn(3, ':');
         let version = parts.next().unwrap_or_default();
+        if version == LOOM_SITES_VERSION {
+            return parse_loom_with_sites(parts.next(), parts.next());
+        }
         if version != VERSION {
             let shown = shown(&version.chars().take(20).collect::<String>());
             return Err(bad(if version.starts_with("lh") {
-                format!("schedule version '{shown}' is not supported (this lockhound reads {VERSION})")
+                format!(
+                    "schedule version '{shown}' is not supported (this lockhound reads {VERSION} and \
+                     {LOOM_SITES_VERSION})"
+                )
             } else {
                 format!("not a lockhound schedule: expected it to start with '{VERSION}:', got '{shown}'")
             }));
@@ -178,6 +199,32 @@ fn parse_switches(body: &str) -> Result<SwitchList, ScheduleParseError> {
     Ok(SwitchList { switches })
 }
 
+/// The engine and the body of an `lh2:` schedule: `loom:<sites>:<path>`.
+fn parse_loom_with_sites(engine: Option<&str>, rest: Option<&str>) -> Result<Schedule, ScheduleParseError> {
+    if engine != Some("loom") {
+        let engine = shown(engine.unwrap_or_default());
+        return Err(bad(format!(
+            "schedule engine '{engine}' is unknown in {LOOM_SITES_VERSION} (expected loom)"
+        )));
+    }
+    let (sites, body) = rest.and_then(|rest| rest.split_once(':')).ok_or_else(|| {
+        bad(format!("{LOOM_SITES_VERSION} loom schedule has no spawn sites before its path"))
+    })?;
+    let spawns = sites
+        .split('.')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            u32::from_str_radix(s, 16)
+                .ok()
+                .filter(|_| s.len() == 8)
+                .ok_or_else(|| bad(format!("loom schedule spawn site '{}' is not 8 hex digits", shown(s))))
+        })
+        .collect::<Result<Vec<u32>, _>>()?;
+    let mut path = parse_loom(body)?;
+    path.spawns = Some(spawns);
+    Ok(Schedule::Loom(path))
+}
+
 fn parse_loom(body: &str) -> Result<LoomPath, ScheduleParseError> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(body)
@@ -190,7 +237,7 @@ fn parse_loom(body: &str) -> Result<LoomPath, ScheduleParseError> {
     if serde_json::from_str::<serde_json::Value>(&json).is_err() {
         return Err(bad("loom schedule does not hold a loom exploration path"));
     }
-    Ok(LoomPath { json })
+    Ok(LoomPath { json, spawns: None })
 }
 
 impl Serialize for Schedule {
@@ -219,9 +266,24 @@ mod tests {
 
     #[test]
     fn loom_schedule_round_trips() {
-        let s = Schedule::Loom(LoomPath { json: "{\"pos\":3}".into() });
-        let back: Schedule = s.to_string().parse().unwrap();
-        assert_eq!(back, s);
+        let old = Schedule::Loom(LoomPath { json: "{\"pos\":3}".into(), spawns: None });
+        assert!(old.to_string().starts_with("lh1:loom:"));
+        let back: Schedule = old.to_string().parse().unwrap();
+        assert_eq!(back, old);
+        for spawns in [vec![], vec![0xdead_beef, 7]] {
+            let s = Schedule::Loom(LoomPath { json: "{\"pos\":3}".into(), spawns: Some(spawns) });
+            assert!(s.to_string().starts_with("lh2:loom:"), "{s}");
+            let back: Schedule = s.to_string().parse().unwrap();
+            assert_eq!(back, s);
+        }
+        for (text, expect) in [
+            ("lh2:shuttle:", "expected loom"),
+            ("lh2:loom:abc", "no spawn sites"),
+            ("lh2:loom:xyz:AAAA", "not 8 hex digits"),
+        ] {
+            let err = text.parse::<Schedule>().unwrap_err().to_string();
+            assert!(err.contains(expect), "{text}: {err}");
+        }
     }
 
     #[test]

@@ -141,14 +141,16 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let _ = at;
         note("spawn");
         let born = rt::execution();
         let imp = match rt::engine() {
             Engine::Loom => {
-                rt::limit::before_spawn();
+                let number = rt::limit::before_spawn(at);
                 let b = loom_builder(self.name, self.stack_size);
-                JoinImp::Loom(b.spawn(move || body_of(f))?)
+                JoinImp::Loom(b.spawn(move || {
+                    rt::record::loom_thread_is(number);
+                    body_of(f)
+                })?)
             }
             Engine::Shuttle => {
                 let mut b = shuttle::thread::Builder::new();

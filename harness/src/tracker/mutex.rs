@@ -74,7 +74,7 @@ impl<T: ?Sized> Mutex<T> {
     /// Acquires the mutex, giving up after `timeout`.
     #[track_caller]
     pub fn try_lock_for(&self, timeout: Duration) -> Option<MutexGuard<'_, T>> {
-        self.try_lock_until(Instant::now() + timeout)
+        self.try_lock_until(crate::limits::deadline(Instant::now(), timeout))
     }
 
     /// Acquires the mutex, giving up at `deadline`.

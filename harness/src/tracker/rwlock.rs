@@ -95,7 +95,7 @@ macro_rules! modes {
         /// Like the blocking version, but gives up after `timeout`.
         #[track_caller]
         pub fn $for(&self, timeout: Duration) -> Option<$guard<'_, T>> {
-            self.$until(Instant::now() + timeout)
+            self.$until(crate::limits::deadline(Instant::now(), timeout))
         }
 
         /// Like the blocking version, but gives up at `deadline`.

@@ -71,7 +71,7 @@ fn a_failing_model_panics_with_lockhound_s_report_and_a_replay_line_naming_the_t
     assert!(text.contains("| t0 ") && text.contains("| t1 "), "{text}");
     assert!(text.contains("   FAIL   t0: assertion `left == right` failed: an increment was lost"), "{text}");
     // The replay line selects exactly this test, in this package and test target.
-    assert!(text.contains("replay: LOCKHOUND_REPLAY=lh1:loom:"), "a loom path: {text}");
+    assert!(text.contains("replay: LOCKHOUND_REPLAY=lh2:loom:"), "a loom path: {text}");
     assert!(
         text.contains(
             " cargo test -p lockhound-loom --test model -- --exact \

@@ -1,0 +1,114 @@
+//! A body thread that loops without a facade call never hands control back to a model
+//! checker: the run ends with a `hang` finding once no scheduling point was reached for the
+//! time budget, instead of hanging (harness/src/explore/watchdog.rs). The stuck loops here
+//! sleep rather than spin, so that the abandoned threads cost no CPU, and each test releases
+//! its loop at the end, so that they finish.
+
+use lockhound::sync::atomic::{AtomicUsize, Ordering};
+use lockhound::sync::Arc;
+use lockhound::{explore, thread, Backend, Body, Budget, Check, FindingKind, RunConfig};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+/// A body whose spawned thread waits for a plain flag (no facade call: the model checker
+/// cannot run the main thread, which would set it) until `release` is set.
+fn waits_without_yielding(release: &'static AtomicBool) -> Body {
+    std::sync::Arc::new(move || {
+        let ready = Arc::new(AtomicUsize::new(0));
+        let seen = ready.clone();
+        let t = thread::spawn(move || {
+            seen.load(Ordering::SeqCst);
+            while !release.load(std::sync::atomic::Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
+        ready.store(1, Ordering::SeqCst);
+        t.join().unwrap();
+    })
+}
+
+fn config(backend: Backend, jobs: usize) -> RunConfig {
+    RunConfig {
+        backend,
+        budget: Budget { executions: 1_000, time: Duration::from_secs(1) },
+        jobs,
+        ..RunConfig::default()
+    }
+}
+
+fn assert_hang(backend: Backend, jobs: usize, release: &'static AtomicBool) {
+    let report = explore::run(&waits_without_yielding(release), &config(backend, jobs));
+    let finding = report.finding.unwrap_or_else(|| panic!("{backend} jobs={jobs}: no finding"));
+    assert_eq!(finding.kind, FindingKind::Hang, "{backend} jobs={jobs}: {}", finding.message);
+    assert!(
+        finding.message.starts_with("no scheduling point for 1 s"),
+        "{backend} jobs={jobs}: {}",
+        finding.message
+    );
+    assert!(finding.message.contains("yield_now"), "{}", finding.message);
+    if backend != Backend::Loom {
+        // shuttle says which thread it ran last.
+        assert!(finding.message.contains("in thread t1"), "{backend}: {}", finding.message);
+    }
+    assert!(finding.message.contains("watchdog.rs"), "the last facade call's site: {}", finding.message);
+}
+
+#[test]
+fn a_loop_without_a_scheduling_point_is_a_hang_under_loom() {
+    static RELEASE: AtomicBool = AtomicBool::new(false);
+    assert_hang(Backend::Loom, 1, &RELEASE);
+    RELEASE.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+#[test]
+fn a_loop_without_a_scheduling_point_is_a_hang_under_shuttle_and_auto() {
+    static RELEASE: AtomicBool = AtomicBool::new(false);
+    assert_hang(Backend::ShuttleRandom, 1, &RELEASE);
+    assert_hang(Backend::ShuttlePct, 2, &RELEASE);
+    assert_hang(Backend::Auto, 1, &RELEASE);
+    assert_hang(Backend::Auto, 2, &RELEASE);
+    RELEASE.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+#[test]
+fn a_check_and_a_replay_of_such_a_body_return() {
+    static RELEASE: AtomicBool = AtomicBool::new(false);
+    let check = Check::new().backend(Backend::ShuttleRandom).time_limit(Duration::from_secs(1));
+    let body = waits_without_yielding(&RELEASE);
+    let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check.run(move || body())))
+        .expect_err("the check fails");
+    let message = failed.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(message.contains("lockhound found a hang"), "{message}");
+    assert!(message.contains("no scheduling point for 1 s in thread t1"), "{message}");
+
+    let schedule = "lh1:shuttle:".parse().expect("the empty schedule");
+    let outcome = explore::replay(&waits_without_yielding(&RELEASE), &schedule, &config(Backend::Auto, 1));
+    match outcome {
+        explore::ReplayOutcome::Failed(f) => assert_eq!(f.kind, FindingKind::Hang, "{}", f.message),
+        other => panic!("the replay: {other:?}"),
+    }
+    RELEASE.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+#[test]
+fn a_body_that_reaches_scheduling_points_is_no_hang() {
+    // Runs for longer than the window (1 s) in all, but never goes a second without a facade
+    // call.
+    let body: Body = std::sync::Arc::new(|| {
+        let n = Arc::new(AtomicUsize::new(0));
+        let m = n.clone();
+        let t = thread::spawn(move || {
+            m.fetch_add(1, Ordering::SeqCst);
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        n.fetch_add(1, Ordering::SeqCst);
+        t.join().unwrap();
+    });
+    let config = RunConfig {
+        budget: Budget { executions: 5, time: Duration::from_secs(1) },
+        ..config(Backend::ShuttleRandom, 1)
+    };
+    let report = explore::run(&body, &config);
+    assert!(report.passed(), "{:?}", report.finding);
+    assert!(report.executions >= 4, "{} executions", report.executions);
+}
