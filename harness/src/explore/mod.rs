@@ -9,7 +9,7 @@ mod parallel;
 mod pool;
 mod race;
 mod shuttle;
-mod site;
+pub(crate) mod site;
 mod stacks;
 
 pub use stacks::loom_stacks_recycled;

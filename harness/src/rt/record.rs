@@ -10,13 +10,14 @@ use std::panic::Location;
 thread_local! {
     static ACTIVE: Cell<bool> = const { Cell::new(false) };
     static LOG: RefCell<Log> = RefCell::new(Log::default());
+    /// Objects created so far in this execution per creation line (file and line: objects
+    /// created on one line, like the elements of an array literal, are told apart by number).
+    static INSTANCES: RefCell<HashMap<(&'static str, u32), u32>> = RefCell::new(HashMap::new());
 }
 
 #[derive(Default)]
 struct Log {
     events: Vec<Event>,
-    /// Objects created so far per creation site, to tell instances apart.
-    instances: HashMap<(&'static str, u32, u32), u32>,
     threads: usize,
 }
 
@@ -34,13 +35,15 @@ pub(crate) struct Tag {
 }
 
 impl Tag {
-    /// Names a new object; instances are only counted while recording.
+    /// Names a new object. Under the model checkers its instance is counted per creation line
+    /// and execution, so that every object a trace or a deadlock names has a label of its own
+    /// (`Mutex bank.rs:49`, `Mutex bank.rs:49 #2`); on real threads the tracker names locks.
     #[inline]
     pub(crate) fn new(kind: &'static str, site: &'static Location<'static>) -> Tag {
-        let instance = if active() {
-            LOG.with(|log| {
-                let mut log = log.borrow_mut();
-                let n = log.instances.entry((site.file(), site.line(), site.column())).or_insert(0);
+        let instance = if super::model_engine().is_some() {
+            INSTANCES.with(|instances| {
+                let mut instances = instances.borrow_mut();
+                let n = instances.entry((site.file(), site.line())).or_insert(0);
                 *n += 1;
                 *n
             })
@@ -74,6 +77,11 @@ impl Tag {
     }
 }
 
+/// Forgets the objects counted in the execution before (call when an execution begins).
+pub(crate) fn forget_instances() {
+    INSTANCES.with(|instances| instances.borrow_mut().clear());
+}
+
 /// Whether operations are being recorded on this thread.
 #[inline]
 pub(crate) fn active() -> bool {
@@ -96,7 +104,7 @@ pub(crate) fn end() -> (Vec<Event>, usize) {
 }
 
 /// The simulated thread running now: shuttle's task id, or loom's thread id.
-fn current_thread(engine: Engine) -> usize {
+pub(crate) fn current_thread(engine: Engine) -> usize {
     match engine {
         Engine::Shuttle => shuttle::current::get_current_task().map(usize::from).unwrap_or(0),
         Engine::Loom => {

@@ -26,6 +26,7 @@ pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use shuttle as __shuttle;
 pub use std::thread::panicking;
 
+use crate::rt::blocking::{Entering, Wait};
 use crate::rt::{self, panic, record, std_run, unwind, Engine};
 use std::cell::Cell;
 use std::fmt;
@@ -81,6 +82,11 @@ fn body_of<F: FnOnce() -> T, T>(f: F) -> T {
         Err(payload) => {
             if !unwind::is_teardown(&*payload) {
                 panic::escaped_with(Some(&*payload));
+                if rt::model_engine() == Some(Engine::Shuttle) {
+                    // Ends the execution through lockhound's scheduler: shuttle's failure
+                    // path would print a note of its own (see `rt::blocking`).
+                    rt::blocking::halt(payload);
+                }
             }
             std::panic::resume_unwind(payload)
         }
@@ -201,14 +207,25 @@ impl<T> JoinHandle<T> {
     /// Waits for the thread to finish; `Err` carries its panic.
     #[track_caller]
     pub fn join(self) -> std::thread::Result<T> {
+        let at = Location::caller();
         let result = match self.imp {
             JoinImp::Loom(h) => {
                 rt::expect(Engine::Loom, self.born);
-                h.join()
+                // loom's ThreadId has no accessor; its Debug form is `ThreadId(n)`.
+                let text = format!("{:?}", h.thread().id());
+                let thread = text.trim_start_matches("ThreadId(").trim_end_matches(')').parse().unwrap_or(0);
+                let entering = Entering::begin(Engine::Loom, "join", Wait::Join { thread }, at);
+                let result = h.join();
+                entering.end();
+                result
             }
             JoinImp::Shuttle(h) => {
                 rt::expect(Engine::Shuttle, self.born);
-                h.join()
+                let thread = usize::from(h.thread().id());
+                let entering = Entering::begin(Engine::Shuttle, "join", Wait::Join { thread }, at);
+                let result = h.join();
+                entering.end();
+                result
             }
             JoinImp::Std(h) => {
                 rt::expect_real();
