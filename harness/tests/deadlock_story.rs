@@ -75,3 +75,37 @@ fn a_lost_wakeup_names_the_wait_and_the_join() {
     assert!(loom.contains("thread 1 is blocked in `wait` of Condvar deadlock_story.rs:"), "{loom}");
     assert!(loom.contains("never notified"), "{loom}");
 }
+
+/// The trace of the ABBA deadlock: the two mutexes told apart, the lock attempts that never
+/// returned marked blocked, and both threads named as blocked.
+#[test]
+fn the_abba_trace_shows_the_blocked_attempts() {
+    use lockhound::explore::{replay_traced, Body};
+    for backend in [Backend::Loom, Backend::ShuttleRandom] {
+        let check = Check::new().backend(backend).iterations(5_000);
+        let finding = check.explore(abba).finding.expect("the deadlock is found");
+        let body: Body = std::sync::Arc::new(abba);
+        let schedule = finding.schedule.expect("a model checker's finding replays");
+        let (_, trace) = replay_traced(&body, &schedule, &check.config);
+        let failure = trace.failure.as_ref().expect("the replay fails");
+        assert_eq!(failure.blocked, vec![0, 1], "{backend}: {trace:?}");
+        let blocked: Vec<_> = trace.events.iter().filter(|e| e.blocked).collect();
+        assert_eq!(blocked.len(), 2, "{backend}: {trace:?}");
+        assert!(trace.events.iter().rev().take(2).all(|e| e.blocked), "{backend}: the attempts come last");
+        for (e, (thread, instance, line)) in blocked.iter().zip([(0, 1, 18), (1, 2, 14)]) {
+            assert_eq!(e.thread, thread, "{backend}");
+            assert_eq!(e.op, "lock", "{backend}");
+            let object = e.object.as_ref().expect("a lock attempt names its mutex");
+            assert_eq!(
+                (object.kind.as_str(), object.created.line, object.instance),
+                ("Mutex", 10, instance),
+                "{backend}"
+            );
+            assert_eq!(e.location.as_ref().map(|l| l.line), Some(line), "{backend}");
+        }
+        // Every lock in the trace is one of the two accounts, by instance.
+        let instances: std::collections::BTreeSet<u32> =
+            trace.events.iter().filter_map(|e| e.object.as_ref()).map(|o| o.instance).collect();
+        assert_eq!(instances, [1, 2].into_iter().collect(), "{backend}");
+    }
+}

@@ -305,14 +305,23 @@ pub fn replay(body: &Body, schedule: &Schedule, config: &RunConfig) -> ReplayOut
 pub fn replay_traced(body: &Body, schedule: &Schedule, config: &RunConfig) -> (ReplayOutcome, Trace) {
     record::begin();
     let outcome = replay(body, schedule, config);
-    let (events, threads) = record::end();
+    let (mut events, threads) = record::end();
     let failure = match &outcome {
-        ReplayOutcome::Failed(f) => Some(TraceFailure {
-            // The thread that raised it ran the last step (a deadlock has no one thread).
-            thread: events.last().map(|e| e.thread).unwrap_or(0),
-            message: f.message.clone(),
-            location: f.location.clone(),
-        }),
+        ReplayOutcome::Failed(f) => {
+            // A deadlock's trace ends with the operations its threads never returned from.
+            let blocked = if f.kind == FindingKind::Deadlock {
+                record::blocked_attempts(&mut events)
+            } else {
+                Vec::new()
+            };
+            Some(TraceFailure {
+                // The thread that raised it ran the last step; a deadlock names every blocked one.
+                thread: blocked.first().copied().or(events.last().map(|e| e.thread)).unwrap_or(0),
+                message: f.message.clone(),
+                location: f.location.clone(),
+                blocked,
+            })
+        }
         _ => None,
     };
     (outcome, Trace { threads, events, failure })

@@ -28,20 +28,50 @@ use std::cell::RefCell;
 use std::fmt::Write;
 use std::panic::Location;
 
+/// A simulated thread, as the registry keys it: loom's own id (reading loom's number out of
+/// it takes formatting, done only when a deadlock is described), or shuttle's task number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ThreadKey {
+    Loom(loom::thread::ThreadId),
+    Shuttle(usize),
+}
+
+impl ThreadKey {
+    /// The simulated thread running now.
+    fn current(engine: Engine) -> ThreadKey {
+        match engine {
+            Engine::Loom => ThreadKey::Loom(loom::thread::current().id()),
+            _ => ThreadKey::Shuttle(record::current_thread(engine)),
+        }
+    }
+
+    /// The thread's number, as traces number it: 0 for the main thread, then in spawn order.
+    pub(crate) fn number(self) -> usize {
+        match self {
+            // loom's ThreadId has no accessor; its Debug form is `ThreadId(n)`.
+            ThreadKey::Loom(id) => {
+                let text = format!("{id:?}");
+                text.trim_start_matches("ThreadId(").trim_end_matches(')').parse().unwrap_or(0)
+            }
+            ThreadKey::Shuttle(n) => n,
+        }
+    }
+}
+
 /// What a thread blocks in.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Wait {
     /// A lock: exclusive (`lock`, `write`) or shared (`read`). `object` tells locks apart.
     Lock { object: usize, tag: Tag, exclusive: bool },
-    /// A join of another thread (by its number).
-    Join { thread: usize },
+    /// A join of another thread.
+    Join { thread: ThreadKey },
     /// A wait of lockhound's own for a notification (a condvar's).
     Notification { tag: Tag },
 }
 
 #[derive(Clone, Copy, Debug)]
 struct Blocked {
-    thread: usize,
+    thread: ThreadKey,
     op: &'static str,
     wait: Wait,
     at: &'static Location<'static>,
@@ -49,7 +79,7 @@ struct Blocked {
 
 #[derive(Clone, Copy, Debug)]
 struct Holding {
-    thread: usize,
+    thread: ThreadKey,
     object: usize,
     exclusive: bool,
 }
@@ -72,8 +102,8 @@ pub(crate) fn forget() {
 }
 
 /// The simulated thread running now.
-fn me(engine: Engine) -> usize {
-    record::current_thread(engine)
+fn me(engine: Engine) -> ThreadKey {
+    ThreadKey::current(engine)
 }
 
 /// Notes that the running thread took the lock `object`.
@@ -145,11 +175,11 @@ pub(crate) fn check_last_runnable() {
 
 /// Whether `wait` cannot return now, by what the registry and shuttle know. When unsure, it
 /// says no: the engine then finds the deadlock itself.
-fn would_block(thread: usize, wait: Wait) -> bool {
+fn would_block(thread: ThreadKey, wait: Wait) -> bool {
     match wait {
         Wait::Lock { object, exclusive, .. } => REGISTRY
             .with(|r| r.borrow().holdings.iter().any(|h| h.object == object && (exclusive || h.exclusive))),
-        Wait::Join { thread: joined } => joined != thread && shuttle_task(joined, |t| !t.finished()),
+        Wait::Join { thread: joined } => joined != thread && shuttle_task(joined.number(), |t| !t.finished()),
         Wait::Notification { .. } => false,
     }
 }
@@ -169,12 +199,12 @@ fn shuttle_task(id: usize, f: impl FnOnce(&shuttle_engine::runtime::task::Task) 
 fn shuttle_others_can_run() -> bool {
     use shuttle_engine::runtime::execution::ExecutionState;
     use shuttle_engine::runtime::task::TaskId;
-    let candidates: Vec<usize> = ExecutionState::with(|s| {
+    let candidates: Vec<ThreadKey> = ExecutionState::with(|s| {
         let me = s.current().id();
         (0..)
             .map_while(|i| s.try_get(TaskId::from(i)))
             .filter(|t| t.id() != me && !t.finished() && t.runnable())
-            .map(|t| usize::from(t.id()))
+            .map(|t| ThreadKey::Shuttle(usize::from(t.id())))
             .collect()
     });
     candidates.into_iter().any(|thread| {
@@ -238,7 +268,7 @@ pub(crate) fn describe() -> Option<String> {
             return None;
         }
         let mut blocked = r.blocked.clone();
-        blocked.sort_by_key(|b| b.thread);
+        blocked.sort_by_key(|b| b.thread.number());
         let mut text = String::from("deadlock: ");
         for (i, b) in blocked.iter().enumerate() {
             if i > 0 {
@@ -274,7 +304,27 @@ pub(crate) fn describe() -> Option<String> {
     })
 }
 
-fn thread_name(thread: usize) -> String {
+/// What the registry has each blocked thread in, by thread: the operation, the object (none
+/// for a join) and the call's line.
+pub(crate) fn blocked_attempts() -> Vec<(usize, &'static str, Option<Tag>, &'static Location<'static>)> {
+    REGISTRY.with(|r| {
+        let mut blocked = r.borrow().blocked.clone();
+        blocked.sort_by_key(|b| b.thread.number());
+        blocked
+            .into_iter()
+            .map(|b| {
+                let tag = match b.wait {
+                    Wait::Lock { tag, .. } | Wait::Notification { tag } => Some(tag),
+                    Wait::Join { .. } => None,
+                };
+                (b.thread.number(), b.op, tag, b.at)
+            })
+            .collect()
+    })
+}
+
+fn thread_name(thread: ThreadKey) -> String {
+    let thread = thread.number();
     if thread == 0 {
         "thread 0 (main)".to_string()
     } else {

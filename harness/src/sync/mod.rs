@@ -65,7 +65,7 @@ impl<'a> Held<'a> {
         blocking::acquired(model, object_of(tag), exclusive);
         let noted = record::active();
         if noted {
-            record::op(model, Some(tag), op, String::new(), Some(at));
+            record::op(model, Some(tag), op, None, Some(at));
         }
         Held { engine, tag, noted }
     }
@@ -92,7 +92,7 @@ impl Drop for Held<'_> {
         blocking::released(engine, object_of(self.tag));
         if self.noted && record::active() && !std::thread::panicking() {
             // A drop has no caller location to show.
-            record::op(engine, Some(self.tag), "unlock", String::new(), None);
+            record::op(engine, Some(self.tag), "unlock", None, None);
         }
     }
 }
@@ -134,7 +134,7 @@ pub(crate) fn note(engine: Option<Engine>, tag: &Tag, op: &str) {
 pub(crate) fn note_at(engine: Option<Engine>, tag: &Tag, op: &str, at: &'static Location<'static>) {
     if let Some(engine) = engine {
         if record::active() {
-            record::op(engine, Some(tag), op, String::new(), Some(at));
+            record::op(engine, Some(tag), op, None, Some(at));
         }
     }
 }

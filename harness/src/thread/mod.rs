@@ -26,7 +26,7 @@ pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use shuttle as __shuttle;
 pub use std::thread::panicking;
 
-use crate::rt::blocking::{Entering, Wait};
+use crate::rt::blocking::{Entering, ThreadKey, Wait};
 use crate::rt::{self, panic, record, std_run, unwind, Engine};
 use std::cell::Cell;
 use std::fmt;
@@ -37,9 +37,14 @@ use std::time::Duration;
 /// Notes a thread operation in the trace being recorded, if any.
 #[track_caller]
 fn note(op: &str) {
+    note_at(op, Location::caller());
+}
+
+/// [`note`] at a given call site (a spawn's, carried through the builder).
+fn note_at(op: &str, at: &'static Location<'static>) {
     if let Some(engine) = rt::model_engine() {
         if record::active() {
-            record::op(engine, None, op, String::new(), Some(Location::caller()));
+            record::op(engine, None, op, None, Some(at));
         }
     }
 }
@@ -147,8 +152,7 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let _ = at;
-        note("spawn");
+        note_at("spawn", at);
         let born = rt::execution();
         let imp = match rt::engine() {
             Engine::Loom => {
@@ -211,9 +215,7 @@ impl<T> JoinHandle<T> {
         let result = match self.imp {
             JoinImp::Loom(h) => {
                 rt::expect(Engine::Loom, self.born);
-                // loom's ThreadId has no accessor; its Debug form is `ThreadId(n)`.
-                let text = format!("{:?}", h.thread().id());
-                let thread = text.trim_start_matches("ThreadId(").trim_end_matches(')').parse().unwrap_or(0);
+                let thread = ThreadKey::Loom(h.thread().id());
                 let entering = Entering::begin(Engine::Loom, "join", Wait::Join { thread }, at);
                 let result = h.join();
                 entering.end();
@@ -221,7 +223,7 @@ impl<T> JoinHandle<T> {
             }
             JoinImp::Shuttle(h) => {
                 rt::expect(Engine::Shuttle, self.born);
-                let thread = usize::from(h.thread().id());
+                let thread = ThreadKey::Shuttle(usize::from(h.thread().id()));
                 let entering = Entering::begin(Engine::Shuttle, "join", Wait::Join { thread }, at);
                 let result = h.join();
                 entering.end();
