@@ -187,10 +187,20 @@ fn describe(f: &Finding) -> String {
         text.push_str(&format!("\n  at {location}"));
     }
     match &f.schedule {
-        Some(s) => text.push_str(&format!("\n  replay: LOCKHOUND_REPLAY='{s}' cargo test <this test>")),
+        Some(s) => text.push_str(&format!("\n  replay: LOCKHOUND_REPLAY='{s}' cargo test {}", this_test())),
         None => text.push_str(
             "\n  found on real threads: rerun, or use a model-checking backend to get a replayable schedule",
         ),
     }
     text
+}
+
+/// The test that runs the check, as `cargo test` selects it: libtest runs each test on a thread
+/// named after the test's path (`tests::transfer`). Outside libtest (a `main` thread, a thread
+/// without a name), a placeholder says what to put there.
+fn this_test() -> String {
+    match std::thread::current().name() {
+        Some(name) if name != "main" => format!("{name} -- --exact"),
+        _ => "<this test>".to_string(),
+    }
 }

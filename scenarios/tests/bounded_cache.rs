@@ -8,6 +8,17 @@ use lockhound::{explore, Backend, Check, FindingKind, ReplayOutcome, RunReport};
 use lockhound_scenarios::find;
 use std::time::Duration;
 
+/// An event's object as a reader sees it: its label, as the reports crate renders it.
+fn object(e: &Event) -> String {
+    e.object.as_ref().map(lockhound_reports::trace::label).unwrap_or_default()
+}
+
+/// An event's values as a reader sees them (`0x0B`, `0x0B -> 0x00`), as the reports crate
+/// renders them.
+fn value(e: &Event) -> String {
+    e.value.as_ref().map(lockhound_reports::trace::value).unwrap_or_default()
+}
+
 const OVER_BOUND: &str = "cache holds 3 entries, bound 2";
 const LEAKED: &str =
     "entry GET k counted in size but not reachable from the map: lru.store has no store for k";
@@ -41,7 +52,7 @@ fn found(variant: &str, backend: Backend, message: &str) -> Trace {
 /// write-lock, and that write-lock) and what the other threads did in between.
 fn window(trace: &Trace) -> (usize, usize, Vec<&Event>) {
     let me = trace.failure.as_ref().expect("the failure ends the trace").thread;
-    let on_mu = |e: &&Event, op: &str| e.thread == me && e.object == "lru.mu" && e.op == op;
+    let on_mu = |e: &&Event, op: &str| e.thread == me && object(e) == "lru.mu" && e.op == op;
     let write = trace.events.iter().rposition(|e| on_mu(&e, "write-lock")).expect("a write section");
     let read = trace.events[..write].iter().rposition(|e| on_mu(&e, "read-lock")).expect("a read section");
     let others = trace.events[read..write].iter().filter(|e| e.thread != me).collect();
@@ -49,7 +60,7 @@ fn window(trace: &Trace) -> (usize, usize, Vec<&Event>) {
 }
 
 fn has(events: &[&Event], object: &str, op: &str, value: &str) -> bool {
-    events.iter().any(|e| e.object == object && e.op == op && e.value == value)
+    events.iter().any(|e| self::object(e) == object && e.op == op && self::value(e) == value)
 }
 
 #[test]
@@ -79,16 +90,16 @@ fn buggy_stale_leaks_an_entry_under_every_model_checker() {
         let (read, write, others) = window(&trace);
         assert_eq!(trace.failure.as_ref().unwrap().thread, 0);
         assert_eq!(
-            trace.events[read..write].iter().filter(|e| e.thread == 0 && e.object == "store[k]").count(),
+            trace.events[read..write].iter().filter(|e| e.thread == 0 && object(e) == "store[k]").count(),
             1
         );
-        let locks = others.iter().filter(|e| e.object == "lru.mu" && e.op == "write-lock").count();
+        let locks = others.iter().filter(|e| object(e) == "lru.mu" && e.op == "write-lock").count();
         assert_eq!(locks, 2, "{backend}: t1's miss and its invalidation: {others:?}");
         assert!(has(&others, "store[k]", "write", ""), "{backend}: the invalidation empties store[k]");
-        let added = trace.events[write..].iter().find(|e| e.thread == 0 && e.object.starts_with("store"));
+        let added = trace.events[write..].iter().find(|e| e.thread == 0 && object(e).starts_with("store"));
         assert_eq!(
-            added.map(|e| (e.object.as_str(), e.op.as_str())),
-            Some(("store[k]", "write")),
+            added.map(|e| (object(e), e.op.as_str())),
+            Some(("store[k]".to_string(), "write")),
             "{backend}"
         );
     }

@@ -3,10 +3,21 @@
 //! and by nothing that runs threads sequentially consistent; the fixed variant passes loom's
 //! full space and 10,000 executions of each shuttle strategy.
 
-use lockhound::trace::Trace;
+use lockhound::trace::{Event, Trace};
 use lockhound::{explore, Backend, Check, Finding, FindingKind, ReplayOutcome, RunReport};
 use lockhound_scenarios::find;
 use std::time::Duration;
+
+/// An event's object as a reader sees it: its label, as the reports crate renders it.
+fn object(e: &Event) -> String {
+    e.object.as_ref().map(lockhound_reports::trace::label).unwrap_or_default()
+}
+
+/// An event's values as a reader sees them (`0x0B`, `0x0B -> 0x00`), as the reports crate
+/// renders them.
+fn value(e: &Event) -> String {
+    e.value.as_ref().map(lockhound_reports::trace::value).unwrap_or_default()
+}
 
 const GET_REACHED_B: &str = "returned occupant B, inserted after A was removed";
 const REMOVE_DESTROYED_B: &str = "remove(stale key (slot 0, generation 0)) destroyed occupant B, \
@@ -45,13 +56,13 @@ fn assert_found(variant: &str, backend: Backend, reason: impl Fn(&str) -> bool) 
 }
 
 /// The failing thread's loads, in order, as (object, value).
-fn failing_thread_loads(trace: &Trace) -> Vec<(&str, &str)> {
+fn failing_thread_loads(trace: &Trace) -> Vec<(String, String)> {
     let thread = trace.failure.as_ref().expect("the failure ends the trace").thread;
     trace
         .events
         .iter()
         .filter(|e| e.thread == thread && e.op == "load")
-        .map(|e| (e.object.as_str(), e.value.as_str()))
+        .map(|e| (object(e), value(e)))
         .collect()
 }
 
@@ -69,8 +80,8 @@ fn buggy_bare_index_keys_reach_the_new_occupant_under_every_model_checker() {
         let thread = trace.failure.as_ref().unwrap().thread;
         let reached_b = trace.events.iter().any(|e| {
             e.thread == thread
-                && e.object == "slot.data"
-                && ((e.op == "load" && e.value == "0x0B") || (e.op == "swap" && e.value == "0x0B -> 0x00"))
+                && object(e) == "slot.data"
+                && ((e.op == "load" && value(e) == "0x0B") || (e.op == "swap" && value(e) == "0x0B -> 0x00"))
         });
         assert!(reached_b, "{backend}: {:?}", trace.events);
     }
@@ -86,9 +97,10 @@ fn buggy_remove_swap_destroys_the_new_occupant_under_every_model_checker() {
         let ops: Vec<_> = trace
             .events
             .iter()
-            .filter(|e| e.thread == thread && e.object == "slot.data")
-            .map(|e| (e.op.as_str(), e.value.as_str()))
+            .filter(|e| e.thread == thread && object(e) == "slot.data")
+            .map(|e| (e.op.as_str(), value(e)))
             .collect();
+        let ops: Vec<(&str, &str)> = ops.iter().map(|(o, v)| (*o, v.as_str())).collect();
         assert_eq!(ops, [("load", "0x0A"), ("swap", "0x0B -> 0x00")], "{backend}");
     }
 }
@@ -105,6 +117,7 @@ fn buggy_relaxed_data_is_found_by_loom_pairing_b_with_the_old_generation() {
         // sequential consistency the generation load after reading B returns 1.
         let trace = finding.trace.expect("findings carry a trace");
         let loads = failing_thread_loads(&trace);
+        let loads: Vec<(&str, &str)> = loads.iter().map(|(o, v)| (o.as_str(), v.as_str())).collect();
         assert!(
             loads.windows(2).any(|w| w == [("slot.data", "0x0B"), ("slot.generation", "0x00")]),
             "{backend}: {loads:?}"

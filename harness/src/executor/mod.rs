@@ -298,6 +298,7 @@ impl Default for Executor {
 fn note(op: &str, value: String, at: &'static Location<'static>) {
     if let Some(engine) = rt::model_engine() {
         if record::active() {
+            let value = (!value.is_empty()).then_some(crate::trace::Value::Note(value));
             record::op(engine, None, op, value, Some(at));
         }
     }

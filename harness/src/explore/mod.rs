@@ -9,7 +9,7 @@ mod parallel;
 mod pool;
 mod race;
 mod shuttle;
-mod site;
+pub(crate) mod site;
 mod stacks;
 
 pub use stacks::loom_stacks_recycled;
@@ -425,6 +425,7 @@ pub fn replay_traced(body: &Body, schedule: &Schedule, config: &RunConfig) -> (R
                 thread: stall.thread.unwrap_or(0),
                 message: finding.message.clone(),
                 location: None,
+                blocked: Vec::new(),
             };
             (ReplayOutcome::Failed(finding), Trace { threads: 0, events: Vec::new(), failure: Some(failure) })
         }
@@ -434,14 +435,23 @@ pub fn replay_traced(body: &Body, schedule: &Schedule, config: &RunConfig) -> (R
 fn replay_traced_here(body: &Body, schedule: &Schedule, config: &RunConfig) -> (ReplayOutcome, Trace) {
     record::begin();
     let outcome = replay(body, schedule, config);
-    let (events, threads) = record::end();
+    let (mut events, threads) = record::end();
     let failure = match &outcome {
-        ReplayOutcome::Failed(f) => Some(TraceFailure {
-            // The thread that raised it ran the last step (a deadlock has no one thread).
-            thread: events.last().map(|e| e.thread).unwrap_or(0),
-            message: f.message.clone(),
-            location: f.location.clone(),
-        }),
+        ReplayOutcome::Failed(f) => {
+            // A deadlock's trace ends with the operations its threads never returned from.
+            let blocked = if f.kind == FindingKind::Deadlock {
+                record::blocked_attempts(&mut events)
+            } else {
+                Vec::new()
+            };
+            Some(TraceFailure {
+                // The thread that raised it ran the last step; a deadlock names every blocked one.
+                thread: blocked.first().copied().or(events.last().map(|e| e.thread)).unwrap_or(0),
+                message: f.message.clone(),
+                location: f.location.clone(),
+                blocked,
+            })
+        }
         _ => None,
     };
     (outcome, Trace { threads, events, failure })

@@ -41,6 +41,11 @@ type Shared = Rc<RefCell<dyn Scheduler>>;
 /// This is shuttle's `Runner::run` loop over shuttle-engine's public `Execution`, run inside
 /// the calling thread's continuation pool (see `stacks`): `Runner::run` would map the
 /// coroutine stacks of every run afresh.
+///
+/// A failing execution never takes shuttle's failure path, which prints on stderr: the facade
+/// catches what escapes a thread (here, what escapes the body's main thread), or finds the
+/// deadlock itself, and lockhound's scheduler ends the execution (see `rt::blocking`); the
+/// failure's payload comes back from there.
 #[track_caller]
 fn run_under(
     backend: Backend,
@@ -60,12 +65,27 @@ fn run_under(
             Execution::new(scheduler.clone(), schedule).run(
                 &shuttle_config,
                 move || {
-                    let _execution = rt::begin_execution();
+                    let execution = rt::begin_execution();
                     super::watchdog::execution_starts();
-                    body()
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body()));
+                    match result {
+                        Ok(()) => drop(execution),
+                        Err(payload) if rt::unwind::is_teardown(&*payload) => {
+                            drop(execution);
+                            std::panic::resume_unwind(payload)
+                        }
+                        Err(payload) => {
+                            rt::panic::escaped_with(Some(&*payload));
+                            drop(execution);
+                            rt::blocking::halt(payload)
+                        }
+                    }
                 },
                 caller,
             );
+            if let Some(payload) = rt::blocking::take_halted() {
+                std::panic::resume_unwind(payload);
+            }
         })
     }))
 }

@@ -12,6 +12,7 @@
 //! operation, under every engine, instead of failing deep inside a model checker (loom) or
 //! passing silently with state from another execution (shuttle).
 
+pub(crate) mod blocking;
 pub(crate) mod limit;
 pub(crate) mod loom_lock;
 pub(crate) mod panic;
@@ -194,6 +195,8 @@ pub(crate) fn begin_execution() -> ExecutionGuard {
     CONTEXT.with(|c| c.set(Context { execution, ..c.get() }));
     panic::clear();
     per_execution::forget();
+    blocking::forget();
+    record::forget_instances();
     loom_lock::forget_set_aside();
     if model_engine() == Some(Engine::Loom) {
         crate::thread::loom_main_is_current();

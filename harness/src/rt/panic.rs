@@ -217,6 +217,19 @@ pub(crate) fn escaped_with(payload: Option<&(dyn std::any::Any + Send)>) {
 /// What an escape noted without its payload says, until the payload tells more.
 const ESCAPED_UNSEEN: &str = "a panic escaped the body";
 
+/// Notes the deadlock the facade found itself (see `blocking`) as the execution's failure. It
+/// has no one location: its message names the site each thread is blocked at, as it does
+/// when an engine finds the deadlock.
+pub(crate) fn escaped_deadlock(message: String) {
+    let record = PanicRecord { message, location: None, kind: Some(FindingKind::Deadlock) };
+    ESCAPED.with(|e| {
+        let mut e = e.borrow_mut();
+        if e.is_none() {
+            *e = Some(record);
+        }
+    });
+}
+
 /// [`escaped_with`] without the payload at hand.
 pub(crate) fn escaped() {
     escaped_with(None)
@@ -240,14 +253,30 @@ pub(crate) fn failure(payload: &(dyn std::any::Any + Send)) -> PanicRecord {
     if let Some(escaped) = ESCAPED.with(|e| e.borrow_mut().take()) {
         // Noted where the payload was not at hand: the payload says what it was.
         if escaped.location.is_none() && escaped.message == ESCAPED_UNSEEN {
-            return PanicRecord { message: payload_message(payload), ..escaped };
+            return in_words_of_the_registry(PanicRecord { message: payload_message(payload), ..escaped });
         }
-        return escaped;
+        return in_words_of_the_registry(escaped);
     }
     let raised = PanicRecord { kind: payload_kind(payload), ..PanicRecord::plain(payload_message(payload)) };
-    match latest {
+    let record = match latest {
         Some(latest) if latest.message == raised.message => latest,
         _ => raised,
+    };
+    in_words_of_the_registry(record)
+}
+
+/// An engine's own deadlock report (loom's `deadlock; threads = [(Id(0), Blocked(..`, shuttle's
+/// `deadlock! blocked tasks: [..]`) said the way lockhound says it under every engine: each
+/// blocked thread, what it is blocked in and who holds that (see `blocking::describe`).
+fn in_words_of_the_registry(record: PanicRecord) -> PanicRecord {
+    let engines_deadlock = record.kind.is_none()
+        && record.location.as_deref().is_none_or(crate::explore::site::raised_by_engine)
+        && FindingKind::of_engine_message(&record.message) == FindingKind::Deadlock;
+    match super::blocking::describe() {
+        Some(message) if engines_deadlock => {
+            PanicRecord { message, location: None, kind: Some(FindingKind::Deadlock) }
+        }
+        _ => record,
     }
 }
 

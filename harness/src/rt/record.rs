@@ -2,7 +2,7 @@
 //! cost there is one thread-local flag read per operation of the model-checked engines.
 
 use super::Engine;
-use crate::trace::Event;
+use crate::trace::{Event, Object, SourceLine, Value};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::panic::Location;
@@ -10,13 +10,39 @@ use std::panic::Location;
 thread_local! {
     static ACTIVE: Cell<bool> = const { Cell::new(false) };
     static LOG: RefCell<Log> = RefCell::new(Log::default());
+    /// Objects created so far in this execution per label: creation line (file and line:
+    /// objects created on one line, like the elements of an array literal, are told apart by
+    /// number), kind and name (objects a label tells apart already need no number).
+    static INSTANCES: RefCell<HashMap<LabelKey, u32>> = RefCell::new(HashMap::new());
+}
+
+/// What an object's label says without its number: creation file and line, kind, name.
+type LabelKey = (&'static str, u32, &'static str, Option<&'static str>);
+
+/// The next number of an object labelled `key` in this execution, from 1.
+fn count(key: LabelKey) -> u32 {
+    INSTANCES.with(|instances| {
+        let mut instances = instances.borrow_mut();
+        let n = instances.entry(key).or_insert(0);
+        *n += 1;
+        *n
+    })
+}
+
+/// Takes back the number [`count`] gave the latest object labelled `key`.
+fn uncount(key: LabelKey, instance: u32) {
+    INSTANCES.with(|instances| {
+        if let Some(n) = instances.borrow_mut().get_mut(&key) {
+            if *n == instance {
+                *n -= 1;
+            }
+        }
+    })
 }
 
 #[derive(Default)]
 struct Log {
     events: Vec<Event>,
-    /// Objects created so far per creation site, to tell instances apart.
-    instances: HashMap<(&'static str, u32, u32), u32>,
     threads: usize,
 }
 
@@ -34,19 +60,13 @@ pub(crate) struct Tag {
 }
 
 impl Tag {
-    /// Names a new object; instances are only counted while recording.
+    /// Names a new object. Under the model checkers its instance is counted per creation line
+    /// and execution, so that every object a trace or a deadlock names has a label of its own
+    /// (`Mutex bank.rs:49`, `Mutex bank.rs:49 #2`); on real threads the tracker names locks.
     #[inline]
     pub(crate) fn new(kind: &'static str, site: &'static Location<'static>) -> Tag {
-        let instance = if active() {
-            LOG.with(|log| {
-                let mut log = log.borrow_mut();
-                let n = log.instances.entry((site.file(), site.line(), site.column())).or_insert(0);
-                *n += 1;
-                *n
-            })
-        } else {
-            0
-        };
+        let instance =
+            if super::model_engine().is_some() { count((site.file(), site.line(), kind, None)) } else { 0 };
         Tag { kind, site, instance, born: super::execution(), name: None }
     }
 
@@ -60,9 +80,28 @@ impl Tag {
 
     /// The same object, under the name its author chose.
     pub(crate) fn with_name(self, name: &'static str) -> Tag {
-        Tag { name: Some(name), ..self }
+        let (file, line) = (self.site.file(), self.site.line());
+        let instance = if self.instance > 0 {
+            uncount((file, line, self.kind, self.name), self.instance);
+            count((file, line, self.kind, Some(name)))
+        } else {
+            0
+        };
+        Tag { name: Some(name), instance, ..self }
     }
 
+    /// The object as a trace records it.
+    pub(crate) fn object(&self) -> Object {
+        Object {
+            kind: self.kind.to_string(),
+            name: self.name.map(str::to_string),
+            created: SourceLine { file: self.site.file().to_string(), line: self.site.line() },
+            instance: self.instance.max(1),
+        }
+    }
+
+    /// The object's label in a message (a deadlock's): as the reports crate labels it in
+    /// traces, `Mutex bank.rs:49 #2` or the author's name.
     pub(crate) fn name(&self) -> String {
         if let Some(name) = self.name {
             let suffix = if self.instance > 1 { format!(" #{}", self.instance) } else { String::new() };
@@ -72,6 +111,11 @@ impl Tag {
         let suffix = if self.instance > 1 { format!(" #{}", self.instance) } else { String::new() };
         format!("{} {file}:{}{suffix}", self.kind, self.site.line())
     }
+}
+
+/// Forgets the objects counted in the execution before (call when an execution begins).
+pub(crate) fn forget_instances() {
+    INSTANCES.with(|instances| instances.borrow_mut().clear());
 }
 
 /// Whether operations are being recorded on this thread.
@@ -111,7 +155,7 @@ pub(crate) fn loom_thread_is(number: Option<usize>) {
 
 /// The simulated thread running now: shuttle's task id, or the facade's number of the loom
 /// thread (loom's `ThreadId` has no accessor, and its `Debug` text is no interface).
-fn current_thread(engine: Engine) -> usize {
+pub(crate) fn current_thread(engine: Engine) -> usize {
     match engine {
         Engine::Shuttle => shuttle::current::get_current_task().map(usize::from).unwrap_or(0),
         Engine::Loom => LOOM_THREAD.with(Cell::get).unwrap_or(0),
@@ -119,12 +163,34 @@ fn current_thread(engine: Engine) -> usize {
     }
 }
 
+/// Appends to a deadlock's `events` the operations its threads are blocked in for good (see
+/// `rt::blocking`), marked blocked; returns those threads.
+pub(crate) fn blocked_attempts(events: &mut Vec<Event>) -> Vec<usize> {
+    let mut threads = Vec::new();
+    for (thread, op, tag, at) in super::blocking::blocked_attempts() {
+        let switched = events.last().is_some_and(|e| e.thread != thread);
+        events.push(Event {
+            step: events.len() + 1,
+            thread,
+            object: tag.as_ref().map(Tag::object),
+            op: op.to_string(),
+            value: None,
+            location: Some(SourceLine { file: at.file().to_string(), line: at.line() }),
+            switched,
+            blocked: true,
+        });
+        threads.push(thread);
+    }
+    threads.dedup();
+    threads
+}
+
 /// Records one operation on `tag`'s object (`None` for thread operations).
 pub(crate) fn op(
     engine: Engine,
     tag: Option<&Tag>,
     op: &str,
-    value: String,
+    value: Option<Value>,
     at: Option<&'static Location<'static>>,
 ) {
     let thread = current_thread(engine);
@@ -136,42 +202,12 @@ pub(crate) fn op(
         log.events.push(Event {
             step,
             thread,
-            object: tag.map(Tag::name).unwrap_or_default(),
+            object: tag.map(Tag::object),
             op: op.to_string(),
             value,
-            location: at.map(|at| format!("{}:{}", at.file(), at.line())).unwrap_or_default(),
+            location: at.map(|at| SourceLine { file: at.file().to_string(), line: at.line() }),
             switched,
+            blocked: false,
         });
     });
-}
-
-/// How a trace shows an unsigned number: in hex, grouped by four digits past four
-/// (`0x0B`, `0xFFFF_FFFF_FFFF_FFFF`), the way lock words and pointers are read.
-pub(crate) fn show<T: Into<u128> + Copy>(value: T) -> String {
-    let v: u128 = value.into();
-    let hex = format!("{v:02X}");
-    let hex = if hex.len() % 4 != 0 && hex.len() > 4 {
-        format!("{hex:0>width$}", width = hex.len().div_ceil(4) * 4)
-    } else {
-        hex
-    };
-    let groups: Vec<&str> = (0..hex.len()).step_by(4).map(|i| &hex[i..(i + 4).min(hex.len())]).collect();
-    if hex.len() > 4 {
-        format!("0x{}", groups.join("_"))
-    } else {
-        format!("0x{hex}")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::show;
-
-    #[test]
-    fn numbers_read_like_lock_words() {
-        assert_eq!(show(7u64), "0x07");
-        assert_eq!(show(0x1Bu64), "0x1B");
-        assert_eq!(show(u64::MAX), "0xFFFF_FFFF_FFFF_FFFF");
-        assert_eq!(show(0x12345u64), "0x0001_2345");
-    }
 }

@@ -65,6 +65,8 @@ pub(crate) fn block(engine: Engine) {
         Engine::Loom => loom::thread::park(),
         Engine::Shuttle => {
             use shuttle_engine::runtime::execution::ExecutionState;
+            // The last thread that could run: a deadlock, found here rather than by shuttle.
+            super::blocking::check_last_runnable();
             ExecutionState::with(|s| s.current_mut().block(false));
             shuttle_engine::runtime::thread::switch();
         }

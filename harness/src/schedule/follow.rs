@@ -194,6 +194,10 @@ impl<S: Scheduler> Scheduler for Recorder<S> {
     }
 
     fn next_task(&mut self, runnable: &[&Task], current: Option<TaskId>, yielding: bool) -> Option<TaskId> {
+        // The facade ends a failing execution here (see `rt::blocking`).
+        if crate::rt::blocking::halting() {
+            return None;
+        }
         if self.recording.borrow_mut().cut_at(self.step_limit) {
             return None;
         }
@@ -263,6 +267,9 @@ impl Scheduler for Follower {
     }
 
     fn next_task(&mut self, runnable: &[&Task], current: Option<TaskId>, yielding: bool) -> Option<TaskId> {
+        if crate::rt::blocking::halting() {
+            return None;
+        }
         let current = current.map(usize::from);
         let choices = Choices::of(runnable, current);
         let default = choices.default(current, yielding);

@@ -1,5 +1,6 @@
 use super::mutex::MutexGuardImp;
 use super::{note, note_at, LockResult, MutexGuard, PoisonError};
+use crate::rt::blocking::{Entering, Wait};
 use crate::rt::record::Tag;
 use crate::rt::wait::{self, Clock, OrderPoint, Sleeper, Stray};
 use crate::rt::{self, Engine};
@@ -244,9 +245,16 @@ impl Condvar {
                 let id = m.enqueue();
                 // In the queue before the mutex is released: a notify by a thread that takes
                 // the mutex after this point finds this waiter.
+                held.given_back();
                 drop(imp);
                 let woken = match timeout {
-                    None => m.block_until_notified(id),
+                    None => {
+                        let entering =
+                            Entering::begin(m.engine, "wait", Wait::Notification { tag: self.tag }, at);
+                        let woken = m.block_until_notified(id);
+                        entering.end();
+                        woken
+                    }
                     Some(_) => {
                         wait::let_others_run(m.engine);
                         m.order.pass();
@@ -260,7 +268,9 @@ impl Condvar {
                     }
                     Woken::TimedOut => true,
                 };
-                (lock.lock_engine(), timed_out)
+                let imp = lock.lock_engine(at);
+                held.taken_again();
+                (imp, timed_out)
             }
             (CondvarImp::Std(c), MutexGuardImp::Std(mut g)) => {
                 // Recorded as a release, a condvar wait on the mutex, and a reacquisition.

@@ -29,7 +29,7 @@ pub struct MutexGuard<'a, T> {
     // Declared first: the lock is poisoned, if its thread panics, before anyone can take it.
     pub(crate) poison: PoisonOnPanic<'a>,
     // Dropped (and the release recorded) before the engine releases.
-    pub(crate) held: Held,
+    pub(crate) held: Held<'a>,
     pub(crate) imp: MutexGuardImp<'a, T>,
     /// The mutex, for a condvar wait to take again after it released it.
     pub(crate) lock: &'a Mutex<T>,
@@ -100,9 +100,9 @@ impl<T> Mutex<T> {
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
         let at = Location::caller();
         let guard = MutexGuard {
-            imp: self.lock_engine(),
+            imp: self.lock_engine(at),
             poison: PoisonOnPanic::new(&self.poison),
-            held: Held::acquired(self.model(), &self.tag, "lock", at),
+            held: Held::acquired(self.model(), true, &self.tag, "lock", at),
             lock: self,
         };
         self.poison.result(guard)
@@ -111,8 +111,9 @@ impl<T> Mutex<T> {
     /// Takes the engine's lock, whose own poisoning lockhound replaces with its own (see
     /// `rt::poison`). A condvar wait takes the lock again through it.
     #[track_caller]
-    pub(crate) fn lock_engine(&self) -> MutexGuardImp<'_, T> {
-        match &self.imp {
+    pub(crate) fn lock_engine(&self, at: &'static Location<'static>) -> MutexGuardImp<'_, T> {
+        let entering = super::entering(self.model(), "lock", &self.tag, true, at);
+        let imp = match &self.imp {
             MutexImp::Loom(m) => {
                 self.tag.expect(Engine::Loom);
                 MutexGuardImp::Loom(m.guard(m.lock().unwrap_or_else(|p| p.into_inner())))
@@ -125,7 +126,9 @@ impl<T> Mutex<T> {
                 rt::expect_real();
                 MutexGuardImp::Std(m.lock())
             }
-        }
+        };
+        super::entered(entering);
+        imp
     }
 
     /// Attempts to acquire the mutex without blocking.
@@ -135,7 +138,7 @@ impl<T> Mutex<T> {
         let wrap = |imp| MutexGuard {
             imp,
             poison: PoisonOnPanic::new(&self.poison),
-            held: Held::acquired(self.model(), &self.tag, "try_lock", at),
+            held: Held::acquired(self.model(), true, &self.tag, "try_lock", at),
             lock: self,
         };
         let taken = match &self.imp {

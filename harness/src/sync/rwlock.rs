@@ -1,5 +1,5 @@
 use super::mutex::PoisonOnPanic;
-use super::{map_try_lock, Held, LockResult, TryLockError, TryLockResult};
+use super::{entered, entering, map_try_lock, Held, LockResult, TryLockError, TryLockResult};
 use crate::rt::loom_lock::{LoomGuard, LoomLock};
 use crate::rt::poison;
 use crate::rt::record::Tag;
@@ -28,7 +28,7 @@ enum RwLockImp<T> {
 /// Shared access to a read-locked [`RwLock`].
 pub struct RwLockReadGuard<'a, T> {
     // Declared first: dropped (and the release recorded) before the engine releases.
-    _held: Held,
+    _held: Held<'a>,
     imp: ReadImp<'a, T>,
 }
 
@@ -43,7 +43,7 @@ pub struct RwLockWriteGuard<'a, T> {
     // Declared first: the lock is poisoned, if its thread panics, before anyone can take it.
     _poison: PoisonOnPanic<'a>,
     // Dropped (and the release recorded) before the engine releases.
-    _held: Held,
+    _held: Held<'a>,
     imp: WriteImp<'a, T>,
 }
 
@@ -93,6 +93,7 @@ impl<T> RwLock<T> {
     #[track_caller]
     pub fn read(&self) -> LockResult<RwLockReadGuard<'_, T>> {
         let at = Location::caller();
+        let entering = entering(self.model(), "read", &self.tag, false, at);
         let imp = match &self.imp {
             RwLockImp::Loom(l) => {
                 self.tag.expect(Engine::Loom);
@@ -107,7 +108,9 @@ impl<T> RwLock<T> {
                 ReadImp::Std(l.read())
             }
         };
-        let guard = RwLockReadGuard { _held: Held::acquired(self.model(), &self.tag, "read-lock", at), imp };
+        entered(entering);
+        let held = Held::acquired(self.model(), false, &self.tag, "read-lock", at);
+        let guard = RwLockReadGuard { _held: held, imp };
         self.poison.result(guard)
     }
 
@@ -116,6 +119,7 @@ impl<T> RwLock<T> {
     #[track_caller]
     pub fn write(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
         let at = Location::caller();
+        let entering = entering(self.model(), "write", &self.tag, true, at);
         let imp = match &self.imp {
             RwLockImp::Loom(l) => {
                 self.tag.expect(Engine::Loom);
@@ -130,6 +134,7 @@ impl<T> RwLock<T> {
                 WriteImp::Std(l.write())
             }
         };
+        entered(entering);
         self.poison.result(self.write_guard(imp, "write-lock", at))
     }
 
@@ -141,7 +146,7 @@ impl<T> RwLock<T> {
     ) -> RwLockWriteGuard<'a, T> {
         RwLockWriteGuard {
             _poison: PoisonOnPanic::new(&self.poison),
-            _held: Held::acquired(self.model(), &self.tag, op, at),
+            _held: Held::acquired(self.model(), true, &self.tag, op, at),
             imp,
         }
     }
@@ -150,8 +155,10 @@ impl<T> RwLock<T> {
     #[track_caller]
     pub fn try_read(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
         let at = Location::caller();
-        let wrap =
-            |imp| RwLockReadGuard { _held: Held::acquired(self.model(), &self.tag, "try_read", at), imp };
+        let wrap = |imp| RwLockReadGuard {
+            _held: Held::acquired(self.model(), false, &self.tag, "try_read", at),
+            imp,
+        };
         let taken = match &self.imp {
             RwLockImp::Loom(l) => {
                 self.tag.expect(Engine::Loom);

@@ -26,6 +26,7 @@ pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use shuttle as __shuttle;
 pub use std::thread::panicking;
 
+use crate::rt::blocking::{Entering, ThreadKey, Wait};
 use crate::rt::{self, panic, record, std_run, unwind, Engine};
 use std::cell::Cell;
 use std::fmt;
@@ -36,9 +37,14 @@ use std::time::Duration;
 /// Notes a thread operation in the trace being recorded, if any.
 #[track_caller]
 fn note(op: &str) {
+    note_at(op, Location::caller());
+}
+
+/// [`note`] at a given call site (a spawn's, carried through the builder).
+fn note_at(op: &str, at: &'static Location<'static>) {
     if let Some(engine) = rt::model_engine() {
         if record::active() {
-            record::op(engine, None, op, String::new(), Some(Location::caller()));
+            record::op(engine, None, op, None, Some(at));
         }
     }
 }
@@ -81,6 +87,11 @@ fn body_of<F: FnOnce() -> T, T>(f: F) -> T {
         Err(payload) => {
             if !unwind::is_teardown(&*payload) {
                 panic::escaped_with(Some(&*payload));
+                if rt::model_engine() == Some(Engine::Shuttle) {
+                    // Ends the execution through lockhound's scheduler: shuttle's failure
+                    // path would print a note of its own (see `rt::blocking`).
+                    rt::blocking::halt(payload);
+                }
             }
             std::panic::resume_unwind(payload)
         }
@@ -141,7 +152,7 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        note("spawn");
+        note_at("spawn", at);
         let born = rt::execution();
         let imp = match rt::engine() {
             Engine::Loom => {
@@ -203,14 +214,23 @@ impl<T> JoinHandle<T> {
     /// Waits for the thread to finish; `Err` carries its panic.
     #[track_caller]
     pub fn join(self) -> std::thread::Result<T> {
+        let at = Location::caller();
         let result = match self.imp {
             JoinImp::Loom(h) => {
                 rt::expect(Engine::Loom, self.born);
-                h.join()
+                let thread = ThreadKey::Loom(h.thread().id());
+                let entering = Entering::begin(Engine::Loom, "join", Wait::Join { thread }, at);
+                let result = h.join();
+                entering.end();
+                result
             }
             JoinImp::Shuttle(h) => {
                 rt::expect(Engine::Shuttle, self.born);
-                h.join()
+                let thread = ThreadKey::Shuttle(usize::from(h.thread().id()));
+                let entering = Entering::begin(Engine::Shuttle, "join", Wait::Join { thread }, at);
+                let result = h.join();
+                entering.end();
+                result
             }
             JoinImp::Std(h) => {
                 rt::expect_real();

@@ -22,56 +22,47 @@ mod loom_cell;
 use super::dispatch;
 use crate::rt::record::{self, Tag};
 use crate::rt::{self, Engine};
+use crate::trace::{Scalar, Value};
 use loom_cell::{LoomAtomic, LoomCell, Shadow};
 use std::panic::Location;
 
-/// How a value shows in a trace.
+/// A value as a trace records it (the reports crate renders it).
 pub(crate) trait TraceValue: Copy {
-    fn show(self) -> String;
+    fn scalar(self) -> Scalar;
 }
 
 macro_rules! unsigned_trace_value {
     ($($t:ty),*) => {$(
         impl TraceValue for $t {
-            fn show(self) -> String {
-                record::show(self)
+            fn scalar(self) -> Scalar {
+                Scalar::Unsigned(self as u64)
             }
         }
     )*};
 }
-unsigned_trace_value!(u8, u16, u32, u64);
-
-impl TraceValue for usize {
-    fn show(self) -> String {
-        record::show(self as u64)
-    }
-}
+unsigned_trace_value!(u8, u16, u32, u64, usize);
 
 impl TraceValue for bool {
-    fn show(self) -> String {
-        self.to_string()
+    fn scalar(self) -> Scalar {
+        Scalar::Bool(self)
     }
 }
 
 macro_rules! signed_trace_value {
     ($($t:ty),*) => {$(
         impl TraceValue for $t {
-            fn show(self) -> String {
-                self.to_string()
+            fn scalar(self) -> Scalar {
+                Scalar::Signed(self as i64)
             }
         }
     )*};
 }
 signed_trace_value!(i8, i16, i32, i64, isize);
 
-/// Pointers show as their address, grouped like lock words (`0x5583_1A2B_40C0`), or `null`.
+/// Pointers are their address (0 for null).
 impl<T> TraceValue for *mut T {
-    fn show(self) -> String {
-        if self.is_null() {
-            "null".to_string()
-        } else {
-            record::show(self.addr() as u64)
-        }
+    fn scalar(self) -> Scalar {
+        Scalar::Address(self.addr() as u64)
     }
 }
 
@@ -209,14 +200,14 @@ macro_rules! atomic_common {
             /// Records `op` with the values `value` shows, when a failure is being replayed.
             #[track_caller]
             #[inline]
-            fn note(&self, op: &str, value: impl FnOnce() -> String) {
+            fn note(&self, op: &str, value: impl FnOnce() -> Value) {
                 let engine = match self.0 {
                     $imp::Loom(_) => Engine::Loom,
                     $imp::Shuttle(_) => Engine::Shuttle,
                     $imp::Std(_) => return,
                 };
                 if record::active() {
-                    record::op(engine, Some(&self.1), op, value(), Some(Location::caller()));
+                    record::op(engine, Some(&self.1), op, Some(value()), Some(Location::caller()));
                 }
             }
 
@@ -233,7 +224,7 @@ macro_rules! atomic_common {
             #[inline]
             fn modified(&self, op: &str, old: $t, new: $t) -> $t {
                 self.stored(new);
-                self.note(op, || format!("{} -> {}", old.show(), new.show()));
+                self.note(op, || Value::Replaced { old: old.scalar(), new: new.scalar() });
                 old
             }
 
@@ -251,7 +242,7 @@ macro_rules! atomic_common {
             #[track_caller]
             pub fn load(&self, order: Ordering) -> $t {
                 let v = dispatch!(&self.0, self.1, $imp, a => a.load(order));
-                self.note("load", || v.show());
+                self.note("load", || Value::Read(v.scalar()));
                 v
             }
 
@@ -259,7 +250,7 @@ macro_rules! atomic_common {
             pub fn store(&self, value: $t, order: Ordering) {
                 dispatch!(&self.0, self.1, $imp, a => a.store(value, order));
                 self.stored(value);
-                self.note("store", || value.show());
+                self.note("store", || Value::Written(value.scalar()));
             }
 
             #[track_caller]
@@ -308,8 +299,8 @@ macro_rules! atomic_common {
                     self.stored(new);
                 }
                 self.note(op, || match result {
-                    Ok(old) => format!("{} -> {}", old.show(), new.show()),
-                    Err(seen) => format!("failed: saw {}, expected {}", seen.show(), current.show()),
+                    Ok(old) => Value::Replaced { old: old.scalar(), new: new.scalar() },
+                    Err(seen) => Value::ExchangeFailed { seen: seen.scalar(), expected: current.scalar() },
                 });
                 result
             }

@@ -1,0 +1,111 @@
+//! A deadlock reads the same under every engine that finds it: each blocked thread, the
+//! operation it is blocked in (the object's label and the call's line), and who holds that
+//! object, in lockhound's words rather than the engine's.
+
+use lockhound::sync::{Arc, Condvar, Mutex};
+use lockhound::{thread, Backend, Check, FindingKind};
+
+/// Two accounts, created on one line, locked in opposite orders.
+fn abba() {
+    let accounts = Arc::new([Mutex::new(10), Mutex::new(20)]);
+    let a = accounts.clone();
+    let t = thread::spawn(move || {
+        let _from = a[0].lock().unwrap();
+        let _to = a[1].lock().unwrap();
+    });
+    {
+        let _from = accounts[1].lock().unwrap();
+        let _to = accounts[0].lock().unwrap();
+    }
+    t.join().unwrap();
+}
+
+/// A wait nobody notifies, while the other thread joins the waiter.
+fn lost_wakeup() {
+    let pair = Arc::new((Mutex::named("ready", false), Condvar::new()));
+    let p = pair.clone();
+    let t = thread::spawn(move || {
+        let (ready, condvar) = &*p;
+        let mut ready = ready.lock().unwrap();
+        while !*ready {
+            ready = condvar.wait(ready).unwrap();
+        }
+    });
+    t.join().unwrap();
+}
+
+fn deadlock_under(backend: Backend, body: fn()) -> String {
+    let report = Check::new().backend(backend).iterations(5_000).explore(body);
+    let finding = report.finding.unwrap_or_else(|| panic!("{backend} should find the deadlock"));
+    assert_eq!(finding.kind, FindingKind::Deadlock, "{backend}: {}", finding.message);
+    finding.message
+}
+
+#[test]
+fn abba_reads_the_same_under_loom_and_shuttle() {
+    let loom = deadlock_under(Backend::Loom, abba);
+    for backend in [Backend::ShuttleRandom, Backend::ShuttleDfs, Backend::ShuttlePct] {
+        assert_eq!(
+            deadlock_under(backend, abba),
+            loom,
+            "{backend} and loom describe the deadlock differently"
+        );
+    }
+    // Each thread, what it is blocked in, and who holds it; the two mutexes told apart.
+    // The lines of `abba` above: the accounts are created on line 10, thread 1 takes the second
+    // on line 14, the main thread the first on line 18.
+    assert!(
+        loom.contains("thread 1 is blocked in `lock` of Mutex deadlock_story.rs:10 #2 at deadlock_story.rs:14, held by thread 0 (main)"),
+        "{loom}"
+    );
+    assert!(
+        loom.contains("thread 0 (main) is blocked in `lock` of Mutex deadlock_story.rs:10 at deadlock_story.rs:18, held by thread 1"),
+        "{loom}"
+    );
+    assert!(loom.contains("thread 0 (main) is blocked") && loom.contains("thread 1 is blocked"), "{loom}");
+    assert!(!loom.contains("Blocked(Location") && !loom.contains("blocked tasks"), "{loom}");
+}
+
+#[test]
+fn a_lost_wakeup_names_the_wait_and_the_join() {
+    let loom = deadlock_under(Backend::Loom, lost_wakeup);
+    let shuttle = deadlock_under(Backend::ShuttleRandom, lost_wakeup);
+    assert_eq!(shuttle, loom);
+    assert!(loom.contains("thread 0 (main) is blocked in `join` of thread 1"), "{loom}");
+    assert!(loom.contains("thread 1 is blocked in `wait` of Condvar deadlock_story.rs:"), "{loom}");
+    assert!(loom.contains("never notified"), "{loom}");
+}
+
+/// The trace of the ABBA deadlock: the two mutexes told apart, the lock attempts that never
+/// returned marked blocked, and both threads named as blocked.
+#[test]
+fn the_abba_trace_shows_the_blocked_attempts() {
+    use lockhound::explore::{replay_traced, Body};
+    for backend in [Backend::Loom, Backend::ShuttleRandom] {
+        let check = Check::new().backend(backend).iterations(5_000);
+        let finding = check.explore(abba).finding.expect("the deadlock is found");
+        let body: Body = std::sync::Arc::new(abba);
+        let schedule = finding.schedule.expect("a model checker's finding replays");
+        let (_, trace) = replay_traced(&body, &schedule, &check.config);
+        let failure = trace.failure.as_ref().expect("the replay fails");
+        assert_eq!(failure.blocked, vec![0, 1], "{backend}: {trace:?}");
+        let blocked: Vec<_> = trace.events.iter().filter(|e| e.blocked).collect();
+        assert_eq!(blocked.len(), 2, "{backend}: {trace:?}");
+        assert!(trace.events.iter().rev().take(2).all(|e| e.blocked), "{backend}: the attempts come last");
+        for (e, (thread, instance, line)) in blocked.iter().zip([(0, 1, 18), (1, 2, 14)]) {
+            assert_eq!(e.thread, thread, "{backend}");
+            assert_eq!(e.op, "lock", "{backend}");
+            let object = e.object.as_ref().expect("a lock attempt names its mutex");
+            assert_eq!(
+                (object.kind.as_str(), object.created.line, object.instance),
+                ("Mutex", 10, instance),
+                "{backend}"
+            );
+            assert_eq!(e.location.as_ref().map(|l| l.line), Some(line), "{backend}");
+        }
+        // Every lock in the trace is one of the two accounts, by instance.
+        let instances: std::collections::BTreeSet<u32> =
+            trace.events.iter().filter_map(|e| e.object.as_ref()).map(|o| o.instance).collect();
+        assert_eq!(instances, [1, 2].into_iter().collect(), "{backend}");
+    }
+}
