@@ -144,7 +144,7 @@ fn a_failing_test_prints_a_replay_line_that_replays_it() {
     let words = shell_words(line);
     let (assignment, command) = words.split_first().expect("a command");
     let schedule = assignment.strip_prefix("LOCKHOUND_REPLAY=").expect("the schedule first");
-    assert!(schedule.starts_with("lh1:loom:"), "{line}");
+    assert!(schedule.starts_with("lh2:loom:"), "{line}");
     let dashes = command.iter().position(|w| w == "--").expect("the test's own arguments");
     assert_eq!(command[..dashes], ["cargo", "test", "-p", "lockhound-loom", "--test", "model"], "{line}");
     assert_eq!(command[dashes + 1..], ["--exact", "replayed_child"], "{line}");
