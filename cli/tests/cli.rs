@@ -310,6 +310,16 @@ fn verbose_logs_lockhound_decisions_and_lockhound_log_filters() {
     let o = lockhound(&["run", "lock-order-inversion", "--variant", "buggy", "--backend", "loom"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(!stderr(&o).contains("set panic inside generator"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("engine attempt ended"), "no log without -v: {}", stderr(&o));
+    // -v: how each engine's attempt ended; -vv: the run's settings and minimization too.
+    let o = lockhound(&["run", "lock-order-inversion", "--variant", "buggy", "--backend", "loom", "-v"]);
+    assert!(stderr(&o).contains("engine attempt ended engine=loom"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("outcome=Found"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("exploring"), "debug records only from -vv: {}", stderr(&o));
+    let o =
+        lockhound(&["run", "lock-order-inversion", "--variant", "buggy", "--backend", "shuttle-pct", "-vv"]);
+    assert!(stderr(&o).contains("exploring backend=shuttle-pct"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("minimized replays="), "{}", stderr(&o));
     let o = Command::new(env!("CARGO_BIN_EXE_lockhound"))
         .args(["run", "lock-order-inversion", "--variant", "buggy", "--backend", "loom"])
         .env("LOCKHOUND_LOG", "generator=error")

@@ -69,6 +69,12 @@ pub(super) fn explore(body: &Body, config: &RunConfig) -> Vec<EngineRun> {
         return vec![shuttle.into_run()];
     }
     let seen = shuttle.concurrency();
+    tracing::debug!(
+        executions = shuttle.executions(),
+        threads = seen.threads,
+        loom = loom_applies(seen),
+        "auto: the rotation's first executions found nothing; loom joins it if it applies"
+    );
     let mut loom = if loom_applies(seen) {
         LoomSearch::resumable(config)
     } else {
@@ -86,6 +92,7 @@ pub(super) fn explore(body: &Body, config: &RunConfig) -> Vec<EngineRun> {
         if !loom.done() {
             let share = slice.min(loom_cap.saturating_sub(loom.executions())).min(executions_left);
             if share > 0 {
+                tracing::debug!(executions = share, "auto: a loom slice");
                 loom.run(body, config, share, time_left, &Seat::alone(config));
                 if loom.settled() {
                     break;

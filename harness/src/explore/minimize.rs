@@ -106,6 +106,14 @@ pub(super) fn minimize(body: &Body, finding: &mut Finding, config: &RunConfig) {
     finding.message = reproduced.message;
     finding.steps = Some(steps);
     finding.preemptions = Some(list.preemptions());
+    tracing::debug!(
+        replays,
+        steps_before = before_steps,
+        steps,
+        preemptions_before = before_preemptions,
+        preemptions = list.preemptions(),
+        "minimized"
+    );
     finding.schedule = Some(Schedule::Shuttle(list));
 }
 

@@ -174,6 +174,14 @@ fn run_here(body: &Body, config: &RunConfig) -> RunReport {
     let start = Instant::now();
     let budget = config.budget;
     // A budget that allows no execution runs none (an engine would otherwise start one).
+    tracing::debug!(
+        backend = %config.backend,
+        executions = budget.executions,
+        seconds = budget.time.as_secs(),
+        seed = config.seed,
+        jobs = config.jobs,
+        "exploring"
+    );
     let runs =
         if budget.executions == 0 || budget.time.is_zero() { Vec::new() } else { explore_all(body, config) };
     report_of(body, config, runs, start)
@@ -195,7 +203,16 @@ fn report_of(body: &Body, config: &RunConfig, runs: Vec<EngineRun>, start: Insta
     let loom_ran = runs.iter().any(|r| r.backend == Backend::Loom && r.limit.is_none());
     let executions = runs.iter().map(|r| r.executions).sum();
     let exhaustive = runs.iter().any(|r| r.exhaustive && r.finding.is_none());
-    let attempts = runs.iter().map(EngineRun::attempt).collect();
+    let attempts: Vec<Attempt> = runs.iter().map(EngineRun::attempt).collect();
+    for a in &attempts {
+        tracing::info!(
+            engine = %a.strategy,
+            executions = a.executions,
+            outcome = ?a.outcome,
+            reason = a.reason.as_deref().unwrap_or(""),
+            "engine attempt ended"
+        );
+    }
     let coverage = coverage_of(&runs, config);
     let concurrency = concurrency_of(&runs);
     let finding =

@@ -214,6 +214,7 @@ impl Others {
         // `waiting` is sorted latest first: the next to start is at the end.
         while waiting.last().is_some_and(|w| starts(w.first_end)) {
             let Some(next) = waiting.pop() else { break };
+            tracing::debug!(lane = next.lane, at_tick = next.first_end.tick, "lane starts");
             let (body, config, race, start) =
                 (self.body.clone(), self.config.clone(), self.race.clone(), self.start);
             let task =
