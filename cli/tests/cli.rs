@@ -338,3 +338,21 @@ fn verbose_logs_lockhound_decisions_and_lockhound_log_filters() {
     assert_eq!(o.status.code(), Some(0));
     assert!(stderr(&o).contains("LOCKHOUND_LOG"), "a bad filter is said: {}", stderr(&o));
 }
+
+#[test]
+fn a_replay_names_the_engine_that_replayed_it_not_a_strategy_that_did_not_run() {
+    let o = lockhound(&[
+        "replay",
+        "rwlock-timeout",
+        "--variant",
+        "buggy",
+        "--schedule",
+        "lh1:shuttle:t0@5~t2,t2@10>t1",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("one JSON document");
+    assert_eq!(doc["outcome"], "fail");
+    assert_eq!(doc["replayed_by"], "shuttle", "{doc}");
+    assert!(doc.get("found_by").is_none(), "a replay finds nothing by a strategy: {doc}");
+}

@@ -255,6 +255,12 @@ pub fn replay_json(view: &ReplayView<'_>) -> Value {
     });
     if let Some(f) = view.finding {
         extend(&mut doc, finding_fields(f));
+        // A replay found nothing: it followed a schedule under the engine the schedule is for,
+        // whichever strategy found it first (a shuttle schedule does not record which).
+        if let Some(fields) = doc.as_object_mut() {
+            fields.remove("found_by");
+            fields.insert("replayed_by".into(), json!(schedule_engine(view.schedule)));
+        }
     }
     if let Some(trace) = view.trace {
         extend(&mut doc, json!({ "trace": crate::trace::json(trace) }));
