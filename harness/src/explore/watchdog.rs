@@ -123,10 +123,34 @@ thread_local! {
     static ACTIVE: Cell<Option<&'static Slot>> = const { Cell::new(None) };
     /// The watch this thread explores under.
     static WATCH: RefCell<Option<Arc<Watch>>> = const { RefCell::new(None) };
-    /// This thread's slot, made the first time it explores under a watch.
-    static OWN: &'static Slot = Box::leak(Box::new(Slot::new()));
+    /// This thread's slot, taken the first time it explores under a watch and given back to
+    /// [`FREE_SLOTS`] when the thread ends.
+    static OWN: OwnSlot = OwnSlot::take();
     /// The caller's companion, which runs its runs.
     static COMPANION: RefCell<Option<Companion>> = const { RefCell::new(None) };
+}
+
+/// Slots of threads that have ended, for the next thread that explores. A slot is `'static`
+/// (a watch reads the slots of other threads, and a stuck thread's slot must outlive any
+/// guard), so slots are never freed: they are reused, and the ones in use are bounded by the
+/// threads exploring at once. No watch still lists a free slot: a thread leaves every watch
+/// (`Entered`'s drop) before it ends.
+static FREE_SLOTS: Mutex<Vec<&'static Slot>> = Mutex::new(Vec::new());
+
+/// A thread's own slot, returned to [`FREE_SLOTS`] when the thread ends.
+struct OwnSlot(&'static Slot);
+
+impl OwnSlot {
+    fn take() -> OwnSlot {
+        let reused = lock(&FREE_SLOTS).pop();
+        OwnSlot(reused.unwrap_or_else(|| Box::leak(Box::new(Slot::new()))))
+    }
+}
+
+impl Drop for OwnSlot {
+    fn drop(&mut self) {
+        lock(&FREE_SLOTS).push(self.0);
+    }
 }
 
 /// A facade call at `site`: a scheduling point (the engine may switch threads in it).
@@ -193,7 +217,7 @@ pub(crate) fn current() -> Option<Arc<Watch>> {
 
 /// This thread explores under `watch` until the returned guard is dropped.
 pub(crate) fn enter(watch: Arc<Watch>) -> Entered {
-    let slot = OWN.with(|own| *own);
+    let slot = OWN.with(|own| own.0);
     lock(&watch.slots).push((slot, slot.executions.load(Relaxed)));
     slot.waiting.store(false, Relaxed);
     let before_watch = WATCH.with(|w| w.replace(Some(watch.clone())));
