@@ -109,3 +109,27 @@ fn the_abba_trace_shows_the_blocked_attempts() {
         assert_eq!(instances, [1, 2].into_iter().collect(), "{backend}");
     }
 }
+
+/// One thread takes a lock it already holds.
+fn relock() {
+    let m = Mutex::new(0);
+    let _first = m.lock().unwrap();
+    let _second = m.lock().unwrap();
+}
+
+/// A reader that asks for the write lock it cannot get while it reads.
+fn read_then_write() {
+    let l = lockhound::sync::RwLock::new(0);
+    let _read = l.read().unwrap();
+    let _write = l.write().unwrap();
+}
+
+#[test]
+fn a_lock_taken_again_by_its_holder_is_said_so_under_every_engine() {
+    for backend in [Backend::Loom, Backend::ShuttleRandom, Backend::ShuttleDfs] {
+        let message = deadlock_under(backend, relock);
+        assert!(message.contains("tried to acquire a Mutex it already holds"), "{backend}: {message}");
+        let message = deadlock_under(backend, read_then_write);
+        assert!(message.contains("tried to acquire a RwLock it already holds"), "{backend}: {message}");
+    }
+}

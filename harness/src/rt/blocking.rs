@@ -289,6 +289,12 @@ pub(crate) fn describe() -> Option<String> {
                         [] => text.push_str(", held by no thread"),
                         holders => {
                             let _ = write!(text, ", held by {}", holders.join(" and "));
+                            // A lock taken again by its holder: the commonest self-deadlock,
+                            // said in the words loom and shuttle users know.
+                            if r.holdings.iter().any(|h| h.object == object && h.thread == b.thread) {
+                                let _ =
+                                    write!(text, " (it tried to acquire a {} it already holds)", tag.kind());
+                            }
                         }
                     }
                 }

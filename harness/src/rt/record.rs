@@ -90,6 +90,11 @@ impl Tag {
         Tag { name: Some(name), instance, ..self }
     }
 
+    /// The object's kind: `Mutex`, `RwLock`, ...
+    pub(crate) fn kind(&self) -> &'static str {
+        self.kind
+    }
+
     /// The object as a trace records it.
     pub(crate) fn object(&self) -> Object {
         Object {
