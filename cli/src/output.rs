@@ -68,20 +68,7 @@ pub fn clap_error(e: clap::Error) -> ExitCode {
 
 /// A message line that echoes input (clap's, say): escaped, and cut if it runs long.
 fn shown_line(text: &str) -> String {
-    let max = 200;
-    let mut out = String::new();
-    for (i, c) in text.chars().enumerate() {
-        if i == max {
-            out.push('…');
-            break;
-        }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    lockhound::limits::shown_within(text, 200)
 }
 
 /// Writes `contents` to `path` atomically (a reader sees the old file or the new one, never a

@@ -106,10 +106,15 @@ pub fn seed(value: &str) -> Result<u64, String> {
 /// How an input a person gave is shown in a message: control characters escaped, and cut to
 /// 60 characters, so that an error stays one short line whatever was typed or planted.
 pub fn shown(input: &str) -> String {
-    const MAX: usize = 60;
+    shown_within(input, 60)
+}
+
+/// [`shown`] with a length of the caller's: control characters escaped, cut after `max`
+/// characters.
+pub fn shown_within(input: &str, max: usize) -> String {
     let mut out = String::new();
     for (i, c) in input.chars().enumerate() {
-        if i == MAX {
+        if i == max {
             out.push('…');
             break;
         }
