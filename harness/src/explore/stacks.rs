@@ -38,29 +38,43 @@ pub fn loom_stacks_recycled() -> bool {
 
 /// Freed generator stacks kept per thread: enough for every thread of a loom execution (at
 /// most 5) many times over, each about 32 KiB.
-#[cfg(lockhound_recycled_stacks)]
 const KEPT_PER_THREAD: usize = 64;
 
 /// Generator stack recycling on for the calling thread until dropped (a no-op without the
 /// patched `generator`), so that `explore::with_engine`, the plain entry point benchmarks
 /// compare against, keeps upstream behaviour.
 pub(super) struct LoomRecycling {
-    #[cfg(lockhound_recycled_stacks)]
     previous: usize,
 }
 
 impl LoomRecycling {
     pub(super) fn on() -> LoomRecycling {
-        LoomRecycling {
-            #[cfg(lockhound_recycled_stacks)]
-            previous: generator::recycle_stacks(KEPT_PER_THREAD),
-        }
+        LoomRecycling { previous: patched_generator::recycle_stacks(KEPT_PER_THREAD) }
     }
 }
 
 impl Drop for LoomRecycling {
     fn drop(&mut self) {
-        #[cfg(lockhound_recycled_stacks)]
-        generator::recycle_stacks(self.previous);
+        patched_generator::recycle_stacks(self.previous);
+    }
+}
+
+/// The only calls into the patched `generator` (harness/patches/), compiled only when the
+/// build script found it in the build (cfg `lockhound_recycled_stacks`); with upstream
+/// `generator` they are no-ops, so a crate that depends on lockhound builds with nothing but its
+/// dependency line (scripts/outside-crate.sh checks it).
+#[cfg(lockhound_recycled_stacks)]
+mod patched_generator {
+    /// Keeps up to `kept` freed stacks on this thread; returns the previous number.
+    pub(super) fn recycle_stacks(kept: usize) -> usize {
+        generator::recycle_stacks(kept)
+    }
+}
+
+#[cfg(not(lockhound_recycled_stacks))]
+mod patched_generator {
+    /// Upstream `generator` maps a fresh stack for every coroutine: nothing to keep.
+    pub(super) fn recycle_stacks(_kept: usize) -> usize {
+        0
     }
 }
