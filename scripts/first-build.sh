@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The newcomer's first build, measured: the README's two commands on fresh clones of two
+# commits, one after the other in the same session, so the figures compare on one machine.
+#
+#   scripts/first-build.sh [BASELINE] [CANDIDATE]      (defaults: main and HEAD)
+#
+# For each commit it clones this repository into a temporary folder, runs
+#   cargo run -p lockhound-cli -- check        (the main job on the built-in scenarios)
+#   cargo test --workspace                     (the tests)
+# there with an empty target folder, and prints the wall-clock time of each, the size of
+# target/ after both, and how many crates the test command compiled that the main job had not.
+# Crates are downloaded before the clock starts (`cargo fetch`): the figures are build and run
+# times, not network. The last line gives the candidate's times as ratios of the baseline's.
+#
+# It takes as long as four first builds (about half an hour on 2 cores); other work on the
+# machine slows both commits alike only if it lasts the whole run, so run it on a quiet machine.
+#
+# Exit status: 0 measured; 2 a clone or a command failed (its output is shown).
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+baseline=${1:-main}
+candidate=${2:-HEAD}
+
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+
+# seconds COMMAND...: runs COMMAND, keeps its output in $scratch/log, prints elapsed seconds.
+seconds() {
+  local start end
+  start=$(date +%s)
+  if ! "$@" >"$scratch/log" 2>&1; then
+    tail -n 30 "$scratch/log" >&2
+    echo "first-build: '$*' failed" >&2
+    exit 2
+  fi
+  end=$(date +%s)
+  echo $((end - start))
+}
+
+measure() {
+  local name=$1 rev=$2 dir="$scratch/$1"
+  git clone -q --no-local "$repo" "$dir"
+  git -C "$dir" checkout -q "$(git -C "$repo" rev-parse "$rev")"
+  (cd "$dir" && cargo fetch -q)
+  local main_job tests compiled size
+  main_job=$(cd "$dir" && seconds cargo run -p lockhound-cli -- check)
+  tests=$(cd "$dir" && seconds cargo test --workspace)
+  compiled=$(grep -c '^ *Compiling ' "$scratch/log" || true)
+  size=$(du -sh "$dir/target" | cut -f1)
+  printf '%-9s %s  main job %4d s  tests %4d s (%d crates compiled for the tests)  target/ %s\n' \
+    "$name" "$(git -C "$dir" rev-parse --short HEAD)" "$main_job" "$tests" "$compiled" "$size"
+  eval "${name}_main=$main_job ${name}_tests=$tests"
+  rm -rf "$dir"
+}
+
+measure baseline "$baseline"
+measure candidate "$candidate"
+python3 -c "import sys; m,t,bm,bt=map(int,sys.argv[1:]); print(f'candidate/baseline: main job {m/bm:.2f}x, tests {t/bt:.2f}x')" \
+  "$candidate_main" "$candidate_tests" "$baseline_main" "$baseline_tests"
