@@ -83,8 +83,10 @@ pub struct Finding {
     pub schedule: Option<Schedule>,
     /// Scheduling steps of the failing execution, when the engine counts them.
     pub steps: Option<usize>,
-    /// Preemptions of the failing schedule: counted in a shuttle schedule; under loom, the
-    /// bound of the round of iterative bounding that found it (the fewest possible).
+    /// Preemptions of the failing execution: the switches away from a thread that could have
+    /// gone on, counted in its trace the same way under every engine (see
+    /// `trace::Event::preempted`). Without a trace: a shuttle schedule's own count, or under
+    /// loom the bound of the round of iterative bounding that found it.
     pub preemptions: Option<usize>,
     /// What minimization started from, when the schedule was minimized.
     pub shrink: Option<Shrink>,

@@ -32,9 +32,22 @@ pub struct Event {
     pub location: Option<SourceLine>,
     /// This step runs on another thread than the step before: a context switch.
     pub switched: bool,
+    /// The switch before this step was a preemption: the thread of the step before could have
+    /// gone on (it was not blocked in a lock another thread held, a join or a wait, had not
+    /// yielded, slept or ended). Counted from what the facade saw, so it means the same under
+    /// every engine.
+    pub preempted: bool,
     /// The operation never returned: the thread was blocked in it when the execution ended
     /// (a deadlock's lock attempts).
     pub blocked: bool,
+}
+
+impl Trace {
+    /// The preemptions of the execution: the switches away from a thread that could have
+    /// gone on (see [`Event::preempted`]).
+    pub fn preemptions(&self) -> usize {
+        self.events.iter().filter(|e| e.preempted).count()
+    }
 }
 
 /// A facade object, as a trace tells it apart from the others.

@@ -1,5 +1,6 @@
 //! A failing execution as a person reads it: one column per thread, numbered steps, the
-//! values each operation read and wrote, `>` where the scheduler switched threads, the
+//! values each operation read and wrote, `>` where the scheduler preempted a thread that could
+//! have gone on and `~` where it switched because the thread blocked, yielded or ended, the
 //! operations a thread was blocked in for good marked `(blocked)`, the failure last. A stretch
 //! that repeats (a spin loop) is condensed to its first round and a count; long runs of lock
 //! bookkeeping on one thread fold. The JSON keeps every event as recorded.
@@ -146,6 +147,7 @@ fn same(a: &Event, b: &Event) -> bool {
         && a.value == b.value
         && a.location == b.location
         && a.switched == b.switched
+        && a.preempted == b.preempted
         && !a.blocked
         && !b.blocked
 }
@@ -240,7 +242,11 @@ pub fn text(trace: &Trace) -> String {
                 let cells: Vec<String> = (0..threads)
                     .map(|t| if t == e.thread { pad(&cell(e), widths[t]) } else { " ".repeat(widths[t]) })
                     .collect();
-                let mark = if e.switched { '>' } else { ' ' };
+                let mark = match (e.switched, e.preempted) {
+                    (_, true) => '>',
+                    (true, false) => '~',
+                    (false, false) => ' ',
+                };
                 let at = e.location.as_ref().map(short).unwrap_or_default();
                 out.push_str(&format!("{mark}{:>6} | {} | {at}\n", e.step, cells.join(" | ")));
             }
@@ -310,6 +316,7 @@ mod tests {
             value,
             location: at(line),
             switched,
+            preempted: switched,
             blocked: false,
         }
     }
@@ -395,5 +402,19 @@ mod tests {
         let text = text(&trace);
         assert!(text.contains("lock AtomicBool:3 (blocked)"), "{text}");
         assert!(text.contains("FAIL   t0, t1 blocked: deadlock"), "{text}");
+    }
+
+    #[test]
+    fn a_preemption_is_marked_apart_from_a_forced_switch() {
+        let mut forced = event(3, 0, "load", Some(Value::Read(Scalar::Bool(true))), 11, true);
+        forced.preempted = false;
+        let trace = Trace {
+            threads: 2,
+            events: vec![event(1, 0, "load", None, 10, false), event(2, 1, "store", None, 20, true), forced],
+            failure: None,
+        };
+        let text = text(&trace);
+        let marks: Vec<char> = text.lines().skip(1).filter_map(|l| l.chars().next()).collect();
+        assert_eq!(marks, vec![' ', '>', '~'], "{text}");
     }
 }

@@ -223,12 +223,21 @@ fn report_of(body: &Body, config: &RunConfig, runs: Vec<EngineRun>, start: Insta
             // A livelock's schedule is only a livelock together with the fair continuation
             // that confirmed it: shrinking it replay by replay could trade it for an unfair
             // schedule that merely runs out of steps. Its trace would be as long as the limit.
+            let traced = |schedule: &Schedule| replay_traced(body, schedule, config).1;
             if config.minimize && finding.kind != FindingKind::Livelock {
+                // What minimization shrank from, in the trace's count of preemptions, the one
+                // every engine and report shares (the minimizer's own is the scheduler's).
+                let before = finding.schedule.as_ref().filter(|s| matches!(s, Schedule::Shuttle(_))).map(traced);
                 minimize::minimize(body, &mut finding, config);
+                if let (Some(shrink), Some(before)) = (finding.shrink.as_mut(), before) {
+                    shrink.preemptions_before = before.preemptions();
+                }
             }
             if let Some(schedule) = finding.schedule.clone().filter(|_| finding.kind != FindingKind::Livelock)
             {
-                finding.trace = Some(replay_traced(body, &schedule, config).1);
+                let trace = traced(&schedule);
+                finding.preemptions = Some(trace.preemptions());
+                finding.trace = Some(trace);
             }
             finding
         });
@@ -453,6 +462,11 @@ fn replay_traced_here(body: &Body, schedule: &Schedule, config: &RunConfig) -> (
     record::begin();
     let outcome = replay(body, schedule, config);
     let (mut events, threads) = record::end();
+    let mut outcome = outcome;
+    if let ReplayOutcome::Failed(f) = &mut outcome {
+        // Counted as the trace counts them, whichever engine the schedule is for.
+        f.preemptions = Some(events.iter().filter(|e| e.preempted).count());
+    }
     let failure = match &outcome {
         ReplayOutcome::Failed(f) => {
             // A deadlock's trace ends with the operations its threads never returned from.

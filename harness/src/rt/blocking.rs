@@ -148,6 +148,9 @@ impl Entering {
     ) -> Entering {
         let thread = me(engine);
         REGISTRY.with(|r| r.borrow_mut().blocked.push(Blocked { thread, op, wait, at }));
+        if record::active() && blocks_while_recorded(thread, wait) {
+            record::gives_way(engine);
+        }
         if engine == Engine::Shuttle
             && would_block(thread, wait)
             && !shuttle_others_can_run()
@@ -181,6 +184,16 @@ fn would_block(thread: ThreadKey, wait: Wait) -> bool {
             .with(|r| r.borrow().holdings.iter().any(|h| h.object == object && (exclusive || h.exclusive))),
         Wait::Join { thread: joined } => joined != thread && shuttle_task(joined.number(), |t| !t.finished()),
         Wait::Notification { .. } => false,
+    }
+}
+
+/// Whether `wait` cannot return now, under either engine, while a trace is recorded (the trace
+/// tells a switch forced by it from a preemption). A wait for a notification always blocks.
+fn blocks_while_recorded(thread: ThreadKey, wait: Wait) -> bool {
+    match wait {
+        Wait::Lock { .. } => would_block(thread, wait),
+        Wait::Join { thread: joined } => joined != thread && !record::has_ended(joined.number()),
+        Wait::Notification { .. } => true,
     }
 }
 

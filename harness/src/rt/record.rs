@@ -44,6 +44,11 @@ fn uncount(key: LabelKey, instance: u32) {
 struct Log {
     events: Vec<Event>,
     threads: usize,
+    /// Threads that, since their last event, gave the turn away: a switch away from one of
+    /// them is no preemption (see [`gives_way`]).
+    gave_way: Vec<usize>,
+    /// Threads whose closure returned or unwound.
+    ended: Vec<usize>,
 }
 
 /// An object's name in a trace (its kind, creation site and instance at that site), and the
@@ -168,6 +173,40 @@ pub(crate) fn current_thread(engine: Engine) -> usize {
     }
 }
 
+/// The running thread gives the turn away: it is about to block (a lock another thread holds,
+/// a join of a thread that has not ended, a condvar's or a park's wait), or yields, sleeps or
+/// times out, which under the model checkers lets the others run. A switch away from it before
+/// its next event is the scheduler's only way on, not a preemption. (A thread that yields and
+/// is run on anyway keeps the mark until its next event: a switch at the operation after the
+/// yield counts as part of the yield.)
+pub(crate) fn gives_way(engine: Engine) {
+    if !active() {
+        return;
+    }
+    let thread = current_thread(engine);
+    LOG.with(|log| {
+        let mut log = log.borrow_mut();
+        if !log.gave_way.contains(&thread) {
+            log.gave_way.push(thread);
+        }
+    });
+}
+
+/// The running thread's closure returned or unwound: it gives way for good.
+pub(crate) fn ended(engine: Engine) {
+    if !active() {
+        return;
+    }
+    gives_way(engine);
+    let thread = current_thread(engine);
+    LOG.with(|log| log.borrow_mut().ended.push(thread));
+}
+
+/// Whether the thread numbered `thread` has ended in the execution being recorded.
+pub(crate) fn has_ended(thread: usize) -> bool {
+    LOG.with(|log| log.borrow().ended.contains(&thread))
+}
+
 /// Appends to a deadlock's `events` the operations its threads are blocked in for good (see
 /// `rt::blocking`), marked blocked; returns those threads.
 pub(crate) fn blocked_attempts(events: &mut Vec<Event>) -> Vec<usize> {
@@ -182,6 +221,8 @@ pub(crate) fn blocked_attempts(events: &mut Vec<Event>) -> Vec<usize> {
             value: None,
             location: Some(SourceLine { file: at.file().to_string(), line: at.line() }),
             switched,
+            // Threads blocked for good: every switch between them is forced.
+            preempted: false,
             blocked: true,
         });
         threads.push(thread);
@@ -201,7 +242,10 @@ pub(crate) fn op(
     let thread = current_thread(engine);
     LOG.with(|log| {
         let mut log = log.borrow_mut();
-        let switched = log.events.last().is_some_and(|e| e.thread != thread);
+        let before = log.events.last().map(|e| e.thread);
+        let switched = before.is_some_and(|t| t != thread);
+        let preempted = before.is_some_and(|t| t != thread && !log.gave_way.contains(&t));
+        log.gave_way.retain(|&t| t != thread);
         log.threads = log.threads.max(thread + 1);
         let step = log.events.len() + 1;
         log.events.push(Event {
@@ -212,6 +256,7 @@ pub(crate) fn op(
             value,
             location: at.map(|at| SourceLine { file: at.file().to_string(), line: at.line() }),
             switched,
+            preempted,
             blocked: false,
         });
     });

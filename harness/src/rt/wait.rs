@@ -77,6 +77,7 @@ pub(crate) fn block(engine: Engine) {
 /// Lets the other threads run: the scheduling point at which a timed wait's deadline may pass.
 #[track_caller]
 pub(crate) fn let_others_run(engine: Engine) {
+    super::record::gives_way(engine);
     match engine {
         Engine::Loom => loom::thread::yield_now(),
         Engine::Shuttle => shuttle::thread::yield_now(),

@@ -79,6 +79,11 @@ where
 fn body_of<F: FnOnce() -> T, T>(f: F) -> T {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(value) => {
+            // Only a thread that returned: one that unwound ends the execution as it fails
+            // (and an engine's own failure, a deadlock, takes its thread state down with it).
+            if let Some(engine) = rt::model_engine() {
+                record::ended(engine);
+            }
             if rt::model_engine() == Some(Engine::Loom) {
                 rt::loom_lock::release_set_aside();
             }
@@ -376,8 +381,14 @@ pub fn current() -> Thread {
 pub fn park() {
     note("park");
     match rt::engine() {
-        Engine::Loom => loom::thread::park(),
-        Engine::Shuttle => shuttle::thread::park(),
+        Engine::Loom => {
+            record::gives_way(Engine::Loom);
+            loom::thread::park()
+        }
+        Engine::Shuttle => {
+            record::gives_way(Engine::Shuttle);
+            shuttle::thread::park()
+        }
         Engine::Std => std::thread::park(),
     }
 }
@@ -414,10 +425,14 @@ pub fn sleep(duration: Duration) {
 pub fn yield_now() {
     match rt::engine() {
         Engine::Loom => {
+            record::gives_way(Engine::Loom);
             rt::limit::yielded();
             loom::thread::yield_now()
         }
-        Engine::Shuttle => shuttle::thread::yield_now(),
+        Engine::Shuttle => {
+            record::gives_way(Engine::Shuttle);
+            shuttle::thread::yield_now()
+        }
         Engine::Std => std::thread::yield_now(),
     }
 }
