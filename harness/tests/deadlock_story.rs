@@ -133,3 +133,64 @@ fn a_lock_taken_again_by_its_holder_is_said_so_under_every_engine() {
         assert!(message.contains("tried to acquire a RwLock it already holds"), "{backend}: {message}");
     }
 }
+
+/// A receiver waits for a message from a sender its own thread keeps and never uses.
+fn recv_with_own_sender() {
+    let (tx, rx) = lockhound::sync::mpsc::channel::<u32>();
+    let t = thread::spawn(move || rx.recv().ok());
+    t.join().unwrap();
+    drop(tx);
+}
+
+/// Two of a barrier's three threads arrive.
+fn barrier_short_of_threads() {
+    let barrier = Arc::new(lockhound::sync::Barrier::new(3));
+    let b = barrier.clone();
+    let t = thread::spawn(move || {
+        b.wait();
+    });
+    barrier.wait();
+    t.join().unwrap();
+}
+
+#[test]
+fn a_channel_and_a_barrier_are_named_at_the_users_call() {
+    for backend in [Backend::Loom, Backend::ShuttleRandom] {
+        let message = deadlock_under(backend, recv_with_own_sender);
+        // Line 140 is the `rx.recv()` above: the user's call, not the facade's inside.
+        assert!(
+            message
+                .contains("thread 1 is blocked in `recv` of channel at deadlock_story.rs:140, never woken"),
+            "{backend}: {message}"
+        );
+        assert!(!message.contains("mpsc.rs"), "{backend}: {message}");
+        let message = deadlock_under(backend, barrier_short_of_threads);
+        assert!(
+            message.contains("blocked in `wait` of Barrier at deadlock_story.rs:"),
+            "{backend}: {message}"
+        );
+        assert!(!message.contains("barrier.rs"), "{backend}: {message}");
+    }
+}
+
+/// A thread parks and nobody unparks it.
+fn park_forever() {
+    // A closure, so that the park's line is this file's (a bare `thread::park` would be
+    // called from std's `FnOnce` glue).
+    let t = thread::spawn(|| {
+        thread::park();
+    });
+    t.join().unwrap();
+}
+
+#[test]
+fn a_park_nobody_unparks_is_named() {
+    for backend in [Backend::Loom, Backend::ShuttleRandom] {
+        let message = deadlock_under(backend, park_forever);
+        assert!(
+            message.contains("thread 1 is blocked in `park` at deadlock_story.rs:177"),
+            "{backend}: {message}"
+        );
+        assert!(message.contains("never unparked"), "{backend}: {message}");
+    }
+}

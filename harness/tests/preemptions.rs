@@ -28,7 +28,8 @@ fn lost_update() {
     assert_eq!(*n.lock().unwrap(), 2, "an increment was lost");
 }
 
-const ENGINES: [Backend; 4] = [Backend::Loom, Backend::ShuttleRandom, Backend::ShuttlePct, Backend::ShuttleDfs];
+const ENGINES: [Backend; 4] =
+    [Backend::Loom, Backend::ShuttleRandom, Backend::ShuttlePct, Backend::ShuttleDfs];
 
 #[test]
 fn a_lost_update_takes_one_preemption_under_every_engine() {
@@ -53,9 +54,14 @@ fn a_lost_update_takes_one_preemption_under_every_engine() {
         let at = trace.events.iter().position(|e| e.preempted).expect("marked in the trace");
         let stopped = trace.events[at - 1].thread;
         assert_ne!(stopped, 0, "{backend}: a spawned thread is stopped: {trace:?}");
-        let locks_before = trace.events[..at].iter().filter(|e| e.thread == stopped && e.op == "lock").count();
+        let locks_before =
+            trace.events[..at].iter().filter(|e| e.thread == stopped && e.op == "lock").count();
         let next_of_stopped = trace.events[at..].iter().find(|e| e.thread == stopped);
-        assert_eq!((locks_before, next_of_stopped.map(|e| e.op.as_str())), (1, Some("lock")), "{backend}: {trace:?}");
+        assert_eq!(
+            (locks_before, next_of_stopped.map(|e| e.op.as_str())),
+            (1, Some("lock")),
+            "{backend}: {trace:?}"
+        );
     }
 }
 
@@ -119,4 +125,3 @@ fn switches_at_a_yield_are_no_preemptions() {
         assert!(trace.events.iter().any(|e| e.switched), "{backend}: the threads take turns: {trace:?}");
     }
 }
-

@@ -227,7 +227,8 @@ fn report_of(body: &Body, config: &RunConfig, runs: Vec<EngineRun>, start: Insta
             if config.minimize && finding.kind != FindingKind::Livelock {
                 // What minimization shrank from, in the trace's count of preemptions, the one
                 // every engine and report shares (the minimizer's own is the scheduler's).
-                let before = finding.schedule.as_ref().filter(|s| matches!(s, Schedule::Shuttle(_))).map(traced);
+                let before =
+                    finding.schedule.as_ref().filter(|s| matches!(s, Schedule::Shuttle(_))).map(traced);
                 minimize::minimize(body, &mut finding, config);
                 if let (Some(shrink), Some(before)) = (finding.shrink.as_mut(), before) {
                     shrink.preemptions_before = before.preemptions();

@@ -67,6 +67,8 @@ pub(crate) enum Wait {
     Join { thread: ThreadKey },
     /// A wait of lockhound's own for a notification (a condvar's).
     Notification { tag: Tag },
+    /// `thread::park`, until an unpark.
+    Park,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -183,7 +185,7 @@ fn would_block(thread: ThreadKey, wait: Wait) -> bool {
         Wait::Lock { object, exclusive, .. } => REGISTRY
             .with(|r| r.borrow().holdings.iter().any(|h| h.object == object && (exclusive || h.exclusive))),
         Wait::Join { thread: joined } => joined != thread && shuttle_task(joined.number(), |t| !t.finished()),
-        Wait::Notification { .. } => false,
+        Wait::Notification { .. } | Wait::Park => false,
     }
 }
 
@@ -193,7 +195,7 @@ fn blocks_while_recorded(thread: ThreadKey, wait: Wait) -> bool {
     match wait {
         Wait::Lock { .. } => would_block(thread, wait),
         Wait::Join { thread: joined } => joined != thread && !record::has_ended(joined.number()),
-        Wait::Notification { .. } => true,
+        Wait::Notification { .. } | Wait::Park => true,
     }
 }
 
@@ -315,7 +317,13 @@ pub(crate) fn describe() -> Option<String> {
                     let _ = write!(text, " of {} at {at}", thread_name(thread));
                 }
                 Wait::Notification { tag } => {
-                    let _ = write!(text, " of {} at {at}, never notified", tag.name());
+                    // A wait is notified; a channel's `recv` or `send` and a scope's end are
+                    // woken by a message, room or the scope's threads.
+                    let never = if b.op == "wait" { "never notified" } else { "never woken" };
+                    let _ = write!(text, " of {} at {at}, {never}", tag.name());
+                }
+                Wait::Park => {
+                    let _ = write!(text, " at {at}, never unparked");
                 }
             }
         }
@@ -334,7 +342,7 @@ pub(crate) fn blocked_attempts() -> Vec<(usize, &'static str, Option<Tag>, &'sta
             .map(|b| {
                 let tag = match b.wait {
                     Wait::Lock { tag, .. } | Wait::Notification { tag } => Some(tag),
-                    Wait::Join { .. } => None,
+                    Wait::Join { .. } | Wait::Park => None,
                 };
                 (b.thread.number(), b.op, tag, b.at)
             })

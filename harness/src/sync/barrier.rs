@@ -59,7 +59,7 @@ impl Barrier {
                 generation.arrived += 1;
                 if generation.arrived < *threads {
                     while mine == generation.id {
-                        generation = all_here.wait(generation).unwrap_or_else(|p| p.into_inner());
+                        generation = all_here.wait_as(generation, "wait").unwrap_or_else(|p| p.into_inner());
                     }
                     BarrierWaitResult(false)
                 } else {

@@ -162,7 +162,18 @@ impl Condvar {
     /// Blocks until notified, releasing the mutex while it waits.
     #[track_caller]
     pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> LockResult<MutexGuard<'a, T>> {
-        let (guard, _) = self.wait_for(guard, None, Location::caller());
+        self.wait_as(guard, "wait")
+    }
+
+    /// [`Condvar::wait`] inside an operation of lockhound's own built on this condvar (a
+    /// channel's `recv`, a barrier's `wait`): a deadlock names `op` at the user's call.
+    #[track_caller]
+    pub(crate) fn wait_as<'a, T>(
+        &self,
+        guard: MutexGuard<'a, T>,
+        op: &'static str,
+    ) -> LockResult<MutexGuard<'a, T>> {
+        let (guard, _) = self.wait_for(guard, None, op, Location::caller());
         guard.lock.poison.result(guard)
     }
 
@@ -188,7 +199,7 @@ impl Condvar {
         guard: MutexGuard<'a, T>,
         timeout: Duration,
     ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
-        let (guard, timed_out) = self.wait_for(guard, Some(timeout), Location::caller());
+        let (guard, timed_out) = self.wait_for(guard, Some(timeout), "wait_timeout", Location::caller());
         with_poison(guard, WaitTimeoutResult(timed_out))
     }
 
@@ -216,7 +227,7 @@ impl Condvar {
                     None => return with_poison(guard, WaitTimeoutResult(true)),
                 },
             };
-            let (woken, timed_out) = self.wait_for(guard, Some(left), at);
+            let (woken, timed_out) = self.wait_for(guard, Some(left), "wait_timeout_while", at);
             guard = woken;
             if timed_out && self.model().is_some() {
                 let still = condition(&mut guard);
@@ -226,11 +237,13 @@ impl Condvar {
     }
 
     /// Waits for a notification, or (with a timeout) for whichever of a notification and the
-    /// deadline comes first; returns the guard and whether the deadline came first.
+    /// deadline comes first; returns the guard and whether the deadline came first. `op` and
+    /// `at` are what a deadlock names the wait by.
     fn wait_for<'a, T>(
         &self,
         guard: MutexGuard<'a, T>,
         timeout: Option<Duration>,
+        op: &'static str,
         at: &'static Location<'static>,
     ) -> (MutexGuard<'a, T>, bool) {
         let MutexGuard { poison, held, imp, lock } = guard;
@@ -250,7 +263,7 @@ impl Condvar {
                 let woken = match timeout {
                     None => {
                         let entering =
-                            Entering::begin(m.engine, "wait", Wait::Notification { tag: self.tag }, at);
+                            Entering::begin(m.engine, op, Wait::Notification { tag: self.tag }, at);
                         let woken = m.block_until_notified(id);
                         entering.end();
                         woken

@@ -133,6 +133,7 @@ impl<T> Channel<T> {
     }
 
     /// Sends `message`, waiting for room if the channel is bounded (`block`), or fails at once.
+    #[track_caller]
     fn send(&self, message: T, block: bool) -> Result<(), TrySendError<T>> {
         let mut state = self.lock();
         if self.bound == Some(0)
@@ -150,7 +151,7 @@ impl<T> Channel<T> {
                 if !block {
                     return Err(TrySendError::Full(message));
                 }
-                state = self.writable.wait(state).unwrap_or_else(|p| p.into_inner());
+                state = self.writable.wait_as(state, "send").unwrap_or_else(|p| p.into_inner());
             }
         }
         if !state.receiver {
@@ -163,7 +164,7 @@ impl<T> Channel<T> {
         if self.bound == Some(0) && block {
             // The handover: wait until the receiver has taken this message.
             while state.received < mine && state.receiver {
-                state = self.writable.wait(state).unwrap_or_else(|p| p.into_inner());
+                state = self.writable.wait_as(state, "send").unwrap_or_else(|p| p.into_inner());
             }
             if state.received < mine {
                 // The receiver went first: the message is still queued, and comes back.
@@ -175,6 +176,7 @@ impl<T> Channel<T> {
     }
 
     /// Receives a message: waits for one (`wait` with an optional timeout), or fails at once.
+    #[track_caller]
     fn recv(&self, wait: Option<Option<Duration>>) -> Result<T, RecvTimeoutError> {
         let mut state = self.lock();
         loop {
@@ -192,7 +194,7 @@ impl<T> Channel<T> {
                 None => return Err(RecvTimeoutError::Timeout),
                 Some(None) => {
                     state.waiting_receivers += 1;
-                    state = self.readable.wait(state).unwrap_or_else(|p| p.into_inner());
+                    state = self.readable.wait_as(state, "recv").unwrap_or_else(|p| p.into_inner());
                     state.waiting_receivers -= 1;
                 }
                 Some(Some(timeout)) => {

@@ -380,14 +380,17 @@ pub fn current() -> Thread {
 #[track_caller]
 pub fn park() {
     note("park");
+    let at = Location::caller();
     match rt::engine() {
         Engine::Loom => {
-            record::gives_way(Engine::Loom);
-            loom::thread::park()
+            let entering = Entering::begin(Engine::Loom, "park", Wait::Park, at);
+            loom::thread::park();
+            entering.end();
         }
         Engine::Shuttle => {
-            record::gives_way(Engine::Shuttle);
-            shuttle::thread::park()
+            let entering = Entering::begin(Engine::Shuttle, "park", Wait::Park, at);
+            shuttle::thread::park();
+            entering.end();
         }
         Engine::Std => std::thread::park(),
     }

@@ -82,7 +82,7 @@ where
     // Every scoped thread finishes before the scope's borrows end, whatever `f` did.
     let mut running = scope.data.running.lock().unwrap_or_else(|p| p.into_inner());
     while *running > 0 {
-        running = scope.data.all_done.wait(running).unwrap_or_else(|p| p.into_inner());
+        running = scope.data.all_done.wait_as(running, "scope").unwrap_or_else(|p| p.into_inner());
     }
     drop(running);
     match result {
