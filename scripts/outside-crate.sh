@@ -71,6 +71,13 @@ write_test '*m.lock().unwrap() += 1;'
 (cd "$work/user" && cargo test --test counter -q 2>&1 | tail -3) || fail "the correct body failed"
 
 echo "== cargo publish --dry-run: lockhound, lockhound-reports, lockhound-scenarios, lockhound-cli"
+# cargo verifies each package against the ones packaged before it, which it builds as crates
+# of a local registry under target/package into the same target folder. A registry crate never
+# changes, says cargo, so it rebuilds none whose version it built before: an earlier dry run's
+# lockhound 0.1.0 would be compiled against instead of today's source. Forgetting what cargo
+# built of lockhound's own packages (its fingerprints; the workspace's builds of them too,
+# which cargo tells apart only by a hash) makes it build them anew.
+rm -rf "${CARGO_TARGET_DIR:-$repo/target}"/debug/.fingerprint/lockhound*
 (cd "$repo" && cargo publish --dry-run --allow-dirty -p lockhound -p lockhound-reports \
   -p lockhound-scenarios -p lockhound-cli 2>&1 | grep -E "^ *(Packaging|Verifying|Uploading|error)")
 echo "outside-crate: all checks passed"
