@@ -134,10 +134,20 @@ fn a_lock_taken_again_by_its_holder_is_said_so_under_every_engine() {
     }
 }
 
+/// The line of this file that ends with `marker` (a line number written out would go stale
+/// with every edit above it).
+fn line_of(marker: &str) -> usize {
+    let source = include_str!("deadlock_story.rs");
+    1 + source
+        .lines()
+        .position(|l| l.ends_with(marker) && !l.contains("line_of("))
+        .expect("marker in the file")
+}
+
 /// A receiver waits for a message from a sender its own thread keeps and never uses.
 fn recv_with_own_sender() {
     let (tx, rx) = lockhound::sync::mpsc::channel::<u32>();
-    let t = thread::spawn(move || rx.recv().ok());
+    let t = thread::spawn(move || rx.recv().ok()); // RECV_LINE
     t.join().unwrap();
     drop(tx);
 }
@@ -157,12 +167,12 @@ fn barrier_short_of_threads() {
 fn a_channel_and_a_barrier_are_named_at_the_users_call() {
     for backend in [Backend::Loom, Backend::ShuttleRandom] {
         let message = deadlock_under(backend, recv_with_own_sender);
-        // Line 140 is the `rx.recv()` above: the user's call, not the facade's inside.
-        assert!(
-            message
-                .contains("thread 1 is blocked in `recv` of channel at deadlock_story.rs:140, never woken"),
-            "{backend}: {message}"
+        // The `rx.recv()` above: the user's call, not the facade's inside.
+        let expected = format!(
+            "thread 1 is blocked in `recv` of channel at deadlock_story.rs:{}, never woken",
+            line_of("// RECV_LINE")
         );
+        assert!(message.contains(&expected), "{backend}: {message}");
         assert!(!message.contains("mpsc.rs"), "{backend}: {message}");
         let message = deadlock_under(backend, barrier_short_of_threads);
         assert!(
@@ -178,7 +188,7 @@ fn park_forever() {
     // A closure, so that the park's line is this file's (a bare `thread::park` would be
     // called from std's `FnOnce` glue).
     let t = thread::spawn(|| {
-        thread::park();
+        thread::park(); // PARK_LINE
     });
     t.join().unwrap();
 }
@@ -187,10 +197,9 @@ fn park_forever() {
 fn a_park_nobody_unparks_is_named() {
     for backend in [Backend::Loom, Backend::ShuttleRandom] {
         let message = deadlock_under(backend, park_forever);
-        assert!(
-            message.contains("thread 1 is blocked in `park` at deadlock_story.rs:177"),
-            "{backend}: {message}"
-        );
+        let expected =
+            format!("thread 1 is blocked in `park` at deadlock_story.rs:{}", line_of("// PARK_LINE"));
+        assert!(message.contains(&expected), "{backend}: {message}");
         assert!(message.contains("never unparked"), "{backend}: {message}");
     }
 }
