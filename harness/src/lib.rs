@@ -13,6 +13,19 @@ pub mod cell;
 mod check;
 pub mod executor;
 pub mod explore;
+#[cfg(target_os = "linux")]
+mod fault;
+/// Elsewhere no handler tells a coroutine's stack overflow apart.
+#[cfg(not(target_os = "linux"))]
+mod fault {
+    pub(crate) struct ShuttleRun;
+    impl ShuttleRun {
+        pub(crate) fn enter(_stack_size: usize) -> ShuttleRun {
+            ShuttleRun
+        }
+    }
+    pub(crate) fn running(_thread: usize) {}
+}
 pub mod finding;
 pub mod gate;
 pub mod guard;
