@@ -65,6 +65,16 @@ impl FindingKind {
     }
 }
 
+/// Why a finding comes without a schedule that replays it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoSchedule {
+    /// Found on real threads, which record none.
+    RealThreads,
+    /// A hang: the stuck execution never ended, and what it had recorded stayed with the
+    /// abandoned thread. Another engine would not give a schedule either.
+    Hung,
+}
+
 /// A failure found in a body, with what replays it.
 #[derive(Clone, Debug, Serialize)]
 pub struct Finding {
@@ -90,6 +100,17 @@ pub struct Finding {
     pub shrink: Option<Shrink>,
     /// The failing execution step by step, recorded by replaying the schedule.
     pub trace: Option<Trace>,
+}
+
+impl Finding {
+    /// Why there is no schedule to replay this finding, if there is none.
+    pub fn no_schedule(&self) -> Option<NoSchedule> {
+        match (&self.schedule, self.kind) {
+            (Some(_), _) => None,
+            (None, FindingKind::Hang) => Some(NoSchedule::Hung),
+            (None, _) => Some(NoSchedule::RealThreads),
+        }
+    }
 }
 
 /// The size of a schedule before minimization ("N -> n steps, P -> p preemptions").

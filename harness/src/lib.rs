@@ -44,7 +44,7 @@ pub mod tracker;
 pub use backend::{Backend, Budget, LoomOptions, RunConfig};
 pub use check::{check, Check};
 pub use explore::{Body, ReplayOutcome};
-pub use finding::{Attempt, Finding, FindingKind, RunReport};
+pub use finding::{Attempt, Finding, FindingKind, NoSchedule, RunReport};
 pub use schedule::Schedule;
 
 /// Whether the calling thread runs under a model checker (loom or shuttle) rather than on

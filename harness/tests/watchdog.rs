@@ -80,6 +80,9 @@ fn a_check_and_a_replay_of_such_a_body_return() {
     let message = failed.downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(message.contains("lockhound found a hang"), "{message}");
     assert!(message.contains("no scheduling point for 1 s in thread t1"), "{message}");
+    // No schedule, and not because of real threads: the stuck execution kept it.
+    assert!(message.contains("no replay: the stuck execution never ended"), "{message}");
+    assert!(!message.contains("real threads"), "{message}");
 
     let schedule = "lh1:shuttle:".parse().expect("the empty schedule");
     let outcome = explore::replay(&waits_without_yielding(&RELEASE), &schedule, &config(Backend::Auto, 1));
