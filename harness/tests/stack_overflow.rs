@@ -61,16 +61,27 @@ fn child(test: &str, case: &str) -> Option<(String, Option<i32>)> {
     Some((String::from_utf8_lossy(&out.stderr).into_owned(), out.status.signal()))
 }
 
+fn calm_runs(backends: &[Backend]) {
+    let calm: Body = std::sync::Arc::new(|| thread::spawn(|| {}).join().unwrap());
+    for &backend in backends {
+        let config = RunConfig { backend, ..RunConfig::default() };
+        assert!(explore::run(&calm, &config).finding.is_none(), "{backend}");
+    }
+}
+
 fn run_case(case: &str) {
     let (backend, in_spawned_thread) = match case {
         "shuttle-main" => (Backend::ShuttleRandom, false),
         "shuttle-spawned" => (Backend::ShuttlePct, true),
+        "shuttle-after-loom" => {
+            // loom's generator installs a handler of its own at its first generator.
+            calm_runs(&[Backend::ShuttleRandom, Backend::Loom]);
+            (Backend::ShuttleRandom, true)
+        }
         "stress-spawned" => {
-            // A shuttle run first, so that lockhound's handler is installed in front of std's
-            // when the OS thread overflows.
-            let calm: Body = std::sync::Arc::new(|| {});
-            let config = RunConfig { backend: Backend::ShuttleRandom, ..RunConfig::default() };
-            assert!(explore::run(&calm, &config).finding.is_none());
+            // lockhound's handler, and loom's generator's, are installed in front of std's when
+            // the OS thread overflows.
+            calm_runs(&[Backend::Loom, Backend::ShuttleRandom]);
             (Backend::Stress, true)
         }
         other => panic!("unknown case {other}"),
@@ -92,13 +103,14 @@ fn run_case(case: &str) {
 }
 
 /// A shuttle thread runs on a coroutine stack, whose guard page std's handler does not know:
-/// its overflow was a bare "Segmentation fault". Now the child says which thread overflowed
-/// under which engine and what to do, and aborts.
+/// its overflow was a bare "Segmentation fault" (after a loom run too, whose generator's handler
+/// crashed printing a backtrace). Now the child says which thread overflowed under which engine
+/// and what to do, and aborts.
 #[cfg(target_os = "linux")]
 #[test]
 fn a_stack_overflow_under_shuttle_is_said_in_words_then_aborts() {
     let test = "a_stack_overflow_under_shuttle_is_said_in_words_then_aborts";
-    for (case, thread) in [("shuttle-main", "t0"), ("shuttle-spawned", "t1")] {
+    for (case, thread) in [("shuttle-main", "t0"), ("shuttle-spawned", "t1"), ("shuttle-after-loom", "t1")] {
         let Some((stderr, signal)) = child(test, case) else { return };
         let said =
             format!("lockhound: thread {thread} of the body overflowed its stack under the shuttle engine");
@@ -112,7 +124,7 @@ fn a_stack_overflow_under_shuttle_is_said_in_words_then_aborts() {
 }
 
 /// An OS thread's overflow (real threads) is std's to report, as without lockhound, even
-/// with lockhound's handler installed in front of std's.
+/// with lockhound's handler and loom's generator's installed in front of std's.
 #[cfg(target_os = "linux")]
 #[test]
 fn a_stack_overflow_of_a_real_thread_is_still_reported_by_std() {

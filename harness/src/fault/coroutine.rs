@@ -51,8 +51,7 @@ pub(crate) struct ShuttleRun {
 
 impl ShuttleRun {
     pub(crate) fn enter(stack_size: usize) -> ShuttleRun {
-        super::ensure_installed();
-        super::ensure_altstack();
+        super::install_over_engines();
         // Any address on this OS thread's stack does: it only has to lie in the mapping
         // that is its stack, which outlives the run.
         let local = 0u8;

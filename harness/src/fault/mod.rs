@@ -41,6 +41,80 @@ static INSTALLING: AtomicBool = AtomicBool::new(false);
 /// Checks left before we stop looking (for programs where nobody else installs a handler).
 static CHECKS_LEFT: AtomicU32 = AtomicU32::new(4096);
 
+/// loom's `generator` installs a handler of its own, once per process, at its first generator,
+/// over whatever handler is installed then, and it hands every fault that is not on a generator's
+/// stack to that one only after printing a backtrace from inside the signal handler (which on a
+/// small signal stack crashes with a bare SIGSEGV) and putting that handler back in its place.
+/// So before lockhound's first exploration installs ours, [`install_over_engines`] has
+/// generator install its handler, and records which handler it covers (per signal in
+/// `SIGNALS`): ours then hands a fault to generator's only while the faulting thread explores
+/// under loom, where generator turns an overflow of its stack into a finding, and otherwise
+/// to the one generator covers.
+static GENERATOR: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
+static BELOW_GENERATOR: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
+static BELOW_GENERATOR_FLAGS: [AtomicI32; 2] = [AtomicI32::new(0), AtomicI32::new(0)];
+
+thread_local! {
+    // `const`, no destructor: readable from the signal handler (see `coroutine`).
+    /// This OS thread explores under loom.
+    static IN_LOOM: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The action installed for `sig` now.
+fn current_action(sig: libc::c_int) -> libc::sigaction {
+    // SAFETY: a zeroed sigaction is a valid value to read the current action into.
+    unsafe {
+        let mut current: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(sig, std::ptr::null(), &mut current);
+        current
+    }
+}
+
+/// Installs our handler for an exploration, over loom's generator's (see `GENERATOR`).
+pub(crate) fn install_over_engines() {
+    static GENERATOR_FIRST: std::sync::Once = std::sync::Once::new();
+    GENERATOR_FIRST.call_once(|| {
+        let before = SIGNALS.map(current_action);
+        // Creating a generator installs generator's handler (`overflow::init_once`); this one
+        // runs to its end at once.
+        let mut g = generator::Gn::<()>::new_scoped(|_| ());
+        while !g.is_done() {
+            g.resume();
+        }
+        let ours = handler as *const () as usize;
+        for (i, &sig) in SIGNALS.iter().enumerate() {
+            let after = current_action(sig);
+            // Only a handler generator installed just now covers the one seen before; over
+            // ours (a guard allocator installed it first), it chains back to ours itself.
+            if after.sa_sigaction != before[i].sa_sigaction && before[i].sa_sigaction != ours {
+                BELOW_GENERATOR_FLAGS[i].store(before[i].sa_flags, Relaxed);
+                BELOW_GENERATOR[i].store(before[i].sa_sigaction, Relaxed);
+                GENERATOR[i].store(after.sa_sigaction, Release);
+            }
+        }
+    });
+    ensure_installed();
+    ensure_altstack();
+}
+
+/// This OS thread explores under loom until dropped: a fault goes on to generator's handler.
+pub(crate) struct LoomRun {
+    before: bool,
+}
+
+impl LoomRun {
+    pub(crate) fn enter() -> LoomRun {
+        install_over_engines();
+        LoomRun { before: IN_LOOM.with(|l| l.replace(true)) }
+    }
+}
+
+impl Drop for LoomRun {
+    fn drop(&mut self) {
+        let _ = IN_LOOM.try_with(|l| l.set(self.before));
+    }
+}
+
 /// Makes sure our handler is the one installed for SIGSEGV and SIGBUS, keeping whatever it
 /// replaces for chaining. Called on guarded allocations and frees and when a shuttle run
 /// begins, not just once: the first guarded allocation can happen inside std's runtime
@@ -169,8 +243,14 @@ fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     let Some(i) = SIGNALS.iter().position(|&s| s == sig) else {
         return set_default(sig);
     };
-    let prev = PREV_HANDLER[i].load(Acquire);
-    let flags = PREV_FLAGS[i].load(Relaxed);
+    let mut prev = PREV_HANDLER[i].load(Acquire);
+    let mut flags = PREV_FLAGS[i].load(Relaxed);
+    let generator = GENERATOR[i].load(Acquire);
+    if generator != 0 && prev == generator && !IN_LOOM.try_with(Cell::get).unwrap_or(false) {
+        // Not generator's to handle (see `GENERATOR`): the handler it covers.
+        prev = BELOW_GENERATOR[i].load(Relaxed);
+        flags = BELOW_GENERATOR_FLAGS[i].load(Relaxed);
+    }
     match prev {
         libc::SIG_DFL | libc::SIG_IGN => set_default(sig),
         f if f == handler as *const () as usize => set_default(sig),
