@@ -63,6 +63,11 @@ cargo +nightly miri test -p lockhound --lib rt::unwind
 echo "== miri: guard (slot logic, reports, bounded stack walk)"
 cargo +nightly miri test -p lockhound --lib guard::
 
+# The fault handler's pure code: the reading of /proc/self/maps that tells a shuttle
+# coroutine's stack overflow apart, and its message. The handler itself cannot run under miri.
+echo "== miri: fault (coroutine stack overflow verdict and message)"
+cargo +nightly miri test -p lockhound --lib fault::
+
 # The lane pool (std threads, Mutex, Condvar; no unsafe): miri checks it for data races. Its
 # threads outlive `main` by design (they wait, parked, for the next run), which miri's leak
 # check would report, so this step alone ignores leaks.

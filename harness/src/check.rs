@@ -188,6 +188,9 @@ fn describe(f: &Finding) -> String {
     }
     match &f.schedule {
         Some(s) => text.push_str(&format!("\n  replay: LOCKHOUND_REPLAY='{s}' cargo test {}", this_test())),
+        None if f.no_schedule() == Some(crate::NoSchedule::Hung) => {
+            text.push_str("\n  no replay: the stuck execution never ended, so it left no schedule to replay")
+        }
         None => text.push_str(
             "\n  found on real threads: rerun, or use a model-checking backend to get a replayable schedule",
         ),

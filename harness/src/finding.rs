@@ -47,6 +47,35 @@ impl FindingKind {
         }
     }
 
+    /// Classifies a panic raised inside a model checker (a finding the harness raised itself
+    /// carries its kind in its panic record instead) by where loom raised it: each of its
+    /// verdicts is raised in a file of its own. Only where no location tells (a shuttle
+    /// failure, which shuttle raises from one place whatever it was; a payload without a
+    /// recorded site) by what the checker says, [`of_engine_message`](Self::of_engine_message).
+    pub(crate) fn of_engine_panic(location: Option<&str>, message: &str) -> FindingKind {
+        use crate::explore::site::{engine_file, EngineCrate::Loom};
+        match location.and_then(engine_file) {
+            // `PanicBuilder::fire`, the only panic there, reports a causality violation.
+            Some((Loom, "rt/location.rs")) => FindingKind::DataRace,
+            // The only panic there: every thread is blocked.
+            Some((Loom, "rt/execution.rs")) => FindingKind::Deadlock,
+            // The leak checks at the end of an execution share their files with assertions of
+            // misuse ("Arc is already released", "pointer not tracked"); they alone open with
+            // "<what> leaked.".
+            Some((Loom, "rt/arc.rs" | "rt/alloc.rs" | "rt/mpsc.rs")) => {
+                let (first, _) = message.split_once('\n').unwrap_or((message, ""));
+                if first.ends_with(" leaked.") {
+                    FindingKind::Leak
+                } else {
+                    FindingKind::Panic
+                }
+            }
+            Some((Loom, _)) => FindingKind::Panic,
+            _ => Self::of_engine_message(message),
+        }
+    }
+
+    /// The fallback of [`of_engine_panic`](Self::of_engine_panic), where no location tells.
     /// Classifies a panic raised inside a model checker by what the checker says in it. (A
     /// finding the harness raised itself carries its kind in its panic record instead.) Only
     /// for panics raised in the checker's own code: a panic of the body is a `Panic` whatever
@@ -63,6 +92,16 @@ impl FindingKind {
             FindingKind::Panic
         }
     }
+}
+
+/// Why a finding comes without a schedule that replays it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoSchedule {
+    /// Found on real threads, which record none.
+    RealThreads,
+    /// A hang: the stuck execution never ended, and what it had recorded stayed with the
+    /// abandoned thread. Another engine would not give a schedule either.
+    Hung,
 }
 
 /// A failure found in a body, with what replays it.
@@ -92,6 +131,17 @@ pub struct Finding {
     pub shrink: Option<Shrink>,
     /// The failing execution step by step, recorded by replaying the schedule.
     pub trace: Option<Trace>,
+}
+
+impl Finding {
+    /// Why there is no schedule to replay this finding, if there is none.
+    pub fn no_schedule(&self) -> Option<NoSchedule> {
+        match (&self.schedule, self.kind) {
+            (Some(_), _) => None,
+            (None, FindingKind::Hang) => Some(NoSchedule::Hung),
+            (None, _) => Some(NoSchedule::RealThreads),
+        }
+    }
 }
 
 /// The size of a schedule before minimization ("N -> n steps, P -> p preemptions").
@@ -349,4 +399,44 @@ impl RunReport {
 
 fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_u64(d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FindingKind;
+
+    const LOOM: &str = "/home/u/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/loom-0.7.3/src";
+
+    fn of(file: &str, message: &str) -> FindingKind {
+        FindingKind::of_engine_panic(Some(&format!("{LOOM}/{file}:115")), message)
+    }
+
+    #[test]
+    fn loom_s_verdicts_are_told_by_the_file_that_raised_them_not_by_their_words() {
+        assert_eq!(
+            of("rt/location.rs", "Causality violation: Concurrent read and write accesses."),
+            FindingKind::DataRace
+        );
+        assert_eq!(of("rt/location.rs", "whatever it says"), FindingKind::DataRace);
+        assert_eq!(of("rt/execution.rs", "deadlock; threads = [(Id(0), Blocked)]"), FindingKind::Deadlock);
+        assert_eq!(of("rt/arc.rs", "Arc leaked.\n  Index: 0"), FindingKind::Leak);
+        assert_eq!(of("rt/alloc.rs", "Allocation leaked.\n  Index: 3"), FindingKind::Leak);
+        assert_eq!(of("rt/mpsc.rs", "Messages leaked.\n     Index: 1\n  Messages: 2"), FindingKind::Leak);
+        // Words of a verdict raised where loom raises no such verdict are a plain panic.
+        assert_eq!(of("rt/arc.rs", "Arc is already released"), FindingKind::Panic);
+        assert_eq!(of("rt/arc.rs", "deadlock; the Arc leaked"), FindingKind::Panic);
+        assert_eq!(of("rt/thread.rs", "Causality violation: x"), FindingKind::Panic);
+        assert_eq!(of("rt/mutex.rs", "deadlock"), FindingKind::Panic);
+    }
+
+    #[test]
+    fn without_a_location_in_loom_the_words_are_all_there_is() {
+        let shuttle = "/r/shuttle-engine-0.1.7/src/runtime/failure.rs:80";
+        assert_eq!(
+            FindingKind::of_engine_panic(Some(shuttle), "deadlock! blocked tasks: [main-thread]"),
+            FindingKind::Deadlock
+        );
+        assert_eq!(FindingKind::of_engine_panic(None, "Arc leaked."), FindingKind::Leak);
+        assert_eq!(FindingKind::of_engine_panic(None, "a panic"), FindingKind::Panic);
+    }
 }

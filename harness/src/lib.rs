@@ -13,6 +13,25 @@ pub mod cell;
 mod check;
 pub mod executor;
 pub mod explore;
+#[cfg(target_os = "linux")]
+mod fault;
+/// Elsewhere no handler tells a coroutine's stack overflow apart.
+#[cfg(not(target_os = "linux"))]
+mod fault {
+    pub(crate) struct ShuttleRun;
+    impl ShuttleRun {
+        pub(crate) fn enter(_stack_size: usize) -> ShuttleRun {
+            ShuttleRun
+        }
+    }
+    pub(crate) fn running(_thread: usize) {}
+    pub(crate) struct LoomRun;
+    impl LoomRun {
+        pub(crate) fn enter() -> LoomRun {
+            LoomRun
+        }
+    }
+}
 pub mod finding;
 pub mod gate;
 pub mod guard;
@@ -31,7 +50,7 @@ pub mod tracker;
 pub use backend::{Backend, Budget, LoomOptions, RunConfig};
 pub use check::{check, Check};
 pub use explore::{Body, ReplayOutcome};
-pub use finding::{Attempt, Finding, FindingKind, RunReport};
+pub use finding::{Attempt, Finding, FindingKind, NoSchedule, RunReport};
 pub use schedule::Schedule;
 
 /// Whether the calling thread runs under a model checker (loom or shuttle) rather than on

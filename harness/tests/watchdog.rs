@@ -80,6 +80,9 @@ fn a_check_and_a_replay_of_such_a_body_return() {
     let message = failed.downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(message.contains("lockhound found a hang"), "{message}");
     assert!(message.contains("no scheduling point for 1 s in thread t1"), "{message}");
+    // No schedule, and not because of real threads: the stuck execution kept it.
+    assert!(message.contains("no replay: the stuck execution never ended"), "{message}");
+    assert!(!message.contains("real threads"), "{message}");
 
     let schedule = "lh1:shuttle:".parse().expect("the empty schedule");
     let outcome = explore::replay(&waits_without_yielding(&RELEASE), &schedule, &config(Backend::Auto, 1));
@@ -111,4 +114,84 @@ fn a_body_that_reaches_scheduling_points_is_no_hang() {
     let report = explore::run(&body, &config);
     assert!(report.passed(), "{:?}", report.finding);
     assert!(report.executions >= 4, "{} executions", report.executions);
+}
+
+/// Set in the re-executed test process that forks (see below).
+const FORK_CASE: &str = "LOCKHOUND_TEST_WATCHDOG_FORK";
+
+/// A process forked after its caller thread got a companion has the companion on record but
+/// not its thread: nobody takes the run's job. The caller takes it back after the shortest
+/// window and runs it itself, unwatched, rather than waiting forever for a result. Forking
+/// happens in a re-executed test process that runs this test alone (no other test's threads,
+/// whose locks a fork could copy held).
+#[cfg(unix)]
+#[test]
+fn a_run_in_a_process_forked_after_a_run_is_taken_back_and_completes() {
+    let test = "a_run_in_a_process_forked_after_a_run_is_taken_back_and_completes";
+    if std::env::var_os(FORK_CASE).is_some() {
+        fork_and_run();
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(FORK_CASE, "1")
+        .output()
+        .expect("start the test process");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("the forked process's run passed"), "{text}");
+}
+
+#[cfg(unix)]
+fn fork_and_run() {
+    let body: Body = std::sync::Arc::new(|| {
+        let n = Arc::new(AtomicUsize::new(0));
+        let m = n.clone();
+        let t = thread::spawn(move || {
+            m.fetch_add(1, Ordering::SeqCst);
+        });
+        n.fetch_add(1, Ordering::SeqCst);
+        t.join().unwrap();
+        assert_eq!(n.load(Ordering::SeqCst), 2);
+    });
+    let config = RunConfig {
+        budget: Budget { executions: 20, time: Duration::from_secs(5) },
+        ..config(Backend::ShuttleRandom, 1)
+    };
+    // This thread's companion exists from now on; once it sleeps waiting for the next run, it
+    // holds no lock a fork could copy.
+    assert!(explore::run(&body, &config).passed());
+    std::thread::sleep(Duration::from_millis(200));
+    // SAFETY: the child only runs lockhound (whose locks no other thread holds now: the
+    // companion sleeps) and then leaves with `_exit`, running no destructor of the parent's.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork");
+    if pid == 0 {
+        let report = explore::run(&body, &config);
+        let code = if report.passed() && report.executions == 20 { 0 } else { 3 };
+        // SAFETY: ends the child at once, as a forked child of a threaded process should.
+        unsafe { libc::_exit(code) };
+    }
+    // The test's own timeout: a run that is never taken back hangs the child forever.
+    let start = std::time::Instant::now();
+    let mut status = 0;
+    loop {
+        // SAFETY: waits for our own child, writing its status into a live integer.
+        let waited = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        assert!(waited >= 0, "waitpid");
+        if waited == pid {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(120) {
+            // SAFETY: kills our own child, which is hung.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            panic!("the forked process's run never returned");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "the forked run failed: status {status}"
+    );
+    println!("the forked process's run passed");
 }

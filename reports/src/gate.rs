@@ -3,7 +3,7 @@
 use crate::{millis, shell_quote};
 use lockhound::gate::{CaseResult, Source};
 use lockhound::scenario::Expect;
-use lockhound::Finding;
+use lockhound::{Finding, NoSchedule};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use serde_json::{json, Value};
 
@@ -95,6 +95,8 @@ fn details(program: &str, r: &CaseResult, f: &Finding) -> Vec<String> {
     }
     match replay_command(program, r) {
         Some(cmd) => out.push(format!("replay: {cmd}")),
+        None if f.no_schedule() == Some(NoSchedule::Hung) => out
+            .push("replay: none (the stuck execution never ended, so it left no schedule to replay)".into()),
         None => {
             out.push("replay: none (found on real threads; a model-checking backend gives a schedule)".into())
         }

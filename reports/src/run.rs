@@ -3,7 +3,7 @@
 
 use crate::millis;
 use lockhound::finding::{Coverage, Outcome};
-use lockhound::{Finding, RunReport};
+use lockhound::{Finding, NoSchedule, RunReport};
 use serde_json::{json, Value};
 
 /// A finished run and what the command line knows around it.
@@ -96,6 +96,9 @@ pub fn text(view: &RunView<'_>) -> String {
             }
             match &view.replay_command {
                 Some(cmd) => out.push_str(&format!("  replay: {cmd}\n")),
+                None if f.no_schedule() == Some(NoSchedule::Hung) => out.push_str(
+                    "  replay: none (the stuck execution never ended, so it left no schedule to replay)\n",
+                ),
                 None => out.push_str(
                     "  replay: none (found on real threads); rerun with --backend auto for a replayable schedule\n",
                 ),

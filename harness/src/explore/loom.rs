@@ -123,6 +123,8 @@ fn check_resumed(
 ) -> Search {
     let count = Arc::new(AtomicU64::new(0));
     let _scope = rt::enter(Engine::Loom);
+    // Faults go on to loom's generator, which makes an overflow of its stack a finding.
+    let _fault = crate::fault::LoomRun::enter();
     let _stacks = super::stacks::LoomRecycling::on();
     let _counting = limit::search_starts();
     super::watchdog::searching(Backend::Loom);

@@ -529,17 +529,18 @@ fn finding_from_record(
     schedule: Option<Schedule>,
 ) -> Finding {
     // A panic raised inside loom or shuttle is the checker's own statement (a data race, a
-    // deadlock, a leak), classified by its words; its location says nothing about the body,
+    // deadlock, a leak), classified by where it was raised; its location says nothing about the body,
     // since the message names the body's own sites. Any other panic is the body's.
     // The hook records every panic a body raises, with its site: a payload that came without
     // one is the engine's.
     let by_engine = record.location.as_deref().is_none_or(site::raised_by_engine);
-    let location = record.location.filter(|_| !by_engine);
+    let record_location = record.location;
+    let location = record_location.clone().filter(|_| !by_engine);
     let message = record.message.trim().to_string();
     let preemptions = schedule.as_ref().and_then(Schedule::preemptions);
     let kind = match record.kind {
         Some(kind) => kind,
-        None if by_engine => FindingKind::of_engine_message(&message),
+        None if by_engine => FindingKind::of_engine_panic(record_location.as_deref(), &message),
         None => FindingKind::Panic,
     };
     Finding {

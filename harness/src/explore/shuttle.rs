@@ -57,6 +57,9 @@ fn run_under(
     super::watchdog::searching(backend);
     let body = body.clone();
     let shuttle_config = shuttle_config(config);
+    // An overflow of a coroutine stack is said in words (then the process aborts), not a bare
+    // SIGSEGV.
+    let _fault = crate::fault::ShuttleRun::enter(shuttle_config.stack_size);
     let caller = std::panic::Location::caller();
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         super::stacks::with_kept_continuations(|| loop {
@@ -67,6 +70,7 @@ fn run_under(
                 move || {
                     let execution = rt::begin_execution();
                     super::watchdog::execution_starts();
+                    crate::fault::running(0);
                     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body()));
                     match result {
                         Ok(()) => drop(execution),

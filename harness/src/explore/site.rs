@@ -1,7 +1,8 @@
 //! Where a panic was raised: in the body (or the facade on its behalf: facade calls carry the
-//! caller's location), or inside a model checker's own code. Only an engine's own panics may
-//! be classified by the engine's words (a data race, a deadlock, a leak): a body's assertion
-//! that happens to say "leaked" is a panic of the body.
+//! caller's location), or inside a model checker's own code. Only an engine's own panics are
+//! classified as its verdicts (a data race, a deadlock, a leak), loom's by the file that raised
+//! them (`FindingKind::of_engine_panic`): a body's assertion that happens to say "leaked" is a
+//! panic of the body.
 
 /// The crate an engine's source file belongs to, from the file's path as a panic location
 /// gives it: `.../loom-0.7.3/src/rt/path.rs`, a git checkout or a vendored copy alike.

@@ -23,7 +23,7 @@ mod pages;
 mod quarantine;
 pub mod report;
 #[cfg(target_os = "linux")]
-mod signal;
+pub(crate) mod signal;
 #[cfg(target_os = "linux")]
 mod stacks;
 #[cfg(target_os = "linux")]
@@ -152,8 +152,8 @@ impl GuardAlloc {
         let Some(pool) = pages::pool().or_else(|| pages::pool_or_init(&self.config())) else {
             return std::ptr::null_mut();
         };
-        signal::ensure_altstack();
-        signal::ensure_installed();
+        crate::fault::ensure_altstack();
+        crate::fault::ensure_installed();
         let right = match decode_side(self.side.load(Relaxed)) {
             Side::Right => true,
             Side::Left => false,
@@ -186,8 +186,8 @@ impl GuardAlloc {
     fn dealloc_guarded(&self, ptr: *mut u8) {
         let Some(pool) = pages::pool() else { return };
         let busy = stacks::Reentry::enter();
-        signal::ensure_altstack();
-        signal::ensure_installed();
+        crate::fault::ensure_altstack();
+        crate::fault::ensure_installed();
         if let Err(report) = pool.free(ptr) {
             drop(busy);
             signal::die_of_bad_free(pool, &report);

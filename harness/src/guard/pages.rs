@@ -7,7 +7,7 @@ use super::config::{GuardConfig, MAX_SLOTS};
 use super::layout::{FreeCheck, Geometry, SlotState, SlotView};
 use super::quarantine::Quarantine;
 use super::report::{Access, FaultKind, Frames, RawReport, MAX_FRAMES};
-use super::{signal, stacks};
+use super::stacks;
 use std::cell::Cell;
 use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::OnceLock;
@@ -101,7 +101,7 @@ pub(crate) fn pool() -> Option<&'static Pool> {
 pub(crate) fn pool_or_init(config: &GuardConfig) -> Option<&'static Pool> {
     POOL.get_or_init(|| {
         let pool = Pool::new(config, super::channel::open_report())?;
-        signal::ensure_installed();
+        crate::fault::ensure_installed();
         stacks::forget_tid_on_fork();
         REGION.base.store(pool.geo.base, Relaxed);
         REGION.len.store(pool.geo.region_len(), Release);

@@ -271,7 +271,7 @@ pub(crate) fn failure(payload: &(dyn std::any::Any + Send)) -> PanicRecord {
 fn in_words_of_the_registry(record: PanicRecord) -> PanicRecord {
     let engines_deadlock = record.kind.is_none()
         && record.location.as_deref().is_none_or(crate::explore::site::raised_by_engine)
-        && FindingKind::of_engine_message(&record.message) == FindingKind::Deadlock;
+        && FindingKind::of_engine_panic(record.location.as_deref(), &record.message) == FindingKind::Deadlock;
     match super::blocking::describe() {
         Some(message) if engines_deadlock => {
             PanicRecord { message, location: None, kind: Some(FindingKind::Deadlock) }

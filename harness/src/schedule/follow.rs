@@ -203,6 +203,7 @@ impl<S: Scheduler> Scheduler for Recorder<S> {
         }
         let chosen = self.inner.next_task(runnable, current, yielding)?;
         crate::explore::watchdog::scheduled(usize::from(chosen));
+        crate::fault::running(usize::from(chosen));
         self.progress.saw(runnable, usize::from(chosen));
         let current = current.map(usize::from);
         let mut rec = self.recording.borrow_mut();
@@ -302,6 +303,7 @@ impl Scheduler for Follower {
         };
         report.recording.note(anchor, choices.current_runs, chosen, default);
         crate::explore::watchdog::scheduled(chosen);
+        crate::fault::running(chosen);
         Some(TaskId::from(chosen))
     }
 

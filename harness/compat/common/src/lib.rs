@@ -119,6 +119,9 @@ impl Entry {
         let Some(finding) = &report.finding else { return Verdict::Passed };
         let replay_command = match &finding.schedule {
             Some(schedule) => test_name::replay_command(&schedule.to_string(), test),
+            None if finding.no_schedule() == Some(lockhound::NoSchedule::Hung) => {
+                "none (the stuck execution never ended, so it left no schedule to replay)".to_string()
+            }
             None => "none (found on real threads); run again with LOCKHOUND_BACKEND=auto for a replayable \
                      schedule"
                 .to_string(),
