@@ -57,6 +57,10 @@ struct Channel<T> {
     tag: Tag,
 }
 
+// The loom variant holds a facade mutex inline (a shuttle lock's vector clock is in its type,
+// see `Mutex`); a channel lives behind an `Arc` made once, so its size costs nothing worth an
+// allocation more.
+#[allow(clippy::large_enum_variant)]
 enum ChannelImp<T> {
     Loom(LoomChannel<T>),
     Shuttle(shuttle::Channel<T>),
