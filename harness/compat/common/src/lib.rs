@@ -196,12 +196,10 @@ impl Verdict {
     pub fn settle(self) {
         match self {
             Verdict::Passed => {}
-            Verdict::PassedWithinBudget(note) => {
-                // Straight to stderr, not through `eprintln!`, which the test harness captures
-                // and shows only for a failing test: this note is about a passing one.
-                use std::io::Write;
-                let _ = writeln!(std::io::stderr(), "{note}");
-            }
+            // Through `eprintln!`, which the test harness captures as it captures any passing
+            // test's output (`--nocapture` and `--show-output` show it): written straight to
+            // stderr, it would land inside libtest's `test NAME ... ok` line, which tools read.
+            Verdict::PassedWithinBudget(note) => eprintln!("{note}"),
             Verdict::Failed(report) | Verdict::Refused(report) => panic!("{report}"),
         }
     }

@@ -279,11 +279,13 @@ fn finished_dfs_child() {
 }
 
 /// `check_dfs(f, None)`: a search that its default budget ends passes, with one line on
-/// stderr saying that it was not exhaustive; one that ends by itself says nothing.
+/// stderr saying that it was not exhaustive (captured with the test's output, as libtest
+/// captures any passing test's); one that ends by itself says nothing.
 #[test]
 fn check_dfs_without_a_number_passes_within_its_budget_and_says_so() {
     let budget = Some(("LOCKHOUND_TIME_LIMIT", "1"));
-    let (passed, output) = run_child(&["--exact".into(), "endless_dfs_child".into()], budget);
+    let shown = "--show-output".to_string();
+    let (passed, output) = run_child(&["--exact".into(), "endless_dfs_child".into(), shown.clone()], budget);
     assert!(passed, "{output}");
     let notes: Vec<&str> = output.lines().filter(|l| l.contains("not exhaustive")).collect();
     assert_eq!(notes.len(), 1, "{output}");
@@ -294,7 +296,7 @@ fn check_dfs_without_a_number_passes_within_its_budget_and_says_so() {
         "{}",
         notes[0]
     );
-    let (passed, output) = run_child(&["--exact".into(), "finished_dfs_child".into()], budget);
+    let (passed, output) = run_child(&["--exact".into(), "finished_dfs_child".into(), shown], budget);
     assert!(passed, "{output}");
     assert!(!output.contains("not exhaustive"), "an exhaustive search says nothing: {output}");
 }
