@@ -290,7 +290,7 @@ fn check_dfs_without_a_number_passes_within_its_budget_and_says_so() {
     let notes: Vec<&str> = output.lines().filter(|l| l.contains("not exhaustive")).collect();
     assert_eq!(notes.len(), 1, "{output}");
     assert!(
-        notes[0].starts_with("lockhound-shuttle: endless_dfs_child (shuttle::check_dfs) explored ")
+        notes[0].starts_with("lockhound: endless_dfs_child (shuttle::check_dfs) explored ")
             && notes[0].contains(" schedules in ")
             && notes[0].contains("without finding a bug"),
         "{}",
