@@ -5,7 +5,7 @@
 
 use lockhound::cell::UnsafeCell;
 use lockhound::sync::atomic::{AtomicBool, Ordering};
-use lockhound::sync::{Arc, Mutex};
+use lockhound::sync::{mpsc, Arc, Barrier, Mutex};
 use lockhound::{thread, Backend, Check, FindingKind, RunReport};
 
 struct Shared(UnsafeCell<u64>);
@@ -212,4 +212,93 @@ fn an_access_while_the_thread_unwinds_is_not_checked() {
         let finding = report.finding.expect("the body fails in every execution");
         assert_eq!(finding.message, "the body's own failure", "seed {seed}");
     }
+}
+
+// ---- channels and barriers: shuttle's own algorithms in the facade, with its clocks ----
+
+/// A write before a send, a read after the receive of that message: ordered.
+fn sent_after_the_write(bound: Option<usize>) {
+    let s = shared();
+    let s2 = s.clone();
+    let (tx, rx) = match bound {
+        None => {
+            let (tx, rx) = mpsc::channel();
+            (Ok(tx), rx)
+        }
+        Some(bound) => {
+            let (tx, rx) = mpsc::sync_channel(bound);
+            (Err(tx), rx)
+        }
+    };
+    let t = thread::spawn(move || {
+        write(&s2, 1);
+        match tx {
+            Ok(tx) => tx.send(()).unwrap(),
+            Err(tx) => tx.send(()).unwrap(),
+        }
+    });
+    rx.recv().unwrap();
+    assert_eq!(read(&s), 1);
+    t.join().unwrap();
+}
+
+/// A bounded channel of one: the second send waits for the room that the first receive
+/// makes, so what the receiver did before that receive comes before the sender's next step.
+fn room_made_by_a_receive() {
+    let s = shared();
+    let s2 = s.clone();
+    let (tx, rx) = mpsc::sync_channel(1);
+    let t = thread::spawn(move || {
+        tx.send(1).unwrap();
+        tx.send(2).unwrap();
+        let _ = read(&s2);
+    });
+    write(&s, 5);
+    assert_eq!(rx.recv().unwrap() + rx.recv().unwrap(), 3);
+    t.join().unwrap();
+}
+
+/// Two threads write before a barrier, and each reads the other's after it.
+fn written_before_the_barrier() {
+    let (a, b) = (shared(), shared());
+    let barrier = Arc::new(Barrier::new(2));
+    let (a2, b2, barrier2) = (a.clone(), b.clone(), barrier.clone());
+    let t = thread::spawn(move || {
+        write(&a2, 1);
+        barrier2.wait();
+        assert_eq!(read(&b2), 2);
+    });
+    write(&b, 2);
+    barrier.wait();
+    assert_eq!(read(&a), 1);
+    t.join().unwrap();
+}
+
+#[test]
+fn messages_and_barriers_order_the_accesses() {
+    assert_never_a_race(|| sent_after_the_write(None));
+    assert_never_a_race(|| sent_after_the_write(Some(1)));
+    assert_never_a_race(|| sent_after_the_write(Some(0)));
+    assert_never_a_race(room_made_by_a_receive);
+    assert_never_a_race(written_before_the_barrier);
+}
+
+/// The read comes before the receive: nothing orders it after the sender's write.
+fn read_before_the_receive() {
+    let s = shared();
+    let s2 = s.clone();
+    let (tx, rx) = mpsc::channel();
+    let t = thread::spawn(move || {
+        write(&s2, 1);
+        tx.send(()).unwrap();
+    });
+    let _ = read(&s);
+    rx.recv().unwrap();
+    t.join().unwrap();
+}
+
+#[test]
+fn a_read_before_the_receive_races_with_the_sender_s_write() {
+    let finding = explore(Backend::ShuttleDfs, read_before_the_receive).finding.expect("a race");
+    assert_eq!(finding.kind, FindingKind::DataRace, "{}", finding.message);
 }

@@ -203,3 +203,23 @@ fn a_park_nobody_unparks_is_named() {
         assert!(message.contains("never unparked"), "{backend}: {message}");
     }
 }
+
+/// A read lock taken again by the thread that holds it.
+fn read_twice() {
+    let lock = lockhound::sync::RwLock::new(0);
+    let _first = lock.read().unwrap();
+    let _second = lock.read().unwrap();
+}
+
+/// shuttle's `RwLock` refuses a re-entrant read: a deadlock, which names the reader as the
+/// holder of what it waits for, as for a mutex taken twice.
+#[test]
+fn a_read_lock_taken_again_by_its_reader_is_a_self_deadlock_under_shuttle() {
+    for backend in [Backend::ShuttleRandom, Backend::ShuttleDfs] {
+        let message = deadlock_under(backend, read_twice);
+        assert!(
+            message.contains("held by thread 0 (main) (it tried to acquire a RwLock it already holds)"),
+            "{backend}: {message}"
+        );
+    }
+}

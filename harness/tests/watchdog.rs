@@ -7,7 +7,7 @@
 use lockhound::sync::atomic::{AtomicUsize, Ordering};
 use lockhound::sync::Arc;
 use lockhound::{explore, thread, Backend, Body, Budget, Check, FindingKind, RunConfig};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize as StdAtomicUsize};
 use std::time::Duration;
 
 /// A body whose spawned thread waits for a plain flag (no facade call: the model checker
@@ -194,4 +194,55 @@ fn fork_and_run() {
         "the forked run failed: status {status}"
     );
     println!("the forked process's run passed");
+}
+
+/// A subscriber that counts the events named `body-event`.
+struct CountsBodyEvents(std::sync::Arc<StdAtomicUsize>);
+
+impl tracing::Subscriber for CountsBodyEvents {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        if event.metadata().target() == "body-event" {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// The run explores on a companion thread (and lanes on pool threads), but the subscriber
+/// the caller's thread set for itself still gets the body's events, under every engine and
+/// with lanes, as it would if the body ran on the caller's thread.
+#[test]
+fn the_caller_s_own_subscriber_sees_the_body_s_events() {
+    for (backend, jobs) in [(Backend::ShuttleDfs, 1), (Backend::Loom, 1), (Backend::ShuttleRandom, 2)] {
+        let events = std::sync::Arc::new(StdAtomicUsize::new(0));
+        let subscriber = CountsBodyEvents(events.clone());
+        let body: Body = std::sync::Arc::new(|| {
+            thread::spawn(|| tracing::info!(target: "body-event", "in a spawned thread")).join().unwrap();
+        });
+        let report = tracing::subscriber::with_default(subscriber, || {
+            explore::run(
+                &body,
+                &RunConfig {
+                    backend,
+                    jobs,
+                    budget: Budget { executions: 3, ..Budget::default() },
+                    ..RunConfig::default()
+                },
+            )
+        });
+        assert!(report.finding.is_none(), "{backend}: {:?}", report.finding);
+        assert!(
+            events.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+            "{backend} jobs={jobs}: no event reached the subscriber"
+        );
+    }
 }

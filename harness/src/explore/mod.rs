@@ -2,6 +2,7 @@
 //! Nothing here prints: a run returns a [`RunReport`], a replay a [`ReplayOutcome`].
 
 mod auto;
+mod dispatch;
 mod livelock;
 mod loom;
 mod minimize;

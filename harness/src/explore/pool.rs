@@ -137,8 +137,11 @@ fn spawn_on<T: Send + 'static>(pool: &'static Pool, job: impl FnOnce() -> T + Se
     let queued = shared.clone();
     // A lane of a watched run is watched with it.
     let watch = super::watchdog::current();
+    // The run's subscriber too (see `dispatch`).
+    let subscriber = super::dispatch::Lent::take();
     pool.submit(Box::new(move || {
         let _watched = watch.map(super::watchdog::enter);
+        let _subscriber = subscriber.lend();
         queued.run()
     }));
     Task { shared }

@@ -358,8 +358,10 @@ pub(super) fn guarded<T: Send + 'static>(
     let watch = Arc::new(Watch::default());
     let (done, result) = mpsc::sync_channel(1);
     let watched = watch.clone();
+    let subscriber = super::dispatch::Lent::take();
     let job: Job = Box::new(move || {
         let _entered = enter(watched);
+        let _subscriber = subscriber.lend();
         let _ = done.send(panic::catch_unwind(AssertUnwindSafe(job)));
     });
     // The job waits here until the companion takes it: one that never does (a companion

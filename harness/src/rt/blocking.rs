@@ -182,8 +182,15 @@ pub(crate) fn check_last_runnable() {
 /// says no: the engine then finds the deadlock itself.
 fn would_block(thread: ThreadKey, wait: Wait) -> bool {
     match wait {
-        Wait::Lock { object, exclusive, .. } => REGISTRY
-            .with(|r| r.borrow().holdings.iter().any(|h| h.object == object && (exclusive || h.exclusive))),
+        // A shared lock taken again by a thread that holds it shared blocks too: shuttle's
+        // `RwLock` refuses a re-entrant read (it may deadlock on platforms whose readers wait
+        // behind a waiting writer), and the registry says so in its words.
+        Wait::Lock { object, exclusive, .. } => REGISTRY.with(|r| {
+            r.borrow()
+                .holdings
+                .iter()
+                .any(|h| h.object == object && (exclusive || h.exclusive || h.thread == thread))
+        }),
         Wait::Join { thread: joined } => joined != thread && shuttle_task(joined.number(), |t| !t.finished()),
         Wait::Notification { .. } | Wait::Park => false,
     }

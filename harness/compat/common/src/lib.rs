@@ -34,6 +34,9 @@ pub struct Entry {
     config: RunConfig,
     /// Why this entry cannot run on real threads, if it cannot.
     no_real_threads: Option<&'static str>,
+    /// The search runs to its end in the original engine, and here within a default budget
+    /// (see [`Entry::within_default_budget`]).
+    default_budget: bool,
 }
 
 /// What running an entry came to, without panicking.
@@ -41,6 +44,9 @@ pub struct Entry {
 pub enum Verdict {
     /// Nothing failed (or the replayed schedule ran to its end).
     Passed,
+    /// Nothing failed within the entry's default budget, which ended before the search did:
+    /// a weaker pass than the original's exhaustive one, said in the note (one line).
+    PassedWithinBudget(String),
     /// A finding, as the report text the test panics with.
     Failed(String),
     /// The run could not be made as asked (a bad `LOCKHOUND_*` value, a backend the entry
@@ -51,7 +57,16 @@ pub enum Verdict {
 impl Entry {
     /// An entry of crate `origin` called `name`, whose arguments mapped to `config`.
     pub fn new(origin: &'static str, name: &'static str, config: RunConfig) -> Entry {
-        Entry { origin, name, config, no_real_threads: None }
+        Entry { origin, name, config, no_real_threads: None, default_budget: false }
+    }
+
+    /// Marks the configuration's budget as a default in place of the original engine's
+    /// "until every schedule has run" (shuttle's `check_dfs(f, None)`), which may take longer
+    /// than any test can wait. When the budget ends first without a finding, the test passes
+    /// and says so: an engine's limit is never a finding, and never silent either.
+    pub fn within_default_budget(mut self) -> Entry {
+        self.default_budget = true;
+        self
     }
 
     /// Refuses the stress backend (real threads), saying `why` when asked for it.
@@ -69,10 +84,7 @@ impl Entry {
     /// the report (or the refusal) unless it passed.
     #[track_caller]
     pub fn run<F: Fn() + Send + Sync + 'static>(self, body: F) {
-        match self.verdict(body, &|key| std::env::var(key).ok()) {
-            Verdict::Passed => {}
-            Verdict::Failed(report) | Verdict::Refused(report) => panic!("{report}"),
-        }
+        self.verdict(body, &|key| std::env::var(key).ok()).settle()
     }
 
     /// Explores `body` with the entry's configuration and the `LOCKHOUND_*` variables that
@@ -116,7 +128,21 @@ impl Entry {
                 limited.reason
             ));
         }
-        let Some(finding) = &report.finding else { return Verdict::Passed };
+        let Some(finding) = &report.finding else {
+            if self.default_budget && !report.exhaustive {
+                // `lockhound:`, not the crate's name, which starts its refusals: this is a pass.
+                return Verdict::PassedWithinBudget(format!(
+                    "lockhound: {} ({}) explored {} schedules in {:.1} s without finding a bug; the search \
+                     was not exhaustive (its default budget ended first; LOCKHOUND_TIME_LIMIT and \
+                     LOCKHOUND_ITERATIONS set another)",
+                    heading(test),
+                    self.name,
+                    report.executions,
+                    report.search_elapsed.as_secs_f64()
+                ));
+            }
+            return Verdict::Passed;
+        };
         let replay_command = match &finding.schedule {
             Some(schedule) => test_name::replay_command(&schedule.to_string(), test),
             None if finding.no_schedule() == Some(lockhound::NoSchedule::Hung) => {
@@ -161,6 +187,23 @@ impl Entry {
                 };
                 Verdict::Failed(render::replay_text(&view))
             }
+        }
+    }
+}
+
+impl Verdict {
+    /// What a test does with the verdict: returns on a pass (saying on stderr, in one line,
+    /// that a budget ended the search, if one did), panics with the report or the refusal
+    /// otherwise.
+    #[track_caller]
+    pub fn settle(self) {
+        match self {
+            Verdict::Passed => {}
+            // Through `eprintln!`, which the test harness captures as it captures any passing
+            // test's output (`--nocapture` and `--show-output` show it): written straight to
+            // stderr, it would land inside libtest's `test NAME ... ok` line, which tools read.
+            Verdict::PassedWithinBudget(note) => eprintln!("{note}"),
+            Verdict::Failed(report) | Verdict::Refused(report) => panic!("{report}"),
         }
     }
 }

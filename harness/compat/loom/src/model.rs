@@ -127,10 +127,7 @@ impl Builder {
     where
         F: Fn() + Sync + Send + 'static,
     {
-        match self.verdict(f, &|key| std::env::var(key).ok()) {
-            Verdict::Passed => {}
-            Verdict::Failed(report) | Verdict::Refused(report) => panic!("{report}"),
-        }
+        self.verdict(f, &|key| std::env::var(key).ok()).settle()
     }
 
     /// [`Builder::check`] without the panic, reading the `LOCKHOUND_*` variables from `var`

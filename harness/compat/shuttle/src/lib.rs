@@ -17,7 +17,8 @@
 //!   many executions.
 //! - [`check_pct`]: `shuttle-pct` with that depth (shuttle's meaning: change points plus one).
 //! - [`check_dfs`]: `shuttle-dfs` (shuttle's depth-first search), within that many executions
-//!   or until every schedule has run.
+//!   or until every schedule has run; without a number, within [`DFS_DEFAULT_TIME`], and a
+//!   search that this ends passes with a one-line note on stderr that it was not exhaustive.
 //! - [`check_urw`]: `shuttle-random`, the closest strategy lockhound has: shuttle's URW weighs
 //!   its random choices so that schedules come out uniformly, lockhound's random does not.
 //! - [`check`] (shuttle's single round-robin execution): one execution of `shuttle-dfs`, also
@@ -50,7 +51,8 @@ pub use lockhound::hint;
 pub use lockhound::sync::lazy_static;
 
 use lockhound::{Backend, Budget, RunConfig, Schedule};
-use lockhound_compat::{Entry, Verdict, UNBOUNDED_EXECUTIONS, UNBOUNDED_TIME};
+use lockhound_compat::{Entry, UNBOUNDED_EXECUTIONS, UNBOUNDED_TIME};
+use std::time::Duration;
 
 /// shuttle's default bound on steps per execution.
 const MAX_STEPS: usize = 1_000_000;
@@ -122,15 +124,28 @@ where
     entry("shuttle::check_pct", config).run(f)
 }
 
+/// How long `check_dfs(f, None)` searches at most: shuttle's runs until every schedule has
+/// run, which on some bodies is never (a timed wait in a loop, whose timeouts lockhound
+/// explores and shuttle does not) or longer than a test can wait.
+pub const DFS_DEFAULT_TIME: Duration = Duration::from_secs(10);
+
 /// Runs `f` under shuttle's depth-first search, for at most `max_iterations` executions, or
-/// until every schedule has run.
+/// until every schedule has run. Without `max_iterations`, within [`DFS_DEFAULT_TIME`]: a
+/// search that this ends passes, and says on stderr, in one line, that it was not
+/// exhaustive (shuttle's own would have gone on).
 #[track_caller]
 pub fn check_dfs<F>(f: F, max_iterations: Option<usize>)
 where
     F: Fn() + Send + Sync + 'static,
 {
-    let executions = max_iterations.map_or(UNBOUNDED_EXECUTIONS, |n| n as u64);
-    entry("shuttle::check_dfs", config(Backend::ShuttleDfs, executions, None)).run(f)
+    match max_iterations {
+        Some(n) => entry("shuttle::check_dfs", config(Backend::ShuttleDfs, n as u64, None)).run(f),
+        None => {
+            let mut config = config(Backend::ShuttleDfs, UNBOUNDED_EXECUTIONS, None);
+            config.budget.time = DFS_DEFAULT_TIME;
+            entry("shuttle::check_dfs", config).within_default_budget().run(f)
+        }
+    }
 }
 
 /// Runs `f` once, on one fixed schedule (shuttle runs it once round-robin; lockhound runs the
@@ -163,10 +178,7 @@ where
     };
     // The backend only matters for exploring; a replay follows the schedule's own engine.
     let entry = entry("shuttle::replay", config(Backend::ShuttleRandom, 1, None));
-    match entry.verdict(f, &var) {
-        Verdict::Passed => {}
-        Verdict::Failed(report) | Verdict::Refused(report) => panic!("{report}"),
-    }
+    entry.verdict(f, &var).settle()
 }
 
 #[doc(hidden)]

@@ -245,3 +245,65 @@ fn a_failing_test_prints_a_replay_line_that_replays_it() {
     assert!(replayed.contains("   FAIL   t"), "the replay shows its trace: {replayed}");
     assert!(!replayed.contains("found by"), "a replay runs the schedule, it does not search: {replayed}");
 }
+
+/// A waiter that times out and waits again until a flag is set: lockhound explores each
+/// timeout (shuttle's own `wait_timeout` never times out), so the depth-first search has no
+/// end: the waiter may time out again and again before the flag is set.
+fn waits_with_timeouts_until_set() {
+    use shuttle::sync::Condvar;
+    use std::time::Duration;
+    let pair = Arc::new((Mutex::new(false), Condvar::new()));
+    let p = pair.clone();
+    let t = thread::spawn(move || {
+        let (set, condvar) = &*p;
+        let mut set = set.lock().unwrap();
+        while !*set {
+            set = condvar.wait_timeout(set, Duration::from_secs(10)).unwrap().0;
+        }
+    });
+    *pair.0.lock().unwrap() = true;
+    pair.1.notify_one();
+    t.join().unwrap();
+}
+
+#[test]
+#[ignore = "run by check_dfs_without_a_number_passes_within_its_budget_and_says_so"]
+fn endless_dfs_child() {
+    shuttle::check_dfs(waits_with_timeouts_until_set, None);
+}
+
+#[test]
+#[ignore = "run by check_dfs_without_a_number_passes_within_its_budget_and_says_so"]
+fn finished_dfs_child() {
+    shuttle::check_dfs(locked_increments, None);
+}
+
+/// `check_dfs(f, None)`: a search that its default budget ends passes, with one line on
+/// stderr saying that it was not exhaustive (captured with the test's output, as libtest
+/// captures any passing test's); one that ends by itself says nothing.
+#[test]
+fn check_dfs_without_a_number_passes_within_its_budget_and_says_so() {
+    let budget = Some(("LOCKHOUND_TIME_LIMIT", "1"));
+    let shown = "--show-output".to_string();
+    let (passed, output) = run_child(&["--exact".into(), "endless_dfs_child".into(), shown.clone()], budget);
+    assert!(passed, "{output}");
+    let notes: Vec<&str> = output.lines().filter(|l| l.contains("not exhaustive")).collect();
+    assert_eq!(notes.len(), 1, "{output}");
+    assert!(
+        notes[0].starts_with("lockhound: endless_dfs_child (shuttle::check_dfs) explored ")
+            && notes[0].contains(" schedules in ")
+            && notes[0].contains("without finding a bug"),
+        "{}",
+        notes[0]
+    );
+    let (passed, output) = run_child(&["--exact".into(), "finished_dfs_child".into(), shown], budget);
+    assert!(passed, "{output}");
+    assert!(!output.contains("not exhaustive"), "an exhaustive search says nothing: {output}");
+}
+
+/// The budget never hides a bug the search reaches: a buggy body still fails.
+#[test]
+fn check_dfs_without_a_number_still_finds_bugs() {
+    let text = panic_text(|| shuttle::check_dfs(lost_update, None));
+    assert!(text.contains("FAIL — panic found by shuttle-dfs"), "{text}");
+}

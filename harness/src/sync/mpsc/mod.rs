@@ -2,10 +2,13 @@
 //! of 0 makes each send wait for its receive), with std's errors and disconnect semantics.
 //!
 //! On real threads they are std's own. Under loom (which has no bounded channel and no
-//! `recv_timeout`) and shuttle, one implementation over a facade mutex and condvar: every
-//! send and receive is a scheduling point, and `recv_timeout` ends by a message or by its
-//! deadline, whichever the scheduler lets happen first (see `Condvar::wait_timeout`), both
-//! explored and replayable.
+//! `recv_timeout`), an implementation over a facade mutex and condvar; under shuttle, shuttle's
+//! own algorithm, with its scheduling points (see `shuttle`). Under both, every send and
+//! receive is a scheduling point, and `recv_timeout` ends by a message or by its deadline,
+//! whichever the scheduler lets happen first (see `Condvar::wait_timeout`), both explored and
+//! replayable.
+
+mod shuttle;
 
 pub use std::sync::mpsc::{RecvError, RecvTimeoutError, SendError, TryRecvError, TrySendError};
 
@@ -48,8 +51,23 @@ enum ReceiverImp<T> {
     Std(std::sync::mpsc::Receiver<T>),
 }
 
-/// A model-checked channel: its queue and ends behind a facade mutex, and two condvars.
+/// A model-checked channel: loom's or shuttle's.
 struct Channel<T> {
+    imp: ChannelImp<T>,
+    tag: Tag,
+}
+
+// The loom variant holds a facade mutex inline (a shuttle lock's vector clock is in its type,
+// see `Mutex`); a channel lives behind an `Arc` made once, so its size costs nothing worth an
+// allocation more.
+#[allow(clippy::large_enum_variant)]
+enum ChannelImp<T> {
+    Loom(LoomChannel<T>),
+    Shuttle(shuttle::Channel<T>),
+}
+
+/// The channel under loom: its queue and ends behind a facade mutex, and two condvars.
+struct LoomChannel<T> {
     state: Mutex<State<T>>,
     /// A message came, or the last sender went.
     readable: Condvar,
@@ -57,7 +75,6 @@ struct Channel<T> {
     writable: Condvar,
     /// `None` for an unbounded channel.
     bound: Option<usize>,
-    tag: Tag,
 }
 
 struct State<T> {
@@ -109,7 +126,62 @@ pub fn sync_channel<T>(bound: usize) -> (SyncSender<T>, Receiver<T>) {
 impl<T> Channel<T> {
     #[track_caller]
     fn new(bound: Option<usize>) -> Arc<Channel<T>> {
-        Arc::new(Channel {
+        let tag = Tag::new("channel", Location::caller()).with_name("channel");
+        let imp = match rt::engine() {
+            Engine::Shuttle => ChannelImp::Shuttle(shuttle::Channel::new(bound, tag)),
+            _ => ChannelImp::Loom(LoomChannel::new(bound)),
+        };
+        Arc::new(Channel { imp, tag })
+    }
+
+    /// Sends `message`, waiting for room if the channel is bounded (`block`), or fails at once.
+    #[track_caller]
+    fn send(&self, message: T, block: bool) -> Result<(), TrySendError<T>> {
+        match &self.imp {
+            ChannelImp::Loom(chan) => chan.send(message, block),
+            ChannelImp::Shuttle(chan) => chan.send(message, block, Location::caller()),
+        }
+    }
+
+    /// Receives a message: waits for one (`wait` with an optional timeout), or fails at once.
+    #[track_caller]
+    fn recv(&self, wait: Option<Option<Duration>>) -> Result<T, RecvTimeoutError> {
+        match &self.imp {
+            ChannelImp::Loom(chan) => chan.recv(wait),
+            ChannelImp::Shuttle(chan) => chan.recv(wait, Location::caller()),
+        }
+    }
+
+    fn add_sender(&self) {
+        match &self.imp {
+            ChannelImp::Loom(chan) => chan.add_sender(),
+            ChannelImp::Shuttle(chan) => chan.add_sender(),
+        }
+    }
+
+    fn drop_sender(&self) {
+        match &self.imp {
+            ChannelImp::Loom(chan) => chan.drop_sender(),
+            ChannelImp::Shuttle(chan) => chan.drop_sender(),
+        }
+    }
+
+    fn drop_receiver(&self) {
+        match &self.imp {
+            ChannelImp::Loom(chan) => chan.drop_receiver(),
+            ChannelImp::Shuttle(chan) => chan.drop_receiver(),
+        }
+    }
+
+    #[track_caller]
+    fn note(&self, op: &str) {
+        note(rt::model_engine(), &self.tag, op);
+    }
+}
+
+impl<T> LoomChannel<T> {
+    fn new(bound: Option<usize>) -> LoomChannel<T> {
+        LoomChannel {
             state: Mutex::named(
                 "channel",
                 State {
@@ -124,8 +196,7 @@ impl<T> Channel<T> {
             readable: Condvar::named("channel"),
             writable: Condvar::named("channel"),
             bound,
-            tag: Tag::new("channel", Location::caller()).with_name("channel"),
-        })
+        }
     }
 
     fn lock(&self) -> super::MutexGuard<'_, State<T>> {
@@ -231,11 +302,6 @@ impl<T> Channel<T> {
         let mut state = self.lock();
         state.receiver = false;
         self.writable.notify_all();
-    }
-
-    #[track_caller]
-    fn note(&self, op: &str) {
-        note(rt::model_engine(), &self.tag, op);
     }
 }
 
