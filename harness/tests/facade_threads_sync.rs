@@ -266,54 +266,6 @@ fn shuttle_s_exhaustive_search_runs_exactly_the_schedules_it_runs_on_shuttle_s_o
     }
 }
 
-/// Two threads wait on a condvar, the first one first; one `notify_one` then wakes one of
-/// them, which is not necessarily the first (std promises no order).
-fn notify_one_wakes_the_first_waiter() {
-    let state = Arc::new((Mutex::new(0u32), lockhound::sync::Condvar::new()));
-    let ready = Arc::new(lockhound::sync::Condvar::new());
-    let (woke, first_woken) = mpsc::channel();
-    let waiter = |n: u32| {
-        let (state, ready, woke) = (state.clone(), ready.clone(), woke.clone());
-        thread::spawn(move || {
-            let (count, condvar) = &*state;
-            let mut count = count.lock().unwrap();
-            while *count != n - 1 {
-                count = ready.wait(count).unwrap();
-            }
-            // Waiting from now on: the next waiter may come.
-            *count = n;
-            ready.notify_all();
-            while *count < 10 {
-                count = condvar.wait(count).unwrap();
-            }
-            woke.send(n).unwrap();
-        })
-    };
-    let (first, second) = (waiter(1), waiter(2));
-    let (count, condvar) = &*state;
-    {
-        let mut count = count.lock().unwrap();
-        while *count != 2 {
-            count = ready.wait(count).unwrap();
-        }
-        *count = 10;
-        condvar.notify_one();
-    }
-    assert_eq!(first_woken.recv().unwrap(), 1, "notify_one woke the second waiter");
-    condvar.notify_all();
-    first.join().unwrap();
-    second.join().unwrap();
-}
-
-/// Under shuttle, `notify_one` wakes any of the threads waiting, and the search explores each
-/// choice, as shuttle's own condvar does.
-#[test]
-fn under_shuttle_notify_one_may_wake_any_waiter() {
-    let finding = check(Backend::ShuttleDfs).explore(notify_one_wakes_the_first_waiter).finding;
-    let finding = finding.expect("shuttle's search should wake the second waiter first");
-    assert!(finding.message.contains("notify_one woke the second waiter"), "{}", finding.message);
-}
-
 // ---- one-time initialization ----
 
 static INITIALIZED: StdAtomic = StdAtomic::new(0);

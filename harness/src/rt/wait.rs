@@ -57,16 +57,6 @@ impl Sleeper {
     }
 }
 
-impl Sleeper {
-    /// Makes a thread that [`Sleeper::wake`] made runnable, and that has not run since, wait
-    /// again (shuttle only: a `notify_one` that another waiter took).
-    pub(crate) fn block_again(&self) {
-        if let Sleeper::Shuttle(task) = self {
-            shuttle_engine::runtime::execution::ExecutionState::with(|s| s.get_mut(*task).block(false))
-        }
-    }
-}
-
 /// Blocks the calling simulated thread until a [`Sleeper::wake`], or (loom) returns at once if
 /// one came already. May return without a wake of the caller's (a stray loom unpark): callers
 /// check their own state in a loop, and say whether they saw such a return ([`Stray`]).

@@ -12,8 +12,7 @@ use std::time::{Duration, Instant};
 /// A condition variable, like `std::sync::Condvar`.
 ///
 /// Under loom and shuttle it is lockhound's own (see `rt::wait`): waiters queue in arrival
-/// order; under loom `notify_one` wakes the first (as loom's own condvar does), under shuttle
-/// any one of those waiting then (as shuttle's does: std promises no order); a timed wait (`wait_timeout`, `wait_timeout_while`)
+/// order, `notify_one` wakes the first, and a timed wait (`wait_timeout`, `wait_timeout_while`)
 /// ends by a notification or by its deadline, whichever the scheduler lets happen first; both
 /// are explored and replay. On real threads it is parking_lot's, with real timeouts, and the
 /// tracker records each wait as a release and a reacquisition of the mutex.
@@ -59,23 +58,6 @@ struct Queue {
     waiting: VecDeque<(u64, Sleeper)>,
     /// Waiters notified and not yet running, with what the notification carries.
     notified: Vec<(u64, Clock)>,
-    /// Under shuttle, the `notify_one`s not yet taken: each wakes one of the waiters that
-    /// waited when it came, whichever runs first (std promises no order, and shuttle's own
-    /// condvar explores every choice): what it carries, and who may take it.
-    signals: Vec<(Clock, Vec<(u64, Sleeper)>)>,
-    /// The waiters that wait with a timeout: runnable while they wait, never blocked again.
-    timed: Vec<u64>,
-}
-
-impl Queue {
-    /// Waiter `id` is gone (woken, or timed out): no `notify_one` waits for it any more.
-    fn forget(&mut self, id: u64) {
-        for (_, eligible) in &mut self.signals {
-            eligible.retain(|(w, _)| *w != id);
-        }
-        self.signals.retain(|(_, eligible)| !eligible.is_empty());
-        self.timed.retain(|w| *w != id);
-    }
 }
 
 /// How a model-checked wait ended.
@@ -89,48 +71,25 @@ impl ModelCondvar {
         ModelCondvar { engine, order: OrderPoint::new(engine), queue: RefCell::default() }
     }
 
-    /// Joins the queue as the calling thread, `timed` if it waits with a timeout.
-    fn enqueue(&self, timed: bool) -> u64 {
+    /// Joins the queue as the calling thread.
+    fn enqueue(&self) -> u64 {
         let sleeper = Sleeper::current(self.engine);
         let mut queue = self.queue.borrow_mut();
         let id = queue.next_id;
         queue.next_id += 1;
         queue.waiting.push_back((id, sleeper));
-        if timed {
-            queue.timed.push(id);
-        }
         id
     }
 
-    /// Takes waiter `id`'s notification, if it came: its own (a `notify_all`, or loom's
-    /// `notify_one`), or a shuttle `notify_one` it may take, which the other waiters it could
-    /// have woken then go without (they block again, unless another one is there for them).
+    /// Takes waiter `id`'s notification, if it came.
     fn take_notification(&self, id: u64) -> Option<Clock> {
         let mut queue = self.queue.borrow_mut();
-        if let Some(at) = queue.notified.iter().position(|(w, _)| *w == id) {
-            let clock = queue.notified.swap_remove(at).1;
-            queue.forget(id);
-            return Some(clock);
-        }
-        let at = queue.signals.iter().position(|(_, eligible)| eligible.iter().any(|(w, _)| *w == id))?;
-        let (clock, eligible) = queue.signals.remove(at);
-        queue.waiting.retain(|(w, _)| *w != id);
-        queue.forget(id);
-        for (other, sleeper) in eligible {
-            let still_signalled = queue.signals.iter().any(|(_, e)| e.iter().any(|(w, _)| *w == other));
-            let notified = queue.notified.iter().any(|(w, _)| *w == other);
-            let timed = queue.timed.contains(&other);
-            if other != id && !still_signalled && !notified && !timed {
-                sleeper.block_again();
-            }
-        }
-        Some(clock)
+        let at = queue.notified.iter().position(|(w, _)| *w == id)?;
+        Some(queue.notified.swap_remove(at).1)
     }
 
     fn is_notified(&self, id: u64) -> bool {
-        let queue = self.queue.borrow();
-        queue.notified.iter().any(|(w, _)| *w == id)
-            || queue.signals.iter().any(|(_, eligible)| eligible.iter().any(|(w, _)| *w == id))
+        self.queue.borrow().notified.iter().any(|(w, _)| *w == id)
     }
 
     /// The end of a timed wait, when the scheduler runs the waiter again: notified by then,
@@ -139,9 +98,7 @@ impl ModelCondvar {
         if let Some(clock) = self.take_notification(id) {
             return Woken::Notified(clock);
         }
-        let mut queue = self.queue.borrow_mut();
-        queue.waiting.retain(|(w, _)| *w != id);
-        queue.forget(id);
+        self.queue.borrow_mut().waiting.retain(|(w, _)| *w != id);
         Woken::TimedOut
     }
 
@@ -164,18 +121,6 @@ impl ModelCondvar {
     fn notify(&self, all: bool) {
         self.order.pass();
         let clock = Clock::now(self.engine);
-        if !all && self.engine == Engine::Shuttle {
-            let mut queue = self.queue.borrow_mut();
-            if queue.waiting.is_empty() {
-                return;
-            }
-            let eligible: Vec<(u64, Sleeper)> = queue.waiting.iter().cloned().collect();
-            for (_, sleeper) in &eligible {
-                sleeper.wake();
-            }
-            queue.signals.push((clock, eligible));
-            return;
-        }
         loop {
             let Some((id, sleeper)) = self.queue.borrow_mut().waiting.pop_front() else { break };
             self.queue.borrow_mut().notified.push((id, clock.clone()));
@@ -310,7 +255,7 @@ impl Condvar {
                     // loom's own condvar makes its wait a scheduling point on the condvar.
                     m.order.pass();
                 }
-                let id = m.enqueue(timeout.is_some());
+                let id = m.enqueue();
                 // In the queue before the mutex is released: a notify by a thread that takes
                 // the mutex after this point finds this waiter.
                 held.given_back();
