@@ -4,7 +4,7 @@
 
 use lockhound::sync::atomic::{AtomicUsize, Ordering};
 use lockhound::sync::mpsc::{self, RecvTimeoutError, TryRecvError, TrySendError};
-use lockhound::sync::{Arc, Barrier, LazyLock, Mutex, Once, OnceLock, RwLock};
+use lockhound::sync::{Arc, Barrier, Condvar, LazyLock, Mutex, Once, OnceLock, RwLock};
 use lockhound::{thread, Backend, Check, FindingKind, ReplayOutcome};
 use std::sync::atomic::{AtomicUsize as StdAtomic, Ordering::Relaxed};
 use std::time::Duration;
@@ -456,5 +456,56 @@ fn unwrapping_a_poisoned_lock_is_a_finding_under_every_engine() {
         let finding =
             check(backend).explore(unwraps_a_poisoned_lock).finding.unwrap_or_else(|| panic!("{backend}"));
         assert!(finding.message.contains("the lock is not poisoned"), "{backend}: {}", finding.message);
+    }
+}
+
+/// A bounded queue of one slot with a condvar for each side, two producers of two items and a
+/// consumer: correct, so no schedule may deadlock. (A `notify_one` that let any waiter take
+/// the wake-up lost one here: both sides ended blocked on a mutex that no thread held.)
+fn two_condvar_handoff() {
+    let queue = Arc::new((Mutex::new(std::collections::VecDeque::new()), Condvar::new(), Condvar::new()));
+    let producers: Vec<_> = (0..2u32)
+        .map(|p| {
+            let queue = queue.clone();
+            thread::spawn(move || {
+                for i in 0..2 {
+                    let (items, not_full, not_empty) = &*queue;
+                    let mut items = items.lock().unwrap();
+                    while items.len() == 1 {
+                        items = not_full.wait(items).unwrap();
+                    }
+                    items.push_back(p * 10 + i);
+                    drop(items);
+                    not_empty.notify_one();
+                }
+            })
+        })
+        .collect();
+    let (items, not_full, not_empty) = &*queue;
+    let mut seen = Vec::new();
+    while seen.len() < 4 {
+        let mut guard = items.lock().unwrap();
+        loop {
+            if let Some(item) = guard.pop_front() {
+                drop(guard);
+                not_full.notify_one();
+                seen.push(item);
+                break;
+            }
+            guard = not_empty.wait(guard).unwrap();
+        }
+    }
+    for p in producers {
+        p.join().unwrap();
+    }
+    seen.sort();
+    assert_eq!(seen, [0, 1, 10, 11]);
+}
+
+#[test]
+fn a_correct_two_condvar_queue_never_deadlocks_under_shuttle() {
+    for backend in [Backend::ShuttlePct, Backend::ShuttleRandom, Backend::ShuttleUrw] {
+        let report = Check::new().backend(backend).iterations(10_000).explore(two_condvar_handoff);
+        assert!(report.passed(), "{backend}: {:?}", report.finding.map(|f| f.message));
     }
 }
