@@ -2,7 +2,7 @@
 //! of each program, how many seeds found a bug (flagged, for a correct version), and the
 //! median executions and time to the finding. Prints a markdown table (docs/performance.md).
 //!
-//! `cargo bench -p lockhound-scenarios --bench suite` runs every version under `lockhound::
+//! `cargo bench -p lockhound-benches --bench suite` runs every version under `lockhound::
 //! Check::new()`'s defaults (auto, 1 job), `auto` with 2 jobs (the command line's default on
 //! this machine) and each single backend, seeds 0..5, with the default budget (10,000
 //! executions, 30 s). Options after `--`:

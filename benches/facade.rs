@@ -6,7 +6,7 @@
 //! Part 2 (criterion): one search on 1 job against 2. Both end in a table of ratios against
 //! the baselines of this run. Time to find each bug is the `find` bench.
 //!
-//! `cargo bench -p lockhound-scenarios --bench facade`
+//! `cargo bench -p lockhound-benches --bench facade`
 
 use criterion::{BenchmarkId, Criterion};
 use lockhound::{Backend, Check};

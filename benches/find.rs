@@ -1,7 +1,7 @@
 //! How fast lockhound finds each catalog bug, against the plain ways a user would test the same
 //! body, and how exploration scales with jobs. Prints markdown tables (docs/performance.md).
 //!
-//! `cargo bench -p lockhound-scenarios --bench find` (add `2>/dev/null` to hide shuttle's own
+//! `cargo bench -p lockhound-benches --bench find` (add `2>/dev/null` to hide shuttle's own
 //! failure printouts; `-- --quick` runs 3 seeds instead of 7; `-- find` or `-- scaling` one
 //! part only; scenario names, such as `-- idr-aba`, those scenarios only)
 //!

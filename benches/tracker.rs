@@ -2,7 +2,7 @@
 //! tracked mutex (inside a tracking session, and outside one) against raw
 //! `parking_lot::Mutex` and `std::sync::Mutex`, in one run.
 //!
-//! `cargo bench --bench tracker -- --warm-up-time 1 --measurement-time 3`
+//! `cargo bench -p lockhound-benches --bench tracker -- --warm-up-time 1 --measurement-time 3`
 
 use criterion::{black_box, Criterion};
 use lockhound::tracker::{self, track, TrackOptions};

@@ -6,9 +6,9 @@
 //! Both sides pay the same relaxed load of the switch, so the difference between `system`
 //! and a guard arm is exactly the guard allocator's cost.
 //!
-//! - `cargo bench --bench guard -- --warm-up-time 1 --measurement-time 3`: criterion, one
+//! - `cargo bench -p lockhound-benches --bench guard -- --warm-up-time 1 --measurement-time 3`: criterion, one
 //!   arm after the other.
-//! - `cargo bench --bench guard -- paired [ROUNDS] [ARM...]`: the arms interleaved in short
+//! - `cargo bench -p lockhound-benches --bench guard -- paired [ROUNDS] [ARM...]`: the arms interleaved in short
 //!   alternating batches, median ratio to `system` over the rounds (41 by default, 5 for
 //!   `all`; `paired 201 sampled-1000` measures one arm, more precisely; an arm `sample:N` runs
 //!   that rate, and sampled arms report the cost per guarded block). On a noisy machine
