@@ -2,7 +2,7 @@
 //! poisons, or leaves them as they were), so code that moves them into `catch_unwind`, as std
 //! lets it, compiles; and what that panic leaves behind is std's, on every engine.
 
-mod facade_support;
+use crate::facade_support;
 
 use facade_support::passes_on_every_engine;
 use lockhound::sync::{Arc, Barrier, Condvar, LazyLock, Mutex, Once, OnceLock, RwLock};

@@ -1,7 +1,7 @@
 //! `lockhound::hint` under loom, shuttle and real threads: a spin loop on `spin_loop` lets the
 //! awaited thread run under the model checkers, and the unchecked promises are checked.
 
-mod facade_support;
+use crate::facade_support;
 
 use facade_support::{check, passes_on_every_fair_engine};
 use lockhound::sync::atomic::{AtomicBool, Ordering::*};

@@ -155,7 +155,7 @@ fn locks_created_at_one_site_are_one_class_with_distinct_labels() {
     assert!(report.hung);
     assert_eq!(report.classes.len(), 1, "{:#?}", report.classes);
     let class = report.classes[0].name.clone();
-    assert!(class.starts_with("harness/tests/tracker_reports.rs:"), "{class}");
+    assert!(class.starts_with(&format!("{}:", file!())), "{class}");
     let second = format!("{class} #2");
 
     let episode = report.watchdog.first().unwrap_or_else(|| panic!("no watchdog report: {report:#?}"));
@@ -193,12 +193,13 @@ fn stacks_show_the_users_frames_with_workspace_relative_paths() {
         let names: Vec<&str> = stack.iter().map(|f| f.function.as_str()).collect();
         // Innermost first: the function that called `lock`, then its callers, the thread's
         // closure or the body last, and nothing of the machinery around them.
-        assert_eq!(names.first(), Some(&"tracker_reports::hold_then_take"), "{names:#?}");
-        assert!(names.last().is_some_and(|n| n.starts_with("tracker_reports::hung_abba")), "{names:#?}");
+        let in_this_file = |function: &str| format!("{}::{function}", module_path!());
+        assert_eq!(names.first().copied(), Some(in_this_file("hold_then_take").as_str()), "{names:#?}");
+        assert!(names.last().is_some_and(|n| n.starts_with(&in_this_file("hung_abba"))), "{names:#?}");
         assert!(!stack.iter().any(machinery), "{names:#?}");
         for f in stack {
             let file = f.file.as_deref().unwrap_or_else(|| panic!("no file for {}", f.function));
-            assert_eq!(file, "harness/tests/tracker_reports.rs", "{f:?}");
+            assert_eq!(file, file!(), "{f:?}");
         }
     }
 }

@@ -3,7 +3,7 @@
 //! checkers on every access, including an access through a pointer that is still open when the
 //! thread publishes the cell.
 
-mod facade_support;
+use crate::facade_support;
 
 use facade_support::{found_by, passes_on_every_engine, MODEL_CHECKERS};
 use lockhound::cell::{Cell, UnsafeCell};

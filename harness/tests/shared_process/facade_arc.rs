@@ -4,7 +4,7 @@
 //! leaked handle, strong or weak, is a leak finding; `Arc<dyn Trait>` is made from a `Box` or a
 //! std `Arc`.
 
-mod facade_support;
+use crate::facade_support;
 
 use facade_support::{check, found_by_every_model_checker, passes_on_every_engine};
 use lockhound::cell::UnsafeCell;

@@ -2,7 +2,7 @@
 //! deadlock even in runs that complete, its fixed variant is clean; under model checking
 //! the buggy variant deadlocks.
 
-#[path = "../../scenarios/src/lock_order_inversion.rs"]
+#[path = "../../../scenarios/src/lock_order_inversion.rs"]
 mod lock_order_inversion;
 
 use lock_order_inversion::scenario;

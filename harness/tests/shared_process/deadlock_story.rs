@@ -92,7 +92,7 @@ fn the_abba_trace_shows_the_blocked_attempts() {
         let blocked: Vec<_> = trace.events.iter().filter(|e| e.blocked).collect();
         assert_eq!(blocked.len(), 2, "{backend}: {trace:?}");
         assert!(trace.events.iter().rev().take(2).all(|e| e.blocked), "{backend}: the attempts come last");
-        // Preemptions are counted the same under every engine (harness/tests/preemptions.rs):
+        // Preemptions are counted the same under every engine (harness/tests/shared_process/preemptions.rs):
         // one thread is stopped holding its first lock; from then on every switch is forced.
         assert_eq!(trace.preemptions(), 1, "{backend}: {trace:?}");
         assert!(blocked.iter().all(|e| e.switched && !e.preempted), "{backend}: {trace:?}");

@@ -4,7 +4,7 @@
 //! lose an update), `get_mut` hands out the value under loom too, `Debug` shows the value, and
 //! a trace shows pointers as addresses.
 
-mod facade_support;
+use crate::facade_support;
 
 use facade_support::{
     check, found_by, found_by_every_model_checker, passes_on_every_engine, passes_on_every_fair_engine,

@@ -1,7 +1,7 @@
 //! Preemptions are counted one way for every engine: in the failing execution's trace, a
 //! switch away from a thread that could have gone on. A switch forced by a blocked lock, a
 //! join, a wait or the end of a thread is not one, nor is a switch at a yield (and the
-//! deadlock's forced switches: harness/tests/deadlock_story.rs).
+//! deadlock's forced switches: harness/tests/shared_process/deadlock_story.rs).
 
 use lockhound::sync::atomic::{AtomicBool, Ordering};
 use lockhound::sync::{Arc, Mutex};

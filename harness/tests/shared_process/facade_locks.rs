@@ -1,7 +1,7 @@
 //! The facade's `Mutex` and `RwLock` have std's `get_mut`, `into_inner`, `Default`, `From` and
 //! `Debug` under loom, shuttle and real threads, and their `Debug` is never a scheduling point.
 
-mod facade_support;
+use crate::facade_support;
 
 use facade_support::{check, passes_on_every_engine};
 use lockhound::sync::{Arc, Mutex, RwLock};
