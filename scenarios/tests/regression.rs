@@ -5,7 +5,7 @@
 //! `catch_unwind`, like a `#[should_panic]` test, and its printed replay line must reproduce
 //! the failure through `LOCKHOUND_REPLAY`.
 //!
-//! (scenarios/tests/catalog.rs checks the findings' reasons and the exhaustive proofs through
+//! (scenarios/tests/shared_process/catalog.rs checks the findings' reasons and the exhaustive proofs through
 //! `explore`; this suite checks what a user sees.)
 
 use lockhound::scenario::{Expect, Scenario, Variant};
