@@ -78,6 +78,7 @@ MIRIFLAGS="$MIRIFLAGS -Zmiri-ignore-leaks" cargo +nightly miri test -p lockhound
 echo "== miri: schedules, gate config and shards, guard slot logic and report format"
 cargo +nightly miri test -p lockhound --test miri -- \
   --skip on_real_threads --skip a_failing_body_on_real_threads
+cargo +nightly miri test -p lockhound-cli --test miri
 step "facade on real threads (parking_lot-backed tracked locks)" \
   cargo +nightly miri test -p lockhound --test miri -- on_real_threads a_failing_body_on_real_threads
 step "every fixed catalog variant once on real threads" \
