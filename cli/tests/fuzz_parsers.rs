@@ -33,6 +33,8 @@ fn token() -> impl Strategy<Value = String> {
         Just("lh1:".to_string()),
         Just("shuttle:".to_string()),
         Just("loom:".to_string()),
+        Just("pct:".to_string()),
+        Just("urw:".to_string()),
         Just("t0@4>t2".to_string()),
         Just("~".to_string()),
         Just(",".to_string()),
@@ -54,10 +56,13 @@ fn input() -> impl Strategy<Value = String> {
 }
 
 fn schedule_text() -> impl Strategy<Value = String> {
-    // Valid shuttle schedules: switches `tA@STEP>tB` (or `~` for a timer switch).
+    // Valid shuttle schedules: switches `tA@STEP>tB` (or `~` for a timer switch), after the
+    // strategy that found them or, in the older form, none.
     let switch = (0usize..6, 1usize..500, prop::bool::ANY, 0usize..6)
         .prop_map(|(a, at, tilde, b)| format!("t{a}@{at}{}t{b}", if tilde { "~" } else { ">" }));
-    prop::collection::vec(switch, 0..12).prop_map(|s| format!("lh1:shuttle:{}", s.join(",")))
+    let strategy = prop_oneof![Just(""), Just("random:"), Just("pct:"), Just("urw:"), Just("dfs:")];
+    (strategy, prop::collection::vec(switch, 0..12))
+        .prop_map(|(strategy, s)| format!("lh1:shuttle:{strategy}{}", s.join(",")))
 }
 
 fn catalog() -> Vec<Scenario> {
@@ -77,6 +82,7 @@ proptest! {
     #[test]
     fn valid_schedules_round_trip(text in schedule_text()) {
         let parsed: Schedule = text.parse().map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
+        prop_assert_eq!(parsed.to_string(), text.clone());
         let again: Schedule = parsed.to_string().parse().unwrap();
         prop_assert_eq!(again, parsed);
     }

@@ -154,7 +154,7 @@ impl Check {
         let body: Body = Arc::new(body);
         if let Some(schedule) = &self.replay {
             match explore::replay(&body, schedule, &self.config) {
-                ReplayOutcome::Failed(finding) => panic!("{}", describe(&finding)),
+                ReplayOutcome::Failed(finding) => panic!("{}", describe(&finding, Some(schedule))),
                 ReplayOutcome::Passed => {}
                 ReplayOutcome::NotApplicable(why) => panic!("lockhound: LOCKHOUND_REPLAY {why}"),
             }
@@ -162,7 +162,7 @@ impl Check {
         }
         let report = explore::run(&body, &self.config);
         if let Some(finding) = &report.finding {
-            panic!("{}", describe(finding));
+            panic!("{}", describe(finding, None));
         }
         for warning in &report.warnings {
             if warning.denied {
@@ -173,16 +173,32 @@ impl Check {
     }
 }
 
-/// The panic message of a failed check: what failed, where, and how to replay it.
-fn describe(f: &Finding) -> String {
-    let mut text = format!(
-        "lockhound found a {} under {} after {} executions ({} ms): {}",
-        f.kind.name(),
-        f.backend,
-        f.executions,
-        f.elapsed.as_millis(),
-        f.message
-    );
+/// The panic message of a failed check: what failed, where, and how to replay it; for a
+/// replay of `replayed`, the engine that followed it and, if the schedule says, the strategy
+/// that found it (the replay itself ran no strategy and searched nothing).
+fn describe(f: &Finding, replayed: Option<&Schedule>) -> String {
+    let mut text = match replayed {
+        Some(schedule) => {
+            let found_by = match schedule.found_by().filter(|b| b.name() != schedule.engine()) {
+                Some(strategy) => format!(" (found by {strategy})"),
+                None => String::new(),
+            };
+            format!(
+                "lockhound found a {} replaying LOCKHOUND_REPLAY under {}{found_by}: {}",
+                f.kind.name(),
+                schedule.engine(),
+                f.message
+            )
+        }
+        None => format!(
+            "lockhound found a {} under {} after {} executions ({} ms): {}",
+            f.kind.name(),
+            f.backend,
+            f.executions,
+            f.elapsed.as_millis(),
+            f.message
+        ),
+    };
     if let Some(location) = &f.location {
         text.push_str(&format!("\n  at {location}"));
     }
@@ -205,5 +221,55 @@ fn this_test() -> String {
     match std::thread::current().name() {
         Some(name) if name != "main" => format!("{name} -- --exact"),
         _ => "<this test>".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::atomic::{AtomicUsize, Ordering};
+
+    fn lost_update() {
+        let n = crate::sync::Arc::new(AtomicUsize::new(0));
+        let m = n.clone();
+        let t = crate::thread::spawn(move || m.store(m.load(Ordering::SeqCst) + 1, Ordering::SeqCst));
+        n.store(n.load(Ordering::SeqCst) + 1, Ordering::SeqCst);
+        t.join().unwrap();
+        assert!(n.load(Ordering::SeqCst) == 2, "lost update");
+    }
+
+    /// The first line of the check's panic, and the schedule its replay line prints.
+    fn failure(check: &Check) -> (String, String) {
+        let payload = std::panic::catch_unwind(|| check.run(lost_update)).expect_err("the check fails");
+        let message = *payload.downcast::<String>().unwrap();
+        let head = message.lines().next().unwrap_or_default().to_string();
+        let schedule = message.split("LOCKHOUND_REPLAY='").nth(1).and_then(|s| s.split('\'').next());
+        (head, schedule.unwrap_or_else(|| panic!("no replay line: {message}")).to_string())
+    }
+
+    #[test]
+    fn a_replay_says_which_strategy_found_its_schedule_and_prints_the_schedule_it_was_given() {
+        for backend in [Backend::ShuttlePct, Backend::ShuttleRandom] {
+            let (head, printed) = failure(&Check::new().backend(backend));
+            assert!(head.starts_with(&format!("lockhound found a panic under {backend} after ")), "{head}");
+            let schedule: Schedule = printed.parse().unwrap();
+            assert_eq!(schedule.found_by(), Some(backend), "{printed}");
+
+            let replay = Check { replay: Some(schedule), ..Check::new() };
+            let (head, again) = failure(&replay);
+            let expected = "lockhound found a panic replaying LOCKHOUND_REPLAY under shuttle";
+            assert_eq!(head, format!("{expected} (found by {backend}): lost update"));
+            assert_eq!(again, printed);
+        }
+    }
+
+    #[test]
+    fn a_replay_of_a_schedule_that_names_no_strategy_names_none() {
+        let (_, printed) = failure(&Check::new().backend(Backend::ShuttlePct));
+        let old = printed.replace("lh1:shuttle:pct:", "lh1:shuttle:");
+        let replay = Check { replay: Some(old.parse().unwrap()), ..Check::new() };
+        let (head, again) = failure(&replay);
+        assert_eq!(head, "lockhound found a panic replaying LOCKHOUND_REPLAY under shuttle: lost update");
+        assert_eq!(again, old);
     }
 }

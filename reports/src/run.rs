@@ -3,7 +3,7 @@
 
 use crate::millis;
 use lockhound::finding::{Coverage, Outcome};
-use lockhound::{Finding, NoSchedule, RunReport};
+use lockhound::{Finding, NoSchedule, RunReport, Schedule};
 use serde_json::{json, Value};
 
 /// A finished run and what the command line knows around it.
@@ -21,7 +21,7 @@ pub struct RunView<'a> {
 pub struct ReplayView<'a> {
     pub scenario: &'a str,
     pub variant: &'a str,
-    pub schedule: &'a str,
+    pub schedule: &'a Schedule,
     /// The failure the schedule led to, or `None` when the body passed.
     pub finding: Option<&'a Finding>,
     /// The execution step by step, when asked for.
@@ -222,10 +222,14 @@ pub fn replay_text(view: &ReplayView<'_>) -> String {
     let verdict = match view.finding {
         None => format!("{head}: pass — the schedule ran to its end and nothing failed\n"),
         Some(f) => {
+            let found_by = match found_by(view.schedule) {
+                Some(strategy) => format!(" (found by {strategy})"),
+                None => String::new(),
+            };
             let mut out = format!(
-                "{head}: FAIL — {} reproduced under {}\n",
+                "{head}: FAIL — {} reproduced under {}{found_by}\n",
                 f.kind.name(),
-                schedule_engine(view.schedule)
+                view.schedule.engine()
             );
             for line in f.message.lines() {
                 out.push_str(&format!("  {line}\n"));
@@ -239,13 +243,10 @@ pub fn replay_text(view: &ReplayView<'_>) -> String {
     format!("{verdict}{trace}")
 }
 
-fn schedule_engine(schedule: &str) -> &'static str {
-    // `lh1:loom:...`, or `lh2:loom:<spawn sites>:...`
-    if schedule.split(':').nth(1) == Some("loom") {
-        "loom"
-    } else {
-        "shuttle"
-    }
+/// The strategy that found the finding `schedule` replays, when the schedule says and it is
+/// more than the engine's name (a loom path is loom's).
+fn found_by(schedule: &Schedule) -> Option<lockhound::Backend> {
+    schedule.found_by().filter(|b| b.name() != schedule.engine())
 }
 
 /// The replay document: scenario, variant, schedule, outcome, and the failure's fields.
@@ -258,11 +259,15 @@ pub fn replay_json(view: &ReplayView<'_>) -> Value {
     });
     if let Some(f) = view.finding {
         extend(&mut doc, finding_fields(f));
-        // A replay found nothing: it followed a schedule under the engine the schedule is for,
-        // whichever strategy found it first (a shuttle schedule does not record which).
+        // A replay searched nothing: it followed a schedule under the engine the schedule is
+        // for. Who found the finding, and after how many executions, was the search's: the
+        // schedule names the strategy (null in one from before strategies were recorded), and
+        // the search's counts are not the replay's.
         if let Some(fields) = doc.as_object_mut() {
-            fields.remove("found_by");
-            fields.insert("replayed_by".into(), json!(schedule_engine(view.schedule)));
+            fields.remove("executions_to_find");
+            fields.remove("elapsed_to_find_ms");
+            fields.insert("found_by".into(), json!(view.schedule.found_by()));
+            fields.insert("replayed_by".into(), json!(view.schedule.engine()));
         }
     }
     if let Some(trace) = view.trace {
@@ -336,6 +341,50 @@ mod tests {
         let out = text(&view(&denied));
         assert!(out.contains(": FAIL — ") && out.contains("(denied: no-concurrency)"), "{out}");
         assert_eq!(json(&view(&denied))["outcome"], "fail");
+    }
+
+    fn lost_update() {
+        use lockhound::sync::atomic::{AtomicUsize, Ordering};
+        let n = Arc::new(AtomicUsize::new(0));
+        let m = n.clone();
+        let t = lockhound::thread::spawn(move || m.store(m.load(Ordering::SeqCst) + 1, Ordering::SeqCst));
+        n.store(n.load(Ordering::SeqCst) + 1, Ordering::SeqCst);
+        t.join().unwrap();
+        assert!(n.load(Ordering::SeqCst) == 2, "lost update");
+    }
+
+    #[test]
+    fn a_replay_names_the_strategy_its_schedule_records_and_nothing_false_without_one() {
+        let found =
+            |backend| Check::new().backend(backend).explore(lost_update).finding.unwrap().schedule.unwrap();
+        let pct = found(Backend::ShuttlePct);
+        let old: Schedule = pct.to_string().replace("lh1:shuttle:pct:", "lh1:shuttle:").parse().unwrap();
+        let loom = found(Backend::Loom);
+        let body: lockhound::Body = std::sync::Arc::new(lost_update);
+        for (schedule, head, found_by) in [
+            (
+                &pct,
+                "s (v): FAIL — panic reproduced under shuttle (found by shuttle-pct)",
+                json!("shuttle-pct"),
+            ),
+            (&old, "s (v): FAIL — panic reproduced under shuttle", Value::Null),
+            // Only loom writes a loom path: said in the JSON, not twice in the text.
+            (&loom, "s (v): FAIL — panic reproduced under loom", json!("loom")),
+        ] {
+            let outcome = lockhound::explore::replay(&body, schedule, &Default::default());
+            let lockhound::ReplayOutcome::Failed(f) = outcome else { panic!("{schedule}: {outcome:?}") };
+            let view = ReplayView { scenario: "s", variant: "v", schedule, finding: Some(&f), trace: None };
+            assert_eq!(replay_text(&view).lines().next(), Some(head));
+            let doc = replay_json(&view);
+            assert_eq!(doc["found_by"], found_by, "{doc}");
+            assert_eq!(doc["replayed_by"], schedule.engine());
+            assert_eq!(doc["schedule"], schedule.to_string(), "the schedule as given");
+            // The search's counts: a replay has none.
+            assert!(
+                doc.get("executions_to_find").is_none() && doc.get("elapsed_to_find_ms").is_none(),
+                "{doc}"
+            );
+        }
     }
 
     #[test]

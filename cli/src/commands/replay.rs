@@ -17,7 +17,6 @@ pub fn replay(cx: &Context<'_>, args: ReplayArgs) -> Result<Outcome, UsageError>
         None => args.schedule.clone(),
     };
     let schedule: Schedule = text.parse().map_err(|e| UsageError(format!("--schedule: {e}")))?;
-    let schedule_text = schedule.to_string();
     let config = RunConfig::default();
     let body = variant.body();
     let (outcome, trace) = if args.trace {
@@ -36,7 +35,7 @@ pub fn replay(cx: &Context<'_>, args: ReplayArgs) -> Result<Outcome, UsageError>
     let view = ReplayView {
         scenario: &scenario.name,
         variant: &variant.name,
-        schedule: &schedule_text,
+        schedule: &schedule,
         finding,
         trace: trace.as_ref(),
     };

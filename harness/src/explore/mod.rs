@@ -235,6 +235,13 @@ fn report_of(body: &Body, config: &RunConfig, runs: Vec<EngineRun>, start: Insta
                     shrink.preemptions_before = before.preemptions();
                 }
             }
+            // The schedule names the strategy that found the finding, for a replay to say. It
+            // is filled in here, after minimization, since whatever minimization or a
+            // livelock's fair continuation made of the schedule, it replays that finding; and
+            // `finding.backend` is final here (a rotation's turn, the lane that won).
+            if let Some(Schedule::Shuttle(list)) = &mut finding.schedule {
+                list.found_by = Some(finding.backend);
+            }
             if let Some(schedule) = finding.schedule.clone().filter(|_| finding.kind != FindingKind::Livelock)
             {
                 let trace = traced(&schedule);

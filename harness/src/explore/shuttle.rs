@@ -4,7 +4,7 @@
 use super::livelock::{self, Verdict};
 use super::{finding_from_panic, Body, EngineRun, ReplayOutcome, Seat};
 use crate::backend::{Backend, Budget, RunConfig};
-use crate::finding::Concurrency;
+use crate::finding::{Concurrency, Finding};
 use crate::rt::{self, Engine};
 use crate::schedule::follow::{FollowReport, Follower, Progress, Recorder, Recording};
 use crate::schedule::pct::Pct;
@@ -336,7 +336,13 @@ pub(super) fn follow(follower: Follower, body: &Body, config: &RunConfig) -> Fol
 }
 
 pub(super) fn replay(body: &Body, list: &SwitchList, config: &RunConfig) -> ReplayOutcome {
-    replay_recorded(body, list, config).0
+    let mut outcome = replay_recorded(body, list, config).0;
+    // What the replay followed replays the same finding: it keeps the strategy that found it,
+    // so a printed replay line is the schedule it was given.
+    if let ReplayOutcome::Failed(Finding { schedule: Some(Schedule::Shuttle(followed)), .. }) = &mut outcome {
+        followed.found_by = list.found_by;
+    }
+    outcome
 }
 
 /// Replays `list` once; also returns the departures the replay really made (a switch that

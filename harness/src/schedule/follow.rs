@@ -101,8 +101,9 @@ impl Recording {
         }
     }
 
+    /// The departures so far; which strategy made them is the search's to say (`found_by`).
     pub(crate) fn schedule(&self) -> SwitchList {
-        SwitchList { switches: self.switches.clone() }
+        SwitchList { switches: self.switches.clone(), found_by: None }
     }
 
     /// Starts over for a new execution, keeping the memory (an execution of a body with many

@@ -6,7 +6,9 @@
 //! `t0@5>t1` meaning "when thread 0 reaches its 5th scheduling point, switch to thread 1", so a
 //! code change in one thread does not shift the anchors of the others, as it would in a flat
 //! list of decisions. `>` marks a preemption (thread 0 could have gone on); `~` marks a choice
-//! made when thread 0 could not go on (blocked, finished or yielding).
+//! made when thread 0 could not go on (blocked, finished or yielding). A schedule from a
+//! run also names the strategy that found its finding (`lh1:shuttle:pct:t0@5>t1`), so that a
+//! replay can say so; one without a name (written before they were recorded) replays the same.
 //!
 //! A loom finding is replayed by loom itself: its schedule carries loom's exploration path
 //! (what loom's checkpoint feature stores), compressed, so the replay runs loom's exact
@@ -17,6 +19,7 @@ pub(crate) mod pct;
 pub(crate) mod random;
 pub(crate) mod rotation;
 
+use crate::backend::Backend;
 use crate::limits::shown;
 use base64::Engine as _;
 use serde::{Serialize, Serializer};
@@ -43,6 +46,12 @@ pub enum Schedule {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SwitchList {
     pub switches: Vec<Switch>,
+    /// The shuttle strategy that found the finding this schedule replays (`shuttle-pct`),
+    /// written between the engine and the switches (`lh1:shuttle:pct:...`): minimized or not,
+    /// the schedule replays what that strategy found. `None` in a schedule from before it was
+    /// recorded, and in a fresh recording: the run that reports a finding, or the replay that
+    /// followed one, fills it in.
+    pub found_by: Option<Backend>,
 }
 
 /// One departure from the default policy.
@@ -77,6 +86,23 @@ impl SwitchList {
 }
 
 impl Schedule {
+    /// The engine that replays the schedule: `shuttle` or `loom`.
+    pub fn engine(&self) -> &'static str {
+        match self {
+            Schedule::Shuttle(_) => "shuttle",
+            Schedule::Loom(_) => "loom",
+        }
+    }
+
+    /// The engine that found the finding this schedule replays, when the schedule says: a
+    /// shuttle strategy, if recorded; loom for a loom path, which only loom writes.
+    pub fn found_by(&self) -> Option<Backend> {
+        match self {
+            Schedule::Shuttle(list) => list.found_by,
+            Schedule::Loom(_) => Some(Backend::Loom),
+        }
+    }
+
     /// Preemptions of the schedule, when the schedule format knows them.
     pub fn preemptions(&self) -> Option<usize> {
         match self {
@@ -91,6 +117,9 @@ impl fmt::Display for Schedule {
         match self {
             Schedule::Shuttle(list) => {
                 write!(f, "{VERSION}:shuttle:")?;
+                if let Some(strategy) = list.found_by.and_then(strategy_name) {
+                    write!(f, "{strategy}:")?;
+                }
                 for (i, s) in list.switches.iter().enumerate() {
                     let mark = if s.preemptive { '>' } else { '~' };
                     let sep = if i == 0 { "" } else { "," };
@@ -156,13 +185,29 @@ impl FromStr for Schedule {
         let body =
             parts.next().ok_or_else(|| bad(format!("schedule has no body after 'lh1:{}'", shown(engine))))?;
         match engine {
-            "shuttle" => parse_switches(body).map(Schedule::Shuttle),
+            "shuttle" => parse_shuttle(body).map(Schedule::Shuttle),
             "loom" => parse_loom(body).map(Schedule::Loom),
             other => {
                 Err(bad(format!("schedule engine '{}' is unknown (expected shuttle or loom)", shown(other))))
             }
         }
     }
+}
+
+/// A shuttle strategy's name in a schedule: its backend's name without `shuttle-`.
+fn strategy_name(backend: Backend) -> Option<&'static str> {
+    backend.name().strip_prefix("shuttle-")
+}
+
+/// The body of an `lh1:shuttle:` schedule: `[<strategy>:]<switches>`. A switch never holds a
+/// ':', so one marks a strategy; a schedule without one (the older form) names none.
+fn parse_shuttle(body: &str) -> Result<SwitchList, ScheduleParseError> {
+    let Some((name, switches)) = body.split_once(':') else { return parse_switches(body) };
+    let found_by = Backend::ALL.into_iter().find(|&b| strategy_name(b) == Some(name)).ok_or_else(|| {
+        let known: Vec<_> = Backend::ALL.into_iter().filter_map(strategy_name).collect();
+        bad(format!("schedule strategy '{}' is unknown (expected one of: {})", shown(name), known.join(", ")))
+    })?;
+    Ok(SwitchList { found_by: Some(found_by), ..parse_switches(switches)? })
 }
 
 fn parse_switches(body: &str) -> Result<SwitchList, ScheduleParseError> {
@@ -196,7 +241,7 @@ fn parse_switches(body: &str) -> Result<SwitchList, ScheduleParseError> {
         }
         switches.push(Switch { thread: thread_id(thread)?, step, to: thread_id(to)?, preemptive });
     }
-    Ok(SwitchList { switches })
+    Ok(SwitchList { switches, found_by: None })
 }
 
 /// The engine and the body of an `lh2:` schedule: `loom:<sites>:<path>`.
@@ -259,6 +304,34 @@ mod tests {
     }
 
     #[test]
+    fn a_shuttle_schedule_names_the_strategy_that_found_it() {
+        for (backend, text) in [
+            (Backend::ShuttleRandom, "lh1:shuttle:random:t0@5>t1"),
+            (Backend::ShuttlePct, "lh1:shuttle:pct:t0@5>t1"),
+            (Backend::ShuttleUrw, "lh1:shuttle:urw:t0@5>t1"),
+            (Backend::ShuttleDfs, "lh1:shuttle:dfs:t0@5>t1"),
+        ] {
+            let s: Schedule = text.parse().unwrap();
+            assert_eq!(s.found_by(), Some(backend), "{text}");
+            assert_eq!(s.to_string(), text);
+        }
+        // The older form names none, and replays the same switches.
+        let old: Schedule = "lh1:shuttle:t0@5>t1".parse().unwrap();
+        let new: Schedule = "lh1:shuttle:pct:t0@5>t1".parse().unwrap();
+        assert_eq!(old.found_by(), None);
+        match (old, new) {
+            (Schedule::Shuttle(old), Schedule::Shuttle(new)) => assert_eq!(old.switches, new.switches),
+            other => panic!("{other:?}"),
+        }
+        let empty: Schedule = "lh1:shuttle:pct:".parse().unwrap();
+        assert_eq!(empty.to_string(), "lh1:shuttle:pct:");
+        assert_eq!(empty.preemptions(), Some(0));
+        // Only shuttle strategies name one: a loom path is loom's.
+        let loom = Schedule::Loom(LoomPath { json: "{}".into(), spawns: None });
+        assert_eq!(loom.found_by(), Some(Backend::Loom));
+    }
+
+    #[test]
     fn empty_shuttle_schedule_is_the_default_policy() {
         let s: Schedule = "lh1:shuttle:".parse().unwrap();
         assert_eq!(s, Schedule::Shuttle(SwitchList::default()));
@@ -296,6 +369,13 @@ mod tests {
             ("lh1:shuttle:t0@x>t1", "step 'x'"),
             ("lh1:shuttle:q0@1>t1", "must look like t0"),
             ("lh1:shuttle:t0@0>t1", "count from 1"),
+            (
+                "lh1:shuttle:fifo:t0@1>t1",
+                "strategy 'fifo' is unknown (expected one of: random, pct, urw, dfs)",
+            ),
+            ("lh1:shuttle:loom:t0@1>t1", "strategy 'loom'"),
+            ("lh1:shuttle::t0@1>t1", "strategy ''"),
+            ("lh1:shuttle:pct:t0@1>t1:x", "thread '1:x'"),
             ("lh1:loom:!!!", "base64"),
         ] {
             let err = text.parse::<Schedule>().unwrap_err().to_string();

@@ -177,11 +177,10 @@ impl Entry {
                 self.origin, self.name
             )),
             ReplayOutcome::Failed(finding) => {
-                let schedule = schedule.to_string();
                 let view = ReplayView {
                     scenario: heading(test),
                     variant: self.name,
-                    schedule: &schedule,
+                    schedule,
                     finding: Some(&finding),
                     trace: Some(&trace),
                 };

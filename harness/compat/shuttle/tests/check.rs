@@ -237,13 +237,21 @@ fn a_failing_test_prints_a_replay_line_that_replays_it() {
 
     let (passed, replayed) = run_child(&command[dashes + 1..], Some(("LOCKHOUND_REPLAY", schedule)));
     assert!(!passed, "the replay should fail the test: {replayed}");
+    // A replay runs the schedule, it does not search: it names the strategy that found the
+    // schedule, and claims no search of its own.
     assert!(
-        replayed.contains("replayed_child (shuttle::check_random): FAIL — panic reproduced under shuttle"),
+        replayed.contains(
+            "replayed_child (shuttle::check_random): FAIL — panic reproduced under shuttle (found by \
+             shuttle-random)\n"
+        ),
         "{replayed}"
     );
     assert!(replayed.contains("an increment was lost"), "{replayed}");
     assert!(replayed.contains("   FAIL   t"), "the replay shows its trace: {replayed}");
-    assert!(!replayed.contains("found by"), "a replay runs the schedule, it does not search: {replayed}");
+    assert!(
+        !replayed.contains("panic found by"),
+        "a replay runs the schedule, it does not search: {replayed}"
+    );
 }
 
 /// A waiter that times out and waits again until a flag is set: lockhound explores each
