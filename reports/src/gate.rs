@@ -3,7 +3,7 @@
 use crate::{millis, shell_quote};
 use lockhound::gate::{CaseResult, Source};
 use lockhound::scenario::Expect;
-use lockhound::{Finding, NoSchedule};
+use lockhound::{Finding, NoSchedule, Schedule};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use serde_json::{json, Value};
 
@@ -227,12 +227,19 @@ fn case_json(program: &str, r: &CaseResult) -> Value {
         },
     });
     if let (Value::Object(map), Some(f)) = (&mut doc, &r.finding) {
+        // A finding a corpus entry reproduced was found by the search that saved the entry:
+        // its schedule names the strategy (null in an entry older than that field), and the
+        // replay's own count is no search's.
+        let (found_by, executions) = match &r.source {
+            Source::Explore => (json!(f.backend), json!(f.executions)),
+            Source::Corpus(_) => (json!(f.schedule.as_ref().and_then(Schedule::found_by)), Value::Null),
+        };
         map.extend([
             ("kind".to_string(), json!(f.kind)),
             ("message".to_string(), json!(f.message)),
             ("location".to_string(), json!(f.location)),
-            ("found_by".to_string(), json!(f.backend)),
-            ("executions_to_find".to_string(), json!(f.executions)),
+            ("found_by".to_string(), found_by),
+            ("executions_to_find".to_string(), executions),
             ("schedule".to_string(), json!(f.schedule)),
             ("preemptions".to_string(), json!(f.preemptions)),
             ("steps".to_string(), json!(f.steps)),
@@ -340,6 +347,42 @@ mod tests {
 
     fn view(results: &[CaseResult]) -> GateView<'_> {
         GateView { results, program: "lockhound", shard: None, config: None, corpus: None, notes: &[] }
+    }
+
+    fn lost_update() {
+        use lockhound::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        let n = std::sync::Arc::new(AtomicUsize::new(0));
+        let m = n.clone();
+        let t = lockhound::thread::spawn(move || m.store(m.load(SeqCst) + 1, SeqCst));
+        n.store(n.load(SeqCst) + 1, SeqCst);
+        t.join().unwrap();
+        assert_eq!(n.load(SeqCst), 2, "lost update");
+    }
+
+    #[test]
+    fn a_finding_from_the_corpus_is_credited_to_the_strategy_its_schedule_names() {
+        let found = Check::new().backend(lockhound::Backend::ShuttlePct).explore(lost_update);
+        let schedule = found.finding.as_ref().and_then(|f| f.schedule.clone()).expect("a schedule");
+        let body: lockhound::Body = std::sync::Arc::new(lost_update);
+        let untagged: Schedule = schedule.to_string().replace(":shuttle:pct:", ":shuttle:").parse().unwrap();
+        for (entry, found_by) in [(&schedule, json!("shuttle-pct")), (&untagged, Value::Null)] {
+            let lockhound::ReplayOutcome::Failed(f) =
+                lockhound::explore::replay(&body, entry, &Default::default())
+            else {
+                panic!("{entry} replays the failure")
+            };
+            let mut result = case(found.clone());
+            result.finding = Some(f);
+            result.report = None;
+            result.source = Source::Corpus("s.fixed.auto.0.lhcorpus".into());
+            let doc = json(&view(std::slice::from_ref(&result)));
+            assert_eq!(doc["cases"][0]["found_by"], found_by, "{entry}: {doc}");
+            assert_eq!(doc["cases"][0]["executions_to_find"], Value::Null, "{doc}");
+        }
+        // Found by exploring, the finding's own engine and count.
+        let doc = json(&view(std::slice::from_ref(&case(found))));
+        assert_eq!(doc["cases"][0]["found_by"], "shuttle-pct", "{doc}");
+        assert!(doc["cases"][0]["executions_to_find"].as_u64().is_some_and(|n| n >= 1), "{doc}");
     }
 
     #[test]
