@@ -58,7 +58,7 @@ fn a_buggy_run_fails_names_the_cause_and_prints_a_replay_that_reproduces_it() {
         assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
         let text = stdout(&o);
         let cause = causes.iter().find(|c| text.contains(**c)).unwrap_or_else(|| panic!("{text}"));
-        assert!(text.contains("found by") && text.contains("executions"), "{text}");
+        assert!(text.contains("found by") && text.contains(" execution"), "{text}");
         let replay = run_printed_replay(&text);
         assert_eq!(replay.status.code(), Some(1), "{}", stderr(&replay));
         assert!(stdout(&replay).contains(cause));

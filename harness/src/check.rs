@@ -191,10 +191,11 @@ fn describe(f: &Finding, replayed: Option<&Schedule>) -> String {
             )
         }
         None => format!(
-            "lockhound found a {} under {} after {} executions ({} ms): {}",
+            "lockhound found a {} under {} after {} execution{} ({} ms): {}",
             f.kind.name(),
             f.backend,
             f.executions,
+            if f.executions == 1 { "" } else { "s" },
             f.elapsed.as_millis(),
             f.message
         ),

@@ -1,6 +1,6 @@
 //! `lockhound check`: the gate's results as text lines, one JSON document, and JUnit XML.
 
-use crate::{millis, shell_quote};
+use crate::{executions, millis, shell_quote};
 use lockhound::gate::{CaseResult, Source};
 use lockhound::scenario::Expect;
 use lockhound::{Finding, NoSchedule, Schedule};
@@ -47,14 +47,14 @@ fn headline(r: &CaseResult) -> String {
     if let Some(why) = &r.skipped {
         return format!("skipped: {why}");
     }
-    let spent = format!("{} executions in {}", r.executions, millis(r.elapsed));
+    let spent = format!("{} in {}", executions(r.executions), millis(r.elapsed));
     match (r.expect, &r.finding) {
         (Expect::Fail, Some(f)) => {
             format!(
-                "bug detected: {} found by {} after {} executions",
+                "bug detected: {} found by {} after {}",
                 f.kind.name(),
                 f.backend,
-                f.executions
+                executions(f.executions)
             )
         }
         (Expect::Fail, None) => format!(
@@ -71,10 +71,10 @@ fn headline(r: &CaseResult) -> String {
                     format!("expected to pass, a recorded schedule fails again: {}: {first}", f.kind.name())
                 }
                 Source::Explore => format!(
-                    "expected to pass, {} found by {} after {} executions: {first}",
+                    "expected to pass, {} found by {} after {}: {first}",
                     f.kind.name(),
                     f.backend,
-                    f.executions
+                    executions(f.executions)
                 ),
             }
         }

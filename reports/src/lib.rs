@@ -22,11 +22,26 @@ pub(crate) fn millis(d: std::time::Duration) -> String {
     }
 }
 
+/// A count of executions as people read it: `1 execution`, `62 executions`.
+pub(crate) fn executions(n: u64) -> String {
+    format!("{n} execution{}", if n == 1 { "" } else { "s" })
+}
+
 /// Quotes `text` for a POSIX shell when it needs it, so printed commands can be pasted.
 pub fn shell_quote(text: &str) -> String {
     if !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:@,=+".contains(c)) {
         text.to_string()
     } else {
         format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn one_execution_is_singular() {
+        assert_eq!(super::executions(1), "1 execution");
+        assert_eq!(super::executions(0), "0 executions");
+        assert_eq!(super::executions(62), "62 executions");
     }
 }

@@ -1,7 +1,7 @@
 //! `lockhound run` and `lockhound replay`: results as text and as the JSON of the design's
 //! command-line contract.
 
-use crate::millis;
+use crate::{executions, millis};
 use lockhound::finding::{Coverage, Outcome};
 use lockhound::{Finding, NoSchedule, RunReport, Schedule};
 use serde_json::{json, Value};
@@ -37,8 +37,8 @@ pub fn text(view: &RunView<'_>) -> String {
         None => {
             let verdict = if r.succeeded() { "pass" } else { "FAIL" };
             out.push_str(&format!(
-                "{head}: {verdict} — {} executions in {} under {}\n",
-                r.executions,
+                "{head}: {verdict} — {} in {} under {}\n",
+                executions(r.executions),
                 millis(r.elapsed),
                 r.backend
             ));
@@ -50,10 +50,10 @@ pub fn text(view: &RunView<'_>) -> String {
         }
         Some(f) => {
             out.push_str(&format!(
-                "{head}: FAIL — {} found by {} after {} executions in {}",
+                "{head}: FAIL — {} found by {} after {} in {}",
                 f.kind.name(),
                 f.backend,
-                f.executions,
+                executions(f.executions),
                 millis(r.search_elapsed)
             ));
             if r.attempts.len() > 1 {
