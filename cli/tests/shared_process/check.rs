@@ -321,7 +321,7 @@ fn a_fixed_variant_that_fails_misses_its_expectation_with_a_replay_command() {
         assert_eq!(ty.unwrap().as_str(), "panic");
         let text = text.as_str();
         assert!(text.contains("counter/fixed/") && text.contains("lost update"), "{text}");
-        assert!(text.contains("at cli/tests/check.rs:"), "{text}");
+        assert!(text.contains(&format!("at {}:", file!())), "{text}");
         let replay = text.lines().find_map(|l| l.strip_prefix("replay: ")).expect("a replay line");
         let (command, schedule) = replay.split_once(" --schedule ").unwrap();
         assert_eq!(command, "lockhound replay counter --variant fixed");
