@@ -11,6 +11,9 @@
 pub mod backend;
 pub mod cell;
 mod check;
+// Compiled only while rustdoc collects doctests: the compile-fail cases (the file says why).
+#[cfg(doctest)]
+mod compile_fail;
 pub mod executor;
 pub mod explore;
 #[cfg(target_os = "linux")]
