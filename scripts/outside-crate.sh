@@ -71,13 +71,25 @@ write_test '*m.lock().unwrap() += 1;'
 (cd "$work/user" && cargo test --test counter -q 2>&1 | tail -3) || fail "the correct body failed"
 
 echo "== cargo publish --dry-run: lockhound, lockhound-reports, lockhound-scenarios, lockhound-cli"
-# cargo verifies each package against the ones packaged before it, which it builds as crates
-# of a local registry under target/package into the same target folder. A registry crate never
-# changes, says cargo, so it rebuilds none whose version it built before: an earlier dry run's
-# lockhound 0.1.0 would be compiled against instead of today's source. Forgetting what cargo
-# built of lockhound's own packages (its fingerprints; the workspace's builds of them too,
-# which cargo tells apart only by a hash) makes it build them anew.
-rm -rf "${CARGO_TARGET_DIR:-$repo/target}"/debug/.fingerprint/lockhound*
-(cd "$repo" && cargo publish --dry-run --allow-dirty -p lockhound -p lockhound-reports \
-  -p lockhound-scenarios -p lockhound-cli 2>&1 | grep -E "^ *(Packaging|Verifying|Uploading|error)")
+# cargo verifies each package against the ones packaged before it: it writes them to a local
+# registry under the target folder and unpacks them into $CARGO_HOME/registry/src, in a folder
+# named after that registry's path. It never unpacks a crate a second time (a registry crate
+# never changes, says cargo), so with the repository's own target folder a second dry run in
+# the same clone compiles against the first run's lockhound 0.1.0 instead of today's source.
+# A target folder of this run's own gives a registry path, and an unpack folder, never used
+# before; the unpack folders this run made are removed again afterwards.
+src_root="${CARGO_HOME:-$HOME/.cargo}/registry/src"
+mkdir -p "$src_root"
+before="$(ls "$src_root")"
+set +e
+published="$(cd "$repo" && cargo publish --dry-run --allow-dirty --target-dir "$work/publish-target" \
+  -p lockhound -p lockhound-reports -p lockhound-scenarios -p lockhound-cli 2>&1)"
+status=$?
+set -e
+for made in $(comm -13 <(sort <<<"$before") <(ls "$src_root" | sort)); do
+  # Only a folder holding nothing but lockhound's own packages is this run's unpacking.
+  if ! ls "$src_root/$made" | grep -qv '^lockhound'; then rm -rf "${src_root:?}/$made"; fi
+done
+grep -E "^ *(Packaging|Verifying|Uploading|error)" <<<"$published" || true
+[ "$status" -eq 0 ] || fail "cargo publish --dry-run failed (exit $status)"
 echo "outside-crate: all checks passed"
