@@ -153,10 +153,15 @@ impl Check {
     pub fn run<F: Fn() + Send + Sync + 'static>(&self, body: F) {
         let body: Body = Arc::new(body);
         if let Some(schedule) = &self.replay {
-            match explore::replay(&body, schedule, &self.config) {
-                ReplayOutcome::Failed(finding) => panic!("{}", describe(&finding, Some(schedule))),
-                ReplayOutcome::Passed => {}
-                ReplayOutcome::NotApplicable(why) => panic!("lockhound: LOCKHOUND_REPLAY {why}"),
+            match explore::replay_traced(&body, schedule, &self.config) {
+                (ReplayOutcome::Failed(mut finding), trace) => {
+                    if finding.trace.is_none() && !trace.events.is_empty() {
+                        finding.trace = Some(trace);
+                    }
+                    panic!("{}", describe(&finding, Some(schedule)))
+                }
+                (ReplayOutcome::Passed, _) => {}
+                (ReplayOutcome::NotApplicable(why), _) => panic!("lockhound: LOCKHOUND_REPLAY {why}"),
             }
             return;
         }
@@ -173,9 +178,10 @@ impl Check {
     }
 }
 
-/// The panic message of a failed check: what failed, where, and how to replay it; for a
-/// replay of `replayed`, the engine that followed it and, if the schedule says, the strategy
-/// that found it (the replay itself ran no strategy and searched nothing).
+/// The panic message of a failed check: what failed, where, the failing execution's trace and
+/// how to replay it; for a replay of `replayed`, the engine that followed it and, if the
+/// schedule says, the strategy that found it (the replay itself ran no strategy and searched
+/// nothing).
 fn describe(f: &Finding, replayed: Option<&Schedule>) -> String {
     let mut text = match replayed {
         Some(schedule) => {
@@ -202,6 +208,12 @@ fn describe(f: &Finding, replayed: Option<&Schedule>) -> String {
     };
     if let Some(location) = &f.location {
         text.push_str(&format!("\n  at {location}"));
+    }
+    // The story of the failing execution, as the command line shows it; the replay line
+    // comes last, where it is easy to copy.
+    if let Some(trace) = f.trace.as_ref().filter(|t| !t.events.is_empty()) {
+        text.push_str("\n  trace:\n");
+        text.push_str(crate::trace::text::text(trace).trim_end());
     }
     match &f.schedule {
         Some(s) => text.push_str(&format!("\n  replay: LOCKHOUND_REPLAY='{s}' cargo test {}", this_test())),
@@ -262,6 +274,72 @@ mod tests {
             assert_eq!(head, format!("{expected} (found by {backend}): lost update"));
             assert_eq!(again, printed);
         }
+    }
+
+    /// The whole panic message of a check that must fail.
+    fn message(check: &Check, body: fn()) -> String {
+        let payload = std::panic::catch_unwind(|| check.run(body)).expect_err("the check fails");
+        *payload.downcast::<String>().unwrap()
+    }
+
+    /// The trace part of a check's message: from its `trace:` line to the replay line, which
+    /// must come after it.
+    fn trace_part(message: &str) -> &str {
+        let start = message.find("\n  trace:\n").unwrap_or_else(|| panic!("no trace in: {message}"));
+        let end = message.find("\n  replay: ").unwrap_or_else(|| panic!("no replay line in: {message}"));
+        assert!(start < end, "the replay line comes last: {message}");
+        &message[start..end]
+    }
+
+    #[test]
+    fn a_failure_shows_the_trace_of_the_failing_execution_under_every_engine() {
+        for backend in [Backend::Loom, Backend::ShuttlePct, Backend::ShuttleRandom] {
+            let message = message(&Check::new().backend(backend), lost_update);
+            let trace = trace_part(&message);
+            let header = trace.lines().nth(2).unwrap_or_default();
+            assert!(header.starts_with("   step | t0 ") && header.contains(" | t1 "), "{backend}: {message}");
+            // Both threads' read-modify-writes, with the values they saw and wrote: the two
+            // loads read 0, which is the lost update.
+            assert_eq!(trace.matches("load AtomicUsize").count(), 3, "{backend}: {message}");
+            assert_eq!(trace.matches("store AtomicUsize").count(), 2, "{backend}: {message}");
+            assert_eq!(trace.matches("0x00").count(), 2, "{backend}: {message}");
+            assert!(trace.contains("FAIL   t0: lost update"), "{backend}: {message}");
+        }
+    }
+
+    fn abba() {
+        let a = crate::sync::Arc::new(crate::sync::Mutex::named("a", ()));
+        let b = crate::sync::Arc::new(crate::sync::Mutex::named("b", ()));
+        let (a2, b2) = (a.clone(), b.clone());
+        let t = crate::thread::spawn(move || {
+            let _a = a2.lock().unwrap();
+            let _b = b2.lock().unwrap();
+        });
+        {
+            let _b = b.lock().unwrap();
+            let _a = a.lock().unwrap();
+        }
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn a_deadlock_shows_the_lock_attempts_that_never_returned() {
+        for backend in [Backend::Loom, Backend::ShuttlePct] {
+            let message = message(&Check::new().backend(backend), abba);
+            assert!(message.starts_with(&format!("lockhound found a deadlock under {backend}")), "{message}");
+            let trace = trace_part(&message);
+            assert!(trace.contains("lock a (blocked)"), "{backend}: {message}");
+            assert!(trace.contains("lock b (blocked)"), "{backend}: {message}");
+            assert!(trace.contains("FAIL   t0, t1 blocked"), "{backend}: {message}");
+        }
+    }
+
+    #[test]
+    fn a_replayed_failure_shows_its_trace_too() {
+        let (_, printed) = failure(&Check::new().backend(Backend::ShuttlePct));
+        let replay = Check { replay: Some(printed.parse().unwrap()), ..Check::new() };
+        let message = message(&replay, lost_update);
+        assert!(trace_part(&message).contains("FAIL   t0: lost update"), "{message}");
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! What happened in one failing execution, step by step: the data behind a Lincheck-style
 //! trace. Recorded by the facade while a failure is replayed (never during the search, which
-//! keeps exploration fast); rendered by the reports crate. Every field is typed data (the
-//! object, the values, the source line), never text made for a person: how it reads is the
-//! reports crate's business, and the JSON keeps every event as recorded.
+//! keeps exploration fast). Every field is typed data (the object, the values, the source
+//! line), never text made for a person: [`text`] renders it for `lockhound::check`'s failures
+//! and the reports crate alike, and the reports crate's JSON keeps every event as recorded.
+
+pub mod text;
 
 use serde::Serialize;
 
