@@ -32,6 +32,7 @@ mod limits;
 mod loom_paths;
 mod parallel;
 mod preemptions;
+mod seq_cst;
 mod tracker_order;
 mod tracker_reports;
 mod tracker_scenario;

@@ -12,6 +12,28 @@
 //!   loom's own load and compare-exchange loop (`update`): the same outcomes, with the window
 //!   between the load and the exchange explored as well.
 //!
+//! **`SeqCst` under loom.** loom models `SeqCst` loads and stores more weakly than C++20, whose
+//! `SeqCst` operations are in one total order that every `SeqCst` load reads the latest store
+//! of (or a non-`SeqCst` one that does not happen before it): loom's modification order is
+//! partial, and a `SeqCst` load skips an older store only when a newer one is ordered after it
+//! and both are `SeqCst`. So loom let a `SeqCst` load read a value another thread's `SeqCst`
+//! store had already replaced, and failed correct `SeqCst` code: store buffering, Dekker's and
+//! Peterson's locks. Two changes make loom's `SeqCst` loads read the latest `SeqCst` store, in
+//! the order loom ran them, which is a total order as C++ requires:
+//! - A `SeqCst` store is loom's `SeqCst` swap: a read-modify-write, which loom orders after the
+//!   store it replaces, so the `SeqCst` stores of one atomic form a chain in the order they
+//!   ran. (It also acquires the store it replaced, as a store would not: the one thing this
+//!   adds beyond C++.)
+//! - The initial value is stored once more, as a `SeqCst` store, right after loom creates the
+//!   atomic: the value an atomic is created with is not `SeqCst`, so without it a `SeqCst` load
+//!   could read the initial value after another thread's first `SeqCst` store. It writes the
+//!   same value from the thread that made the atomic, which every thread that reaches the
+//!   atomic has synchronized with; no other thread has touched a new atomic, so loom's
+//!   partial-order reduction adds no schedules for it.
+//!
+//! What loom still models weaker than C++: a `SeqCst` load may read a non-`SeqCst` store that
+//! happens before a later `SeqCst` store of the same atomic.
+//!
 //! `fetch_update`, `try_update` and `update` are a load and a `compare_exchange_weak` loop, as
 //! std documents them, made of the facade's own operations: a trace shows every attempt.
 
@@ -181,7 +203,11 @@ macro_rules! atomic_common {
             pub fn new(value: $t) -> Self {
                 let imp = match rt::engine() {
                     Engine::Loom => {
-                        $imp::Loom(LoomCell::new(loom::sync::atomic::$name::new(value), value))
+                        let atomic = loom::sync::atomic::$name::new(value);
+                        // The initial value once more, as a `SeqCst` store: see the module's
+                        // docs, `SeqCst` under loom.
+                        atomic.store(value, Ordering::SeqCst);
+                        $imp::Loom(LoomCell::new(atomic, value))
                     }
                     Engine::Shuttle => $imp::Shuttle(shuttle::sync::atomic::$name::new(value)),
                     Engine::Std => $imp::Std(std::sync::atomic::$name::new(value)),
@@ -248,7 +274,15 @@ macro_rules! atomic_common {
 
             #[track_caller]
             pub fn store(&self, value: $t, order: Ordering) {
-                dispatch!(&self.0, self.1, $imp, a => a.store(value, order));
+                match &self.0 {
+                    // A swap, which loom orders after the store it replaces: see the module's
+                    // docs, `SeqCst` under loom.
+                    $imp::Loom(a) if order == Ordering::SeqCst => {
+                        self.1.expect(Engine::Loom);
+                        a.swap(value, order);
+                    }
+                    _ => dispatch!(&self.0, self.1, $imp, a => a.store(value, order)),
+                }
                 self.stored(value);
                 self.note("store", || Value::Written(value.scalar()));
             }
