@@ -6,7 +6,9 @@
 //! - [`scenario`] describes a scenario: the built-in catalog's, or a user's.
 //! - [`executor`] runs futures on the facade, with a starvation check on a work clock.
 //!
-//! The harness never prints: every result is a value.
+//! The harness never prints: every result is a value. The one text it makes is a failed
+//! [`check`]'s panic message, with the failing execution's trace in [`trace::text`]'s form:
+//! a user's crate depends on this crate alone, and its failing test must tell the story.
 
 pub mod backend;
 pub mod cell;

@@ -60,10 +60,8 @@ fn store_buffering_fails_under_loom_when_a_load_is_weaker_than_seq_cst() {
 fn iriw(store: Ordering, load: Ordering) {
     let x = Arc::new(AtomicBool::new(false));
     let y = Arc::new(AtomicBool::new(false));
-    let writers: Vec<_> = [x.clone(), y.clone()]
-        .into_iter()
-        .map(|a| thread::spawn(move || a.store(true, store)))
-        .collect();
+    let writers: Vec<_> =
+        [x.clone(), y.clone()].into_iter().map(|a| thread::spawn(move || a.store(true, store))).collect();
     let readers: Vec<_> = [(x.clone(), y.clone()), (y.clone(), x.clone())]
         .into_iter()
         .map(|(first, second)| thread::spawn(move || (first.load(load), second.load(load))))
@@ -122,7 +120,11 @@ fn petersons_lock_with_release_and_acquire_fails_under_loom_only() {
     let body = || peterson(Release, Acquire, false);
     found_by(Backend::Loom, body, FindingKind::Panic, |m| m.contains("two threads in the critical section"));
     let shuttle = check(Backend::ShuttlePct).iterations(2_000).explore(body);
-    assert!(shuttle.passed(), "interleavings alone keep it correct: {:?}", shuttle.finding.map(|f| f.message));
+    assert!(
+        shuttle.passed(),
+        "interleavings alone keep it correct: {:?}",
+        shuttle.finding.map(|f| f.message)
+    );
 }
 
 #[test]
