@@ -1,4 +1,5 @@
 //! Shrinks a failing shuttle schedule while the same failure still reproduces: first drop
+//! large pieces of it (halves, quarters, ... pairs of switches), then single
 //! preemptions (or let the switch before one go straight to its target), then delay the ones left to a later step of the same thread where it blocks
 //! anyway (the same switch, no longer a preemption: a thread that spawns and then joins need
 //! not be preempted at the spawn to let the second child run first), then drop the other
@@ -56,6 +57,27 @@ pub(super) fn minimize(body: &Body, finding: &mut Finding, config: &RunConfig) {
     let mut progress = true;
     while progress && !out_of_budget(replays) {
         progress = false;
+        // Large pieces first, as delta debugging does: a randomized strategy's schedule can
+        // have dozens of switches of which the failure needs one or two, and the passes below
+        // spend a replay (the delays, several) on each switch, which can use up the budget
+        // before they reach the ones that matter. Dropping half the switches, then quarters,
+        // and so on down to pairs takes a few replays per size.
+        let mut chunk = best.0.switches.len() / 2;
+        while chunk >= 2 && !out_of_budget(replays) {
+            let mut start = 0;
+            while start < best.0.switches.len() && !out_of_budget(replays) {
+                let mut candidate = best.0.clone();
+                let end = (start + chunk).min(candidate.switches.len());
+                candidate.switches.drain(start..end);
+                // On success the list is shorter: the next piece starts where this one did.
+                if try_candidate(&candidate, &mut best, &mut replays) {
+                    progress = true;
+                } else {
+                    start += chunk;
+                }
+            }
+            chunk /= 2;
+        }
         for pass in [Pass::DropPreemptions, Pass::DelayPreemptions, Pass::DropOthers] {
             let mut changed = true;
             while changed {
