@@ -221,6 +221,14 @@ fn rows(events: &[Event]) -> Vec<Row<'_>> {
     rows
 }
 
+/// What a fold shows in its thread's column.
+fn fold_text(row: &Row<'_>) -> String {
+    match row {
+        Row::Fold { steps, first, last, .. } => format!("… {steps} steps ({first}-{last})"),
+        _ => String::new(),
+    }
+}
+
 /// The trace as text.
 pub fn text(trace: &Trace) -> String {
     let threads = trace.threads.max(1);
@@ -233,13 +241,22 @@ pub fn text(trace: &Trace) -> String {
             widths[e.thread] = widths[e.thread].max(cell(e).chars().count());
         }
     }
+    let rows = rows(&trace.events);
+    // A fold's note is in its thread's column too.
+    for row in &rows {
+        if let Row::Fold { thread, .. } = row {
+            if *thread < threads {
+                widths[*thread] = widths[*thread].max(fold_text(row).chars().count());
+            }
+        }
+    }
     let pad = |text: &str, width: usize| {
         format!("{text}{}", " ".repeat(width.saturating_sub(text.chars().count())))
     };
     let mut out = String::new();
     let header: Vec<String> = (0..threads).map(|t| pad(&format!("t{t}"), widths[t])).collect();
     out.push_str(&format!("   step | {} | at\n", header.join(" | ")));
-    for row in rows(&trace.events) {
+    for row in rows {
         match row {
             Row::Step(e) => {
                 let cells: Vec<String> = (0..threads)
@@ -253,8 +270,8 @@ pub fn text(trace: &Trace) -> String {
                 let at = e.location.as_ref().map(short).unwrap_or_default();
                 out.push_str(&format!("{mark}{:>6} | {} | {at}\n", e.step, cells.join(" | ")));
             }
-            Row::Fold { thread, steps, first, last } => {
-                let text = format!("… {steps} steps ({first}-{last})");
+            Row::Fold { thread, .. } => {
+                let text = fold_text(&row);
                 let cells: Vec<String> = (0..threads)
                     .map(|t| if t == thread { pad(&text, widths[t]) } else { " ".repeat(widths[t]) })
                     .collect();
@@ -337,6 +354,29 @@ mod tests {
         let named = Object { name: Some("ready".to_string()), ..flag(2) };
         assert_eq!(label(&named), "ready #2");
         assert_ne!(short_label(&flag(1)), short_label(&flag(2)));
+    }
+
+    #[test]
+    fn a_fold_keeps_the_columns_in_line() {
+        // Eight steps of lock bookkeeping on short lines: the fold's note is wider than any of
+        // its thread's cells.
+        let mut events = vec![event(1, 0, "spawn", None, 5, false)];
+        for step in 2..=9 {
+            let op = if step % 2 == 0 { "lock" } else { "unlock" };
+            let mut e = event(step, 1, op, None, 20 + step as u32, step == 2);
+            e.object = None;
+            events.push(e);
+        }
+        events.push(event(10, 0, "load", Some(Value::Read(Scalar::Bool(true))), 6, true));
+        let text = text(&Trace { threads: 2, events, failure: None });
+        assert!(text.contains("… 6 steps (3-8)"), "{text}");
+        // Where each line's bars are, counted in characters (the fold's `…` is one).
+        let bars = |line: &str| -> Vec<usize> {
+            line.chars().enumerate().filter(|&(_, c)| c == '|').map(|(i, _)| i).take(3).collect()
+        };
+        let columns: Vec<Vec<usize>> = text.lines().map(bars).collect();
+        assert_eq!(columns[0].len(), 3, "{text}");
+        assert!(columns.iter().all(|c| *c == columns[0]), "{text}");
     }
 
     #[test]
