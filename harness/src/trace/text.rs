@@ -268,7 +268,10 @@ pub fn text(trace: &Trace) -> String {
                     (false, false) => ' ',
                 };
                 let at = e.location.as_ref().map(short).unwrap_or_default();
-                out.push_str(&format!("{mark}{:>6} | {} | {at}\n", e.step, cells.join(" | ")));
+                let line = format!("{mark}{:>6} | {} | {at}", e.step, cells.join(" | "));
+                // No trailing blanks where a step has no line (a guard's drop).
+                out.push_str(line.trim_end());
+                out.push('\n');
             }
             Row::Fold { thread, .. } => {
                 let text = fold_text(&row);
@@ -368,7 +371,12 @@ mod tests {
             events.push(e);
         }
         events.push(event(10, 0, "load", Some(Value::Read(Scalar::Bool(true))), 6, true));
+        // A guard's drop has no source line: its row ends at the bar.
+        let mut unlock = event(11, 0, "unlock", None, 0, false);
+        unlock.location = None;
+        events.push(unlock);
         let text = text(&Trace { threads: 2, events, failure: None });
+        assert!(text.lines().all(|line| line == line.trim_end()), "{text:?}");
         assert!(text.contains("… 6 steps (3-8)"), "{text}");
         // Where each line's bars are, counted in characters (the fold's `…` is one).
         let bars = |line: &str| -> Vec<usize> {
