@@ -136,3 +136,43 @@ fn a_loom_trace_numbers_threads_in_spawn_order() {
     let load = trace.events.iter().find(|e| e.op.contains("load")).expect("the second thread's load");
     assert_eq!(load.thread, 2, "{load:?}");
 }
+
+/// `counter`'s lost update, after `extra` more operations on atomics of its own before it
+/// spawns (at the same place): a later version of the same body.
+fn counter_after(extra: usize) {
+    let n = Arc::new(AtomicUsize::new(0));
+    for i in 0..extra {
+        let more = Arc::new(AtomicUsize::new(i));
+        more.fetch_add(1, Ordering::SeqCst);
+    }
+    let m = n.clone();
+    let t = thread::spawn(move || m.store(m.load(Ordering::SeqCst) + 1, Ordering::SeqCst));
+    n.store(n.load(Ordering::SeqCst) + 1, Ordering::SeqCst);
+    t.join().unwrap();
+    assert_eq!(n.load(Ordering::SeqCst), 2, "lost update");
+}
+
+#[test]
+fn a_path_the_changed_body_no_longer_takes_is_not_applicable_never_a_finding() {
+    let original: Body = std::sync::Arc::new(|| counter_after(0));
+    let report = explore::run(&original, &config());
+    let Some(Schedule::Loom(path)) = report.finding.expect("loom finds the lost update").schedule else {
+        panic!("not a loom schedule")
+    };
+    // The recorded schedule steps between the threads before the new operations are done: loom
+    // is told to run a thread that does not exist yet, or another than the path says.
+    for extra in 1..=4 {
+        let changed: Body = std::sync::Arc::new(move || counter_after(extra));
+        match replay(&changed, &path) {
+            ReplayOutcome::NotApplicable(why) => assert!(why.contains("no longer applies"), "{extra}: {why}"),
+            ReplayOutcome::Failed(f) => {
+                assert!(
+                    f.message.contains("lost update"),
+                    "{extra} more: a finding of loom's own: {}",
+                    f.message
+                )
+            }
+            ReplayOutcome::Passed => {}
+        }
+    }
+}
