@@ -147,3 +147,34 @@ fn a_seq_cst_store_still_writes_what_it_is_given() {
         assert_eq!(a.into_inner(), 7);
     });
 }
+
+/// Message passing: data, then a flag; a reader that sees the flag must see the data.
+fn publish(flag_store: Ordering, flag_load: Ordering) {
+    let data = Arc::new(AtomicUsize::new(0));
+    let flag = Arc::new(AtomicBool::new(false));
+    let (d, f) = (data.clone(), flag.clone());
+    let t = thread::spawn(move || {
+        d.store(1, Relaxed);
+        f.store(true, flag_store);
+    });
+    if flag.load(flag_load) {
+        assert_eq!(data.load(Relaxed), 1, "the flag was seen before the data");
+    }
+    t.join().unwrap();
+}
+
+#[test]
+fn a_seq_cst_flag_publishes_relaxed_data() {
+    passes_on_every_engine(|| publish(SeqCst, SeqCst));
+}
+
+#[test]
+fn a_seq_cst_flag_publishes_nothing_to_a_relaxed_load_nor_a_relaxed_flag_to_a_seq_cst_load() {
+    // A `SeqCst` store still only releases to a load that acquires, and a `SeqCst` load only
+    // acquires from a store that releases: the SeqCst stores' swaps strengthen neither.
+    for (store, load) in [(SeqCst, Relaxed), (Relaxed, SeqCst)] {
+        let finding = check(Backend::Loom).explore(move || publish(store, load)).finding;
+        let finding = finding.unwrap_or_else(|| panic!("loom passed a {store:?} flag read {load:?}"));
+        assert!(finding.message.contains("the flag was seen before the data"), "{}", finding.message);
+    }
+}
