@@ -217,7 +217,7 @@ pub(crate) fn blocked_attempts(events: &mut Vec<Event>) -> Vec<usize> {
             step: events.len() + 1,
             thread,
             object: tag.as_ref().map(Tag::object),
-            op: op.to_string(),
+            op: traced_op(op).to_string(),
             value: None,
             location: Some(SourceLine { file: at.file().to_string(), line: at.line() }),
             switched,
@@ -229,6 +229,18 @@ pub(crate) fn blocked_attempts(events: &mut Vec<Event>) -> Vec<usize> {
     }
     threads.dedup();
     threads
+}
+
+/// How the trace names a blocking operation the registry knows by its method: an `RwLock`'s
+/// `read` and `write` are `read-lock` and `write-lock`, as its acquisitions are recorded (a
+/// cell's accesses are `read` and `write`), so a blocked attempt reads like the ones that got
+/// the lock. The deadlock's message keeps the method's name.
+fn traced_op(op: &str) -> &str {
+    match op {
+        "read" => "read-lock",
+        "write" => "write-lock",
+        op => op,
+    }
 }
 
 /// Records one operation on `tag`'s object (`None` for thread operations).

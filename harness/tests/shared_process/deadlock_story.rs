@@ -114,6 +114,37 @@ fn the_abba_trace_shows_the_blocked_attempts() {
     }
 }
 
+/// An RwLock and a Mutex taken in opposite orders: a writer against a reader.
+fn rwlock_abba() {
+    let table = Arc::new(lockhound::sync::RwLock::named("table", 0));
+    let log = Arc::new(Mutex::named("log", ()));
+    let (t2, l2) = (table.clone(), log.clone());
+    let t = thread::spawn(move || {
+        let _w = t2.write().unwrap();
+        let _l = l2.lock().unwrap();
+    });
+    {
+        let _l = log.lock().unwrap();
+        let _r = table.read().unwrap();
+    }
+    t.join().unwrap();
+}
+
+/// A blocked attempt on an RwLock is named as its acquisitions are (`read-lock`,
+/// `write-lock`; a cell's accesses are `read` and `write`), and its message by the method.
+#[test]
+fn a_blocked_rwlock_attempt_is_named_as_its_acquisitions_are() {
+    use lockhound::explore::{replay_traced, Body};
+    let check = Check::new().backend(Backend::ShuttlePct).iterations(5_000);
+    let finding = check.explore(rwlock_abba).finding.expect("the deadlock is found");
+    assert!(finding.message.contains("blocked in `read` of table"), "{}", finding.message);
+    let body: Body = std::sync::Arc::new(rwlock_abba);
+    let (_, trace) = replay_traced(&body, &finding.schedule.expect("a schedule"), &check.config);
+    let blocked: Vec<&str> = trace.events.iter().filter(|e| e.blocked).map(|e| e.op.as_str()).collect();
+    assert_eq!(blocked, ["read-lock", "lock"], "{trace:?}");
+    assert!(trace.events.iter().any(|e| e.op == "write-lock" && !e.blocked), "{trace:?}");
+}
+
 /// One thread takes a lock it already holds.
 fn relock() {
     let m = Mutex::new(0);
