@@ -174,7 +174,7 @@ fn repetition(events: &[Event]) -> (usize, usize) {
 }
 
 /// Condenses repeating stretches to their first round and a count, and folds runs of lock
-/// bookkeeping on one thread, keeping the first and the last of each.
+/// bookkeeping on one thread and one line of source, keeping the first and the last of each.
 fn rows(events: &[Event]) -> Vec<Row<'_>> {
     let mut rows = Vec::new();
     let mut i = 0;
@@ -193,10 +193,15 @@ fn rows(events: &[Event]) -> Vec<Row<'_>> {
             continue;
         }
         let start = i;
+        // A run folds only while it stays on one line of source (a guard's drop has none):
+        // where the code moves on, say from a critical section that reads to the one that
+        // writes, the reader needs to see it.
+        let mut line = None;
         while i < events.len()
             && foldable(&events[i])
             && events[i].thread == events[start].thread
             && (i == start || !events[i].switched)
+            && events[i].location.as_ref().is_none_or(|at| *line.get_or_insert(at) == at)
         {
             i += 1;
         }
@@ -366,7 +371,11 @@ mod tests {
         let mut events = vec![event(1, 0, "spawn", None, 5, false)];
         for step in 2..=9 {
             let op = if step % 2 == 0 { "lock" } else { "unlock" };
-            let mut e = event(step, 1, op, None, 20 + step as u32, step == 2);
+            let mut e = event(step, 1, op, None, 20, step == 2);
+            // A guard's drop has no line; its lock's does.
+            if op == "unlock" {
+                e.location = None;
+            }
             e.object = None;
             events.push(e);
         }
@@ -385,6 +394,24 @@ mod tests {
         let columns: Vec<Vec<usize>> = text.lines().map(bars).collect();
         assert_eq!(columns[0].len(), 3, "{text}");
         assert!(columns.iter().all(|c| *c == columns[0]), "{text}");
+    }
+
+    #[test]
+    fn a_fold_stops_where_the_code_moves_to_another_line() {
+        // A read in one critical section and a write in the next (line 8 twice), then a loop
+        // of increments (line 9): the two on line 8 are the story and stay in view.
+        let mut events = vec![event(1, 0, "spawn", None, 5, false)];
+        for (k, line) in [8, 8, 9, 9, 9, 9, 9].into_iter().enumerate() {
+            let mut lock = event(2 + 2 * k, 1, "lock", None, line, k == 0);
+            let mut unlock = event(3 + 2 * k, 1, "unlock", None, 0, false);
+            unlock.location = None;
+            lock.object = None;
+            unlock.object = None;
+            events.extend([lock, unlock]);
+        }
+        let text = text(&Trace { threads: 2, events, failure: None });
+        assert_eq!(text.matches("spin.rs:8").count(), 2, "{text}");
+        assert!(text.contains("the same 2 operations repeated 4 times"), "the line 9 loop: {text}");
     }
 
     #[test]
