@@ -148,17 +148,9 @@ fn limited_text(l: &lockhound::finding::Limited) -> String {
     format!("{} {outcome}: {}", l.backend, l.reason)
 }
 
-/// A count as people read it: `14,924`.
+/// A count as people read it: `14,924` (as a trace writes its step numbers).
 pub(crate) fn count(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    lockhound::trace::text::grouped(n)
 }
 
 /// The run document: scenario, variant, backend, outcome, executions, elapsed_ms, search_ms,

@@ -89,8 +89,9 @@ pub fn value(v: &Value) -> String {
     }
 }
 
-/// `12,345`.
-fn grouped(n: usize) -> String {
+/// A count as people read it, in thousands: `12,345` (the reports crate's counts too).
+pub fn grouped(n: impl Into<u64>) -> String {
+    let n: u64 = n.into();
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -288,13 +289,16 @@ pub fn text(trace: &Trace) -> String {
             Row::Repeated { first, last, period, times } => {
                 let operations =
                     if period == 1 { "operation".to_string() } else { format!("{period} operations") };
-                let rounds =
-                    if times == 1 { "once more".to_string() } else { format!("{} times", grouped(times)) };
+                let rounds = if times == 1 {
+                    "once more".to_string()
+                } else {
+                    format!("{} times", grouped(times as u64))
+                };
                 out.push_str(&format!(
                     "{:>7}   … steps {} to {}: the same {operations} repeated {rounds}\n",
                     "",
-                    grouped(first),
-                    grouped(last)
+                    grouped(first as u64),
+                    grouped(last as u64)
                 ));
             }
         }
@@ -350,9 +354,9 @@ mod tests {
         assert_eq!(hex(0x1B), "0x1B");
         assert_eq!(hex(u64::MAX), "0xFFFF_FFFF_FFFF_FFFF");
         assert_eq!(hex(0x12345), "0x0001_2345");
-        assert_eq!(grouped(3320), "3,320");
-        assert_eq!(grouped(1_654_000), "1,654,000");
-        assert_eq!(grouped(12), "12");
+        assert_eq!(grouped(3320u32), "3,320");
+        assert_eq!(grouped(1_654_000u32), "1,654,000");
+        assert_eq!(grouped(12u32), "12");
     }
 
     #[test]
